@@ -1,0 +1,59 @@
+//! ssso: ssh with a fresh AWS IAM Identity Center token synced to the host.
+//!
+//! This file only parses, dispatches and maps errors to exit codes; each concept lives in a
+//! module of its own (see the `mod` list below).
+
+mod awsconfig;
+mod cli;
+mod connect;
+mod login;
+mod master;
+mod profile;
+mod remote;
+mod sshargs;
+mod status;
+mod sync;
+mod token;
+mod ui;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+/// Exit status for ssso's own failures (bad AWS config, no token, failed login, bad usage of
+/// the remote side). ssh's own failures keep ssh's 255; a remote command's status passes
+/// through unchanged.
+pub const EXIT_SSSO: u8 = 254;
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    match run(args) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            ui::error(&err);
+            ExitCode::from(EXIT_SSSO)
+        }
+    }
+}
+
+fn run(args: Vec<OsString>) -> anyhow::Result<u8> {
+    let names: Vec<String> = cli::Cli::command()
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    match sshargs::split(&args, &names)? {
+        sshargs::Split::Subcommand => {
+            let cli = cli::Cli::parse_from(std::iter::once(OsString::from("ssso")).chain(args));
+            match cli.command {
+                Some(cli::Command::Status(a)) => status::run(&a),
+                None => unreachable!("split() saw a subcommand name"),
+            }
+        }
+        sshargs::Split::Connect { ssso, ssh } => {
+            let cli = cli::Cli::parse_from(std::iter::once(OsString::from("ssso")).chain(ssso));
+            connect::run(&cli.connect, ssh)
+        }
+    }
+}
