@@ -1,1 +1,486 @@
-//! TODO: login
+//! The login step: make sure the profile's IAM Identity Center token is fresh, running
+//! `aws sso login` only when it is not. `aws sso login` always opens a new browser login, so
+//! the decision is ssso's: a fresh token (more than `--min-valid` left) is used as it is,
+//! without starting any process. ssso writes nothing here; the AWS CLI writes the token.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, bail};
+
+use crate::awsconfig::SsoProfile;
+use crate::token::{self, Token};
+
+const INSTALL_HINT: &str = "install AWS CLI v2: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html";
+
+/// Make sure the token for `sso` is fresh; run `aws sso login --profile NAME [extra...]` only
+/// when it is not (unless `no_login`: then an error saying to run `aws sso login` or drop
+/// --no-login). After the login the token is read again; still not fresh is an error.
+///
+/// `aws` is looked up on PATH only when a login is needed, and its version is checked then
+/// (AWS CLI v1 has no `sso login`). When `stdout_to_stderr` is true (ProxyCommand mode, where
+/// stdout is the SSH stream) the child's stdout goes to ssso's stderr; stdin stays the
+/// terminal.
+#[allow(dead_code, reason = "called by the connect path (lead)")]
+pub fn ensure_fresh(
+    sso: &SsoProfile,
+    min_valid_secs: u64,
+    no_login: bool,
+    extra_args: &[String],
+    stdout_to_stderr: bool,
+) -> anyhow::Result<Token> {
+    let cache_file = token::cache_dir()?.join(&sso.cache_file_name);
+    ensure_fresh_with(
+        &cache_file,
+        || which::which("aws").ok(),
+        sso,
+        min_valid_secs,
+        no_login,
+        extra_args,
+        stdout_to_stderr,
+    )
+}
+
+/// What is wrong with the current token, for messages (never its contents).
+fn describe(
+    sso: &SsoProfile,
+    path: &Path,
+    state: &anyhow::Result<Option<Token>>,
+    min: u64,
+    now: i64,
+) -> String {
+    let p = &sso.profile;
+    match state {
+        Ok(None) => format!(
+            "there is no SSO token for profile `{p}` ({})",
+            path.display()
+        ),
+        Ok(Some(t)) if t.expires_at <= now => format!(
+            "the SSO token for profile `{p}` expired {} ago",
+            token::human_duration(now - t.expires_at)
+        ),
+        Ok(Some(t)) => format!(
+            "the SSO token for profile `{p}` expires in {}, less than --min-valid {}",
+            token::human_duration(t.expires_at - now),
+            token::human_duration(min.try_into().unwrap_or(i64::MAX))
+        ),
+        Err(e) => format!(
+            "the SSO token file for profile `{p}` ({}) is unusable: {}",
+            path.display(),
+            e.root_cause()
+        ),
+    }
+}
+
+/// [`ensure_fresh`] with the token file and the way to find `aws` given (tests).
+#[allow(
+    dead_code,
+    reason = "called by ensure_fresh, which the connect path calls"
+)]
+pub(crate) fn ensure_fresh_with(
+    cache_file: &Path,
+    find_aws: impl FnOnce() -> Option<PathBuf>,
+    sso: &SsoProfile,
+    min_valid_secs: u64,
+    no_login: bool,
+    extra_args: &[String],
+    stdout_to_stderr: bool,
+) -> anyhow::Result<Token> {
+    let state = token::read(cache_file);
+    if let Ok(Some(t)) = &state
+        && token::is_fresh(t, token::now(), min_valid_secs)
+    {
+        crate::ui::debug(format_args!(
+            "token for profile `{}` is fresh (expires in {}); no login",
+            sso.profile,
+            token::human_duration(t.expires_at - token::now())
+        ));
+        return Ok(t.clone());
+    }
+    let why = describe(sso, cache_file, &state, min_valid_secs, token::now());
+    let login_cmd = format!("aws sso login --profile {}", sso.profile);
+    if no_login {
+        bail!("{why}; run `{login_cmd}`, or drop --no-login to let ssso run it");
+    }
+    let aws = find_aws().with_context(|| {
+        format!("{why}, and `aws` (the AWS CLI) is not on PATH, so ssso cannot run `{login_cmd}`; {INSTALL_HINT}")
+    })?;
+    check_version(&aws)?;
+
+    if state.is_err() {
+        crate::ui::warn(format_args!("{why}; running `{login_cmd}`"));
+    } else {
+        crate::ui::info(format_args!("{why}; running `{login_cmd}`"));
+    }
+    let mut cmd = Command::new(&aws);
+    cmd.args(["sso", "login", "--profile", &sso.profile])
+        .args(extra_args)
+        .stdin(Stdio::inherit())
+        .stderr(Stdio::inherit());
+    if stdout_to_stderr {
+        use std::os::fd::AsFd as _;
+        let fd = std::io::stderr()
+            .as_fd()
+            .try_clone_to_owned()
+            .context("cannot duplicate stderr for `aws sso login`")?;
+        cmd.stdout(Stdio::from(fd));
+    } else {
+        cmd.stdout(Stdio::inherit());
+    }
+    let status = {
+        let _guard = SigintGuard::new();
+        cmd.status()
+            .with_context(|| format!("cannot run {}; {INSTALL_HINT}", aws.display()))?
+    };
+    if !status.success() {
+        use std::os::unix::process::ExitStatusExt as _;
+        match (status.code(), status.signal()) {
+            (_, Some(sig)) => bail!(
+                "`{login_cmd}` was interrupted (signal {sig}); no token was synced. Run ssso again to log in"
+            ),
+            (Some(code), _) => bail!(
+                "`{login_cmd}` failed (exit status {code}); see its messages above. Fix that and run ssso again (or run `{login_cmd}` yourself first)"
+            ),
+            _ => bail!("`{login_cmd}` failed ({status})"),
+        }
+    }
+
+    let now = token::now();
+    match token::read(cache_file) {
+        Ok(Some(t)) if token::is_fresh(&t, now, min_valid_secs) => Ok(t),
+        Ok(None) => bail!(
+            "`{login_cmd}` succeeded but wrote no token to {}; check that the profile's sso_session / sso_start_url are the ones `aws sso login` uses (same AWS_CONFIG_FILE)",
+            cache_file.display()
+        ),
+        state @ Ok(Some(_)) => bail!(
+            "{} even after `{login_cmd}`; your IAM Identity Center session may be shorter than that: lower --min-valid",
+            describe(sso, cache_file, &state, min_valid_secs, now)
+        ),
+        Err(e) => Err(e.context(format!("after `{login_cmd}`"))),
+    }
+}
+
+/// Refuse AWS CLI v1 (no `sso login`) before asking anyone to log in.
+fn check_version(aws: &Path) -> anyhow::Result<()> {
+    let out = Command::new(aws)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run `{} --version`; {INSTALL_HINT}", aws.display()))?;
+    // v2 prints to stdout, v1 (and old Pythons) to stderr.
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let version = text.split_whitespace().next().unwrap_or_default();
+    crate::ui::debug(format_args!("{} --version: {version}", aws.display()));
+    if version.starts_with("aws-cli/1.") {
+        bail!(
+            "{} is AWS CLI v1 ({version}), which has no `aws sso login`; {INSTALL_HINT}",
+            aws.display()
+        );
+    }
+    Ok(())
+}
+
+/// While `aws sso login` runs, Ctrl-C must reach it (same process group) but not kill ssso,
+/// so that a cancelled login is reported. A no-op handler (unlike SIG_IGN) is reset to the
+/// default in the child by exec. The previous disposition is restored on drop.
+struct SigintGuard {
+    old: libc::sigaction,
+}
+
+extern "C" fn ignore_signal(_: libc::c_int) {}
+
+impl SigintGuard {
+    fn new() -> Option<SigintGuard> {
+        // SAFETY: plain sigaction calls with zeroed, then filled, structs; the handler is
+        // async-signal-safe (it does nothing).
+        unsafe {
+            let mut new: libc::sigaction = std::mem::zeroed();
+            new.sa_sigaction = ignore_signal as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut new.sa_mask);
+            let mut old: libc::sigaction = std::mem::zeroed();
+            (libc::sigaction(libc::SIGINT, &new, &mut old) == 0).then_some(SigintGuard { old })
+        }
+    }
+}
+
+impl Drop for SigintGuard {
+    fn drop(&mut self) {
+        // SAFETY: restores the disposition saved in new().
+        unsafe {
+            libc::sigaction(libc::SIGINT, &self.old, std::ptr::null_mut());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::awsconfig::AwsConfig;
+    use crate::token::tests::{TempDir, token_json};
+    use std::sync::Mutex;
+
+    /// Tests that write and exec a script run one at a time: a fork in another thread while
+    /// a script is still open for writing would make its exec fail with ETXTBSY.
+    static EXEC: Mutex<()> = Mutex::new(());
+
+    struct Fake {
+        dir: TempDir,
+        aws: PathBuf,
+        log: PathBuf,
+        cache_file: PathBuf,
+        sso: SsoProfile,
+    }
+
+    /// A fake `aws` that logs its argv and, for `sso login`, runs `action` (sh).
+    fn fake(tag: &str, version: &str, action: &str) -> Fake {
+        let dir = TempDir::new(tag);
+        let sso = AwsConfig::parse(
+            "[profile p]\nsso_session = s\n[sso-session s]\nsso_start_url = https://x/start\nsso_region = eu-west-1\n",
+        )
+        .unwrap()
+        .sso_profile("p")
+        .unwrap();
+        let cache = dir.0.join("home/.aws/sso/cache");
+        let cache_file = cache.join(&sso.cache_file_name);
+        let log = dir.0.join("argv.log");
+        let aws = dir.0.join("bin/aws");
+        std::fs::create_dir_all(aws.parent().unwrap()).unwrap();
+        let script = format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{log}'\nif [ \"$1\" = --version ]; then\n{version}\nexit 0\nfi\nCACHE='{cache}'\nFILE='{file}'\n{action}\n",
+            log = log.display(),
+            cache = cache.display(),
+            file = cache_file.display(),
+        );
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o755)
+                .open(&aws)
+                .unwrap();
+            std::io::Write::write_all(&mut f, script.as_bytes()).unwrap();
+        }
+        Fake {
+            dir,
+            aws,
+            log,
+            cache_file,
+            sso,
+        }
+    }
+
+    const V2: &str = "echo 'aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64'";
+
+    /// Writes a token as CLI v2 does: 0600, JSON, expiring in `secs`.
+    fn write_token_action(secs: i64) -> String {
+        format!(
+            "umask 077\nmkdir -p \"$CACHE\"\nprintf '%s' '{}' > \"$FILE\"",
+            token_json(token::now() + secs)
+        )
+    }
+
+    fn log(f: &Fake) -> Vec<String> {
+        std::fs::read_to_string(&f.log)
+            .map(|s| s.lines().map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
+    fn run(
+        f: &Fake,
+        min: u64,
+        no_login: bool,
+        extra: &[&str],
+        to_stderr: bool,
+    ) -> anyhow::Result<Token> {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        ensure_fresh_with(
+            &f.cache_file,
+            || Some(f.aws.clone()),
+            &f.sso,
+            min,
+            no_login,
+            &extra,
+            to_stderr,
+        )
+    }
+
+    fn put_token(f: &Fake, secs: i64) {
+        token::write_atomic(&f.cache_file, token_json(token::now() + secs).as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn fresh_token_starts_nothing() {
+        let _l = EXEC.lock().unwrap_or_else(|e| e.into_inner());
+        let f = fake("fresh", V2, "exit 99");
+        put_token(&f, 3600);
+        let t = ensure_fresh_with(
+            &f.cache_file,
+            || panic!("looked for aws with a fresh token"),
+            &f.sso,
+            900,
+            false,
+            &[],
+            false,
+        )
+        .unwrap();
+        assert!(t.expires_at > token::now() + 3000);
+        assert!(log(&f).is_empty());
+    }
+
+    #[test]
+    fn stale_token_runs_exactly_one_login() {
+        let _l = EXEC.lock().unwrap_or_else(|e| e.into_inner());
+        let f = fake("stale", V2, &write_token_action(3600));
+        put_token(&f, 600); // 10 min left < 15 min
+        let t = run(
+            &f,
+            900,
+            false,
+            &["--use-device-code", "--no-browser"],
+            false,
+        )
+        .unwrap();
+        assert!(token::is_fresh(&t, token::now(), 900));
+        assert_eq!(
+            log(&f),
+            [
+                "--version",
+                "sso login --profile p --use-device-code --no-browser"
+            ]
+        );
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&f.cache_file)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn missing_token_logs_in() {
+        let _l = EXEC.lock().unwrap_or_else(|e| e.into_inner());
+        let f = fake("missing", V2, &write_token_action(3600));
+        run(&f, 900, false, &[], false).unwrap();
+        assert_eq!(log(&f), ["--version", "sso login --profile p"]);
+    }
+
+    #[test]
+    fn corrupt_token_logs_in() {
+        let _l = EXEC.lock().unwrap_or_else(|e| e.into_inner());
+        let f = fake("corrupt", V2, &write_token_action(3600));
+        token::write_atomic(&f.cache_file, b"{\"accessToken\": \"SECRET\"").unwrap();
+        run(&f, 900, false, &[], false).unwrap();
+        assert_eq!(log(&f).len(), 2);
+    }
+
+    #[test]
+    fn failing_login_is_an_error_and_writes_nothing() {
+        let _l = EXEC.lock().unwrap_or_else(|e| e.into_inner());
+        let f = fake("fail", V2, "echo 'Error: boom' >&2\nexit 255");
+        let e = format!("{:#}", run(&f, 900, false, &[], false).unwrap_err());
+        assert!(
+            e.contains("`aws sso login --profile p` failed (exit status 255)"),
+            "{e}"
+        );
+        assert!(!f.cache_file.exists());
+        assert!(!f.cache_file.parent().unwrap().exists());
+    }
+
+    #[test]
+    fn killed_login_is_an_error() {
+        let _l = EXEC.lock().unwrap_or_else(|e| e.into_inner());
+        let f = fake("killed", V2, "kill -TERM $$");
+        let e = format!("{:#}", run(&f, 900, false, &[], false).unwrap_err());
+        assert!(e.contains("was interrupted (signal 15)"), "{e}");
+        assert!(!f.cache_file.exists());
+    }
+
+    #[test]
+    fn no_login_errors() {
+        let _l = EXEC.lock().unwrap_or_else(|e| e.into_inner());
+        let f = fake("nologin", V2, "exit 99");
+        put_token(&f, -1200);
+        let e = ensure_fresh_with(
+            &f.cache_file,
+            || panic!("looked for aws"),
+            &f.sso,
+            900,
+            true,
+            &[],
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("expired 20m ago"), "{e}");
+        assert!(
+            e.contains("run `aws sso login --profile p`, or drop --no-login"),
+            "{e}"
+        );
+        std::fs::remove_file(&f.cache_file).unwrap();
+        let e = run(&f, 900, true, &[], false).unwrap_err().to_string();
+        assert!(e.contains("there is no SSO token for profile `p`"), "{e}");
+        assert!(log(&f).is_empty());
+    }
+
+    #[test]
+    fn no_aws_on_path() {
+        let _l = EXEC.lock().unwrap_or_else(|e| e.into_inner());
+        let f = fake("noaws", V2, "exit 99");
+        let e = ensure_fresh_with(&f.cache_file, || None, &f.sso, 900, false, &[], false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("not on PATH") && e.contains("getting-started-install.html"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn aws_cli_v1_is_refused() {
+        let _l = EXEC.lock().unwrap_or_else(|e| e.into_inner());
+        let f = fake(
+            "v1",
+            "echo 'aws-cli/1.18.69 Python/2.7.18 Linux/5.4 botocore/1.17.0' >&2",
+            "exit 99",
+        );
+        let e = run(&f, 900, false, &[], false).unwrap_err().to_string();
+        assert!(e.contains("AWS CLI v1 (aws-cli/1.18.69)"), "{e}");
+        assert!(e.contains("getting-started-install.html"), "{e}");
+        assert_eq!(log(&f), ["--version"]);
+    }
+
+    #[test]
+    fn login_that_leaves_a_stale_token_is_an_error() {
+        let _l = EXEC.lock().unwrap_or_else(|e| e.into_inner());
+        let f = fake("short", V2, &write_token_action(290));
+        let e = run(&f, 900, false, &[], false).unwrap_err().to_string();
+        assert!(
+            e.contains("expires in 4m, less than --min-valid 15m even after"),
+            "{e}"
+        );
+        assert!(e.contains("lower --min-valid"), "{e}");
+
+        let f = fake("nowrite", V2, "exit 0");
+        let e = run(&f, 900, false, &[], false).unwrap_err().to_string();
+        assert!(e.contains("wrote no token"), "{e}");
+    }
+
+    #[test]
+    fn stdout_goes_to_stderr_in_proxy_mode() {
+        let _l = EXEC.lock().unwrap_or_else(|e| e.into_inner());
+        let action = format!(
+            "{}\nprintf '%s %s\\n' \"$(readlink /proc/$$/fd/1)\" \"$(readlink /proc/$$/fd/2)\" > \"$CACHE.fds\"",
+            write_token_action(3600)
+        );
+        let f = fake("proxy", V2, &action);
+        run(&f, 900, false, &[], true).unwrap();
+        let fds = std::fs::read_to_string(f.dir.0.join("home/.aws/sso/cache.fds")).unwrap();
+        let (out, err) = fds.trim().split_once(' ').unwrap();
+        assert_eq!(out, err, "child stdout should be ssso's stderr");
+    }
+}
