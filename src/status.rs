@@ -1,4 +1,265 @@
-//! `ssso status`: placeholder until the local-side module lands.
-pub fn run(_a: &crate::cli::StatusArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("status: not built yet")
+//! `ssso status`: the resolved profile, where that choice came from, its IAM Identity Center
+//! settings and the state of its local token, read from local files only (no network, no
+//! process). Its report is the command's output, so it goes to stdout.
+//!
+//! Exit status: 0 when the token is fresh (more than `--min-valid` left), 1 when it is stale,
+//! expired or missing (`ssso HOST` would run `aws sso login`), and ssso's error status (254)
+//! for anything else: no profile chosen, no config, a profile that is not an SSO profile, an
+//! unreadable or corrupt token file, a bad `--min-valid`.
+//!
+//! Without `--profile`, the profile comes from SSSO_PROFILE, then AWS_PROFILE; there is no
+//! host here, so the ssh config's `SetEnv AWS_PROFILE` layer is skipped.
+//!
+//! `--json` prints one JSON object on one line (stable; new fields may be added, existing ones
+//! keep their meaning):
+//!
+//! | field | type | meaning |
+//! |---|---|---|
+//! | `profile` | string | the AWS profile |
+//! | `profile_source` | string | where it was chosen: `"flag"` (--profile), `"SSSO_PROFILE"`, `"ssh-config"` (never from status), `"AWS_PROFILE"` |
+//! | `sso_session` | string or null | the profile's `sso_session`; null for a legacy profile (sso_start_url in the profile) |
+//! | `start_url` | string | the IAM Identity Center start URL |
+//! | `region` | string | the IAM Identity Center region (`sso_region`) |
+//! | `cache_file` | string | path of the token cache file |
+//! | `token.present` | bool | a usable token file exists |
+//! | `token.expires_at` | string or null | its `expiresAt` as `YYYY-MM-DDTHH:MM:SSZ` (UTC) |
+//! | `token.expires_in_seconds` | int or null | seconds until then; negative once expired |
+//! | `token.fresh` | bool | more than `min_valid_seconds` left (false without a token) |
+//! | `token.refreshable` | bool | the AWS CLI/SDKs can refresh it without a browser: refreshToken, clientId, clientSecret present and client registration unexpired (false without a token) |
+//! | `min_valid_seconds` | int | the `--min-valid` threshold used for `fresh` |
+
+use std::io::Write as _;
+
+use anyhow::Context;
+
+use crate::awsconfig::{self, AwsConfig, SsoProfile};
+use crate::profile::{self, Source};
+use crate::token::{self, Token};
+
+/// Run `ssso status`; see the module doc for the exit status and the JSON fields.
+pub fn run(args: &crate::cli::StatusArgs) -> anyhow::Result<u8> {
+    let min_valid = token::parse_duration(&args.profile.min_valid).context("bad --min-valid")?;
+    let path = awsconfig::config_path()?;
+    let Some((name, source)) = profile::choose(args.profile.profile.as_deref(), || None) else {
+        let cfg = AwsConfig::load(&path).ok();
+        return Err(profile::no_profile_error(cfg.as_ref()));
+    };
+    let cfg = AwsConfig::load(&path)?;
+    let sso = cfg.sso_profile(&name)?;
+    let cache_file = token::cache_dir()?.join(&sso.cache_file_name);
+    let tok = token::read(&cache_file)?;
+    let report = Report {
+        sso: &sso,
+        source,
+        cache_file: &cache_file,
+        token: tok.as_ref(),
+        now: token::now(),
+        min_valid,
+    };
+    let out = if args.json {
+        format!("{}\n", report.json())
+    } else {
+        report.text()
+    };
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(e).context("cannot write the status to stdout"),
+    }
+    Ok(if report.fresh() { 0 } else { 1 })
+}
+
+struct Report<'a> {
+    sso: &'a SsoProfile,
+    source: Source,
+    cache_file: &'a std::path::Path,
+    token: Option<&'a Token>,
+    now: i64,
+    min_valid: u64,
+}
+
+impl Report<'_> {
+    fn fresh(&self) -> bool {
+        self.token
+            .is_some_and(|t| token::is_fresh(t, self.now, self.min_valid))
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let t = self.token;
+        serde_json::json!({
+            "profile": self.sso.profile,
+            "profile_source": self.source.as_str(),
+            "sso_session": self.sso.session,
+            "start_url": self.sso.start_url,
+            "region": self.sso.region,
+            "cache_file": self.cache_file.to_string_lossy(),
+            "token": {
+                "present": t.is_some(),
+                "expires_at": t.map(|t| token::format_timestamp(t.expires_at)),
+                "expires_in_seconds": t.map(|t| t.expires_at - self.now),
+                "fresh": self.fresh(),
+                "refreshable": t.is_some_and(|t| t.refreshable),
+            },
+            "min_valid_seconds": self.min_valid,
+        })
+    }
+
+    fn text(&self) -> String {
+        let s = self.sso;
+        let min = token::human_duration(self.min_valid.try_into().unwrap_or(i64::MAX));
+        let mut lines: Vec<(&str, String)> = vec![
+            ("profile", format!("{} (from {})", s.profile, self.source)),
+            (
+                "sso-session",
+                s.session.clone().unwrap_or_else(|| {
+                    "none (legacy profile: sso_start_url in the profile)".into()
+                }),
+            ),
+            ("start URL", s.start_url.clone()),
+            ("region", s.region.clone()),
+        ];
+        match (&s.account_id, &s.role_name) {
+            (Some(a), Some(r)) => lines.push(("account/role", format!("{a} / {r}"))),
+            (None, None) => lines.push((
+                "account/role",
+                "none (token-only profile: no sso_account_id / sso_role_name)".into(),
+            )),
+            (a, r) => lines.push((
+                "account/role",
+                format!(
+                    "{} / {} (incomplete)",
+                    a.as_deref().unwrap_or("?"),
+                    r.as_deref().unwrap_or("?")
+                ),
+            )),
+        }
+        lines.push(("token cache", self.cache_file.display().to_string()));
+        match self.token {
+            None => {
+                lines.push(("token", "none".into()));
+            }
+            Some(t) => {
+                let when = token::format_timestamp(t.expires_at);
+                let left = t.expires_at - self.now;
+                lines.push((
+                    "token",
+                    if left > 0 {
+                        format!("expires in {} ({when})", token::human_duration(left))
+                    } else {
+                        format!("expired {} ago ({when})", token::human_duration(left))
+                    },
+                ));
+            }
+        }
+        lines.push((
+            "fresh",
+            if self.fresh() {
+                format!("yes (more than --min-valid {min} left)")
+            } else {
+                format!(
+                    "no (needs more than --min-valid {min} left; `ssso HOST` will run `aws sso login --profile {}`)",
+                    s.profile
+                )
+            },
+        ));
+        lines.push((
+            "refreshable",
+            if self.token.is_some_and(|t| t.refreshable) {
+                "yes".into()
+            } else {
+                "no".into()
+            },
+        ));
+        let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
+        let mut out = String::new();
+        for (k, v) in lines {
+            out.push_str(&format!("{:<width$} {v}\n", format!("{k}:")));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::tests::token_json;
+
+    const CFG: &str = "[profile dev]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\n[sso-session corp]\nsso_start_url = https://corp/start\nsso_region = eu-west-1\n[profile old]\nsso_start_url = https://old/start\nsso_region = us-east-1\n";
+
+    fn report<'a>(sso: &'a SsoProfile, tok: Option<&'a Token>, now: i64) -> Report<'a> {
+        Report {
+            sso,
+            source: Source::Flag,
+            cache_file: std::path::Path::new("/h/.aws/sso/cache/x.json"),
+            token: tok,
+            now,
+            min_valid: 900,
+        }
+    }
+
+    #[test]
+    fn fresh_text_and_json() {
+        let sso = AwsConfig::parse(CFG).unwrap().sso_profile("dev").unwrap();
+        let t = token::parse_at(token_json(1_795_684_636).as_bytes(), 0).unwrap();
+        let now = 1_795_684_636 - (3 * 3600 + 12 * 60);
+        let r = report(&sso, Some(&t), now);
+        assert!(r.fresh());
+        let text = r.text();
+        assert!(
+            text.contains("profile:      dev (from --profile)\n"),
+            "{text}"
+        );
+        assert!(text.contains("sso-session:  corp\n"), "{text}");
+        assert!(text.contains("account/role: 1 / R\n"), "{text}");
+        assert!(
+            text.contains("token:        expires in 3h12m (2026-11-26T09:17:16Z)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("fresh:        yes (more than --min-valid 15m left)\n"),
+            "{text}"
+        );
+        assert!(text.contains("refreshable:  yes\n"), "{text}");
+        assert!(!text.contains("SECRET"));
+        assert_eq!(
+            r.json(),
+            serde_json::json!({
+                "profile": "dev", "profile_source": "flag", "sso_session": "corp",
+                "start_url": "https://corp/start", "region": "eu-west-1",
+                "cache_file": "/h/.aws/sso/cache/x.json",
+                "token": {"present": true, "expires_at": "2026-11-26T09:17:16Z",
+                          "expires_in_seconds": 11520, "fresh": true, "refreshable": true},
+                "min_valid_seconds": 900
+            })
+        );
+    }
+
+    #[test]
+    fn expired_and_missing() {
+        let sso = AwsConfig::parse(CFG).unwrap().sso_profile("old").unwrap();
+        let t = token::parse_at(token_json(1_000_000).as_bytes(), 0).unwrap();
+        let r = report(&sso, Some(&t), 1_000_000 + 1200);
+        assert!(!r.fresh());
+        let text = r.text();
+        assert!(text.contains("expired 20m ago"), "{text}");
+        assert!(text.contains("none (legacy profile"), "{text}");
+        assert!(text.contains("aws sso login --profile old"), "{text}");
+        let j = r.json();
+        assert_eq!(j["sso_session"], serde_json::Value::Null);
+        assert_eq!(j["token"]["expires_in_seconds"], -1200);
+        assert_eq!(j["token"]["fresh"], false);
+
+        let r = report(&sso, None, 0);
+        let j = r.json();
+        assert_eq!(
+            j["token"],
+            serde_json::json!({"present": false, "expires_at": null,
+                "expires_in_seconds": null, "fresh": false, "refreshable": false})
+        );
+        assert!(r.text().contains("token:        none\n"));
+    }
 }
