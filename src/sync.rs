@@ -1,1 +1,506 @@
-//! TODO: sync
+//! Syncing one SSO session's token file and its config sections to the remote.
+//!
+//! The whole sync is one remote `sh` script (sent through [`crate::remote::wrap`], so the login
+//! shell does not matter) and one exchange over a channel of the master connection: ssso writes
+//! the token file's bytes and the wanted config sections to the script's stdin straight away,
+//! and the script answers with a short report. The token therefore never appears on a command
+//! line, and when nothing changed the sync costs one round trip and writes nothing.
+//!
+//! On the remote the script needs only POSIX `sh` and the usual tools (`mkdir`, `mktemp`,
+//! `head`, `tail`, `cmp`, `sed`, `mv`): it makes `~/.aws/sso/cache` (0700) if missing, writes
+//! the token to a temporary file in that directory and renames it into place only when the
+//! remote copy differs, keeps a remote token that is newer than ours (same start URL, later
+//! `expiresAt`: its botocore refreshed it, and its refresh token may have rotated) and sends
+//! that one back instead, and replaces the `[profile NAME]` and `[sso-session S]` sections of
+//! `~/.aws/config` in place, every other byte untouched (CRLF files stay CRLF, a missing final
+//! newline stays missing). When it is done it releases the session that waits on the FIFO
+//! named by the nonce (see [`crate::remote::session_script`]).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::remote::{self, sh_quote};
+
+/// What to sync.
+#[derive(Debug, Clone)]
+pub struct Plan<'a> {
+    /// `<sha1>.json`
+    pub cache_file_name: &'a str,
+    /// The local token file, byte for byte.
+    pub token: &'a [u8],
+    /// The local token's expiry (unix seconds).
+    pub expires_at: i64,
+    /// The local token's start URL, if it has one (a remote token for another URL is never kept).
+    pub start_url: Option<&'a str>,
+    /// Normalized section headers (`profile dev`, `sso-session corp`) and their text, in
+    /// order; empty with `--no-config`.
+    pub sections: Vec<(&'a str, &'a str)>,
+    /// The FIFO nonce a waiting session reads; `None` when no session waits.
+    pub wait_nonce: Option<&'a str>,
+}
+
+/// What the remote did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub token: TokenOutcome,
+    pub config: ConfigOutcome,
+    /// No `aws` on the remote's PATH (nor in ~/.local/bin or /usr/local/bin).
+    pub aws_missing: bool,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub enum TokenOutcome {
+    #[default]
+    Unchanged,
+    Written,
+    /// The remote's copy is newer; its bytes (the caller checks and stores them locally).
+    RemoteNewer(Vec<u8>),
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub enum ConfigOutcome {
+    Unchanged,
+    Written,
+    /// `--no-config`.
+    #[default]
+    NotRequested,
+    /// Left alone, with the reason.
+    Skipped(String),
+}
+
+/// The bytes to write to the script's stdin: the token, then the sections.
+pub fn input(plan: &Plan) -> Vec<u8> {
+    let mut v = plan.token.to_vec();
+    for (_, text) in &plan.sections {
+        v.extend_from_slice(text.as_bytes());
+    }
+    v
+}
+
+/// 14 digits, YYYYMMDDHHMMSS, as the remote script compares them.
+fn digits(secs: i64) -> String {
+    crate::token::format_timestamp(secs)
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(14)
+        .collect()
+}
+
+const SCRIPT: &str = r#"set -f
+umask 077
+CR=$(printf '\r')
+d="$HOME/.aws/sso/cache"
+rp() { printf '%s\n' "$*"; }
+release() {
+  [ -n "$N" ] || return 0
+  rf="$d/.ssso-wait-$N"
+  mkfifo -m 600 "$rf" 2>/dev/null
+  [ -p "$rf" ] || return 0
+  (
+    if command -v timeout >/dev/null 2>&1; then timeout 30 sh -c 'echo "$2" >"$1"' sh "$rf" "$1"
+    else echo "$1" >"$rf"; fi
+    rm -f "$rf"
+  ) </dev/null >/dev/null 2>&1 &
+}
+fail() { rp "error $*"; release fail; exit 0; }
+cleanup() { rm -f "$in" "$new" "$sec" "$out"; }
+in= new= sec= out=
+trap cleanup EXIT
+trap 'exit 1' HUP INT TERM PIPE
+rp "ssso-sync 1"
+[ -n "$HOME" ] && [ -d "$HOME" ] || fail "the remote home directory (${HOME:-unset}) does not exist"
+command -v aws >/dev/null 2>&1 || [ -x "$HOME/.local/bin/aws" ] || [ -x /usr/local/bin/aws ] || rp "aws missing"
+[ -L "$HOME/.aws" ] && [ ! -d "$HOME/.aws" ] && fail "~/.aws is a dangling symlink"
+[ -L "$d" ] && fail "~/.aws/sso/cache is a symlink; ssso does not write through it"
+if [ ! -d "$d" ]; then e=$(mkdir -p "$d" 2>&1) || fail "cannot create ~/.aws/sso/cache: ${e##*: }"; fi
+[ -O "$d" ] || fail "~/.aws/sso/cache is not owned by $(id -un)"
+e=$(mktemp "$d/.ssso-in.XXXXXX" 2>&1) && in=$e || fail "cannot write in ~/.aws/sso/cache: ${e##*: }"
+cat >"$in" || fail "could not read the token"
+[ "$(($(wc -c <"$in")))" -eq $((TL + SL)) ] || fail "incomplete input (connection cut?)"
+new=$(mktemp "$d/.ssso-tok.XXXXXX") && head -c "$TL" "$in" >"$new" || fail "cannot write in ~/.aws/sso/cache"
+t="$d/$K"
+if [ -L "$t" ]; then
+  fail "~/.aws/sso/cache/$K is a symlink; ssso does not write through it"
+elif [ -f "$t" ] && cmp -s "$new" "$t"; then
+  rp "token unchanged"
+else
+  newer=0
+  if [ -f "$t" ] && [ -n "$LU" ]; then
+    rx=$(sed -n 's/.*"expiresAt"[ ]*:[ ]*"\([^"]*\)".*/\1/p' "$t" | tr -dc 0-9 | cut -c1-14)
+    ru=$(sed -n 's/.*"startUrl"[ ]*:[ ]*"\([^"]*\)".*/\1/p' "$t")
+    if [ "${#rx}" -eq 14 ] && [ "$ru" = "$LU" ] && [ "$rx" -gt "$LX" ]; then newer=1; fi
+  fi
+  if [ "$newer" = 1 ]; then
+    rp "token remote-newer $(($(wc -c <"$t")))"
+    cat "$t"
+  else
+    sync "$new" 2>/dev/null
+    e=$(mv -f "$new" "$t" 2>&1) || fail "cannot replace ~/.aws/sso/cache/$K: ${e##*: }"
+    new=
+    rp "token written"
+  fi
+fi
+norm() {
+  nl_=${1%"$CR"}
+  nl_=${nl_#"${nl_%%[! 	]*}"}
+  case $nl_ in \[*) ;; *) return 1 ;; esac
+  nl_=${nl_#\[}
+  nl_=${nl_%%\]*}
+  set -- $nl_
+  h="$*"
+}
+put() { if [ "$crlf" = 1 ]; then printf '%s\r\n' "$1"; else printf '%s\n' "$1"; fi; }
+emit() {
+  on=0
+  while IFS= read -r x || [ -n "$x" ]; do
+    if norm "$x"; then if [ "$h" = "$1" ]; then on=1; else on=0; fi; fi
+    [ "$on" = 1 ] && put "$x"
+  done <"$sec"
+}
+merge() {
+  crlf=0 first=1 skip=0 pend= nl=1 any=0 s1=0 s2=0
+  if [ -f "$c" ]; then
+    while :; do
+      if IFS= read -r line; then nl=1; else [ -n "$line" ] || break; nl=0; fi
+      any=1
+      if [ "$first" = 1 ]; then first=0; case $line in *"$CR") crlf=1 ;; esac; fi
+      if norm "$line"; then
+        [ -n "$pend" ] && printf '%s' "$pend"
+        pend=
+        if [ "$h" = "$H1" ]; then skip=1; [ "$s1" = 1 ] || emit "$H1"; s1=1
+        elif [ -n "$H2" ] && [ "$h" = "$H2" ]; then skip=1; [ "$s2" = 1 ] || emit "$H2"; s2=1
+        else skip=0; printf '%s' "$line"; [ "$nl" = 1 ] && printf '\n'
+        fi
+      elif [ "$skip" = 1 ]; then
+        tl_=${line%"$CR"}
+        tl_=${tl_#"${tl_%%[! 	]*}"}
+        case $tl_ in
+          '' | \#* | \;*) if [ "$nl" = 1 ]; then pend="$pend$line
+"; else pend="$pend$line"; fi ;;
+          *) pend= ;;
+        esac
+      else
+        printf '%s' "$line"
+        [ "$nl" = 1 ] && printf '\n'
+      fi
+    done <"$c"
+  fi
+  [ -n "$pend" ] && printf '%s' "$pend"
+  for w in 1 2; do
+    if [ "$w" = 1 ]; then hh=$H1 ss=$s1; else hh=$H2 ss=$s2; fi
+    [ -n "$hh" ] && [ "$ss" = 0 ] || continue
+    if [ "$any" = 1 ]; then
+      [ "$nl" = 0 ] && put ""
+      put ""
+    fi
+    emit "$hh"
+    any=1 nl=1
+  done
+}
+if [ "$CFG" = 1 ]; then
+  c="$HOME/.aws/config"
+  if [ -L "$c" ]; then
+    rp "config skipped ~/.aws/config is a symlink; ssso leaves it alone"
+  elif [ -e "$c" ] && [ ! -f "$c" ]; then
+    rp "config skipped ~/.aws/config is not a regular file"
+  else
+    sec=$(mktemp "$d/.ssso-sec.XXXXXX") && tail -c +$((TL + 1)) "$in" >"$sec" || fail "cannot write in ~/.aws/sso/cache"
+    out=$(mktemp "$HOME/.aws/.ssso-config.XXXXXX") || fail "cannot write in ~/.aws"
+    merge >"$out" || fail "could not edit ~/.aws/config"
+    if [ -f "$c" ] && cmp -s "$out" "$c"; then
+      rp "config unchanged"
+    else
+      sync "$out" 2>/dev/null
+      e=$(mv -f "$out" "$c" 2>&1) || fail "cannot replace ~/.aws/config: ${e##*: }"
+      out=
+      rp "config written"
+    fi
+  fi
+fi
+release ok
+rp done
+"#;
+
+/// The remote script with its parameters (none of them secret) set at the top.
+pub fn script(plan: &Plan) -> String {
+    let token_len = plan.token.len();
+    let sections_len: usize = plan.sections.iter().map(|(_, t)| t.len()).sum();
+    let mut s = String::new();
+    let _ = writeln!(s, "K={}", sh_quote(plan.cache_file_name));
+    let _ = writeln!(s, "TL={token_len} SL={sections_len}");
+    let _ = writeln!(s, "LX={}", digits(plan.expires_at));
+    let _ = writeln!(s, "LU={}", sh_quote(plan.start_url.unwrap_or("")));
+    let _ = writeln!(s, "N={}", sh_quote(plan.wait_nonce.unwrap_or("")));
+    let _ = writeln!(s, "CFG={}", u8::from(!plan.sections.is_empty()));
+    let header = |n: usize| plan.sections.get(n).map(|(h, _)| *h).unwrap_or("");
+    let _ = writeln!(s, "H1={} H2={}", sh_quote(header(0)), sh_quote(header(1)));
+    s.push_str(SCRIPT);
+    s
+}
+
+/// Parses the script's stdout.
+pub fn parse_report(out: &[u8]) -> Result<Report> {
+    let mut report = Report::default();
+    let mut rest = out;
+    let mut started = false;
+    let mut done = false;
+    while !rest.is_empty() {
+        let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        let line = String::from_utf8_lossy(&rest[..end]).into_owned();
+        rest = rest.get(end + 1..).unwrap_or(&[]);
+        let (word, arg) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+        match word {
+            "ssso-sync" => started = true,
+            "aws" if arg == "missing" => report.aws_missing = true,
+            "token" if arg == "written" => report.token = TokenOutcome::Written,
+            "token" if arg == "unchanged" => report.token = TokenOutcome::Unchanged,
+            "token" => {
+                let len: usize = arg
+                    .strip_prefix("remote-newer ")
+                    .and_then(|n| n.trim().parse().ok())
+                    .context("the remote sent a malformed report")?;
+                if rest.len() < len {
+                    bail!("the remote's report was cut short");
+                }
+                report.token = TokenOutcome::RemoteNewer(rest[..len].to_vec());
+                rest = &rest[len..];
+            }
+            "config" if arg == "written" => report.config = ConfigOutcome::Written,
+            "config" if arg == "unchanged" => report.config = ConfigOutcome::Unchanged,
+            "config" => {
+                let why = arg.strip_prefix("skipped ").unwrap_or(arg);
+                report.config = ConfigOutcome::Skipped(why.to_owned());
+            }
+            "error" => bail!("{arg}"),
+            "done" => done = true,
+            _ => {}
+        }
+    }
+    if !started {
+        bail!("the remote did not run the sync script (is /bin/sh there?)");
+    }
+    if !done {
+        bail!("the sync stopped before it finished (connection lost?)");
+    }
+    Ok(report)
+}
+
+/// Runs the sync over the master at `ctl`. `timeout` bounds the whole exchange.
+pub async fn run(ctl: &std::path::Path, plan: &Plan<'_>, timeout: Duration) -> Result<Report> {
+    let session = openssh::Session::resume_mux(ctl.to_path_buf().into_boxed_path(), None);
+    let result = tokio::time::timeout(timeout, exchange(&session, plan)).await;
+    // The master belongs to the user's session: never let the Session close it.
+    let _ = session.detach();
+    match result {
+        Ok(r) => r,
+        Err(_) => bail!("the remote did not answer within {}s", timeout.as_secs()),
+    }
+}
+
+async fn exchange(session: &openssh::Session, plan: &Plan<'_>) -> Result<Report> {
+    let line = remote::wrap(&script(plan));
+    let mut child = session
+        .raw_command(line)
+        .stdin(openssh::Stdio::piped())
+        .stdout(openssh::Stdio::piped())
+        .stderr(openssh::Stdio::piped())
+        .spawn()
+        .await
+        .context("could not open a channel on the ssh connection")?;
+    let mut stdin = child.stdin().take().context("no stdin")?;
+    let mut stdout = child.stdout().take().context("no stdout")?;
+    let mut stderr = child.stderr().take().context("no stderr")?;
+    let data = input(plan);
+    let write = async move {
+        // A remote that exits early closes the pipe: the report says why.
+        let _ = stdin.write_all(&data).await;
+        let _ = stdin.shutdown().await;
+        drop(stdin);
+    };
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let read_out = stdout.read_to_end(&mut out);
+    let read_err = stderr.read_to_end(&mut err);
+    let (_, r1, r2) = tokio::join!(write, read_out, read_err);
+    r1.context("reading the remote's report")?;
+    r2.context("reading the remote's errors")?;
+    let _ = child.wait().await;
+    parse_report(&out).map_err(|e| {
+        let err = String::from_utf8_lossy(&err);
+        let err = err.trim();
+        if err.is_empty() {
+            e
+        } else {
+            e.context(format!(
+                "remote said: {}",
+                err.lines().last().unwrap_or(err)
+            ))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::process::{Command, Stdio};
+
+    /// Runs the sync script locally with `sh`, HOME pointing at `home`.
+    fn run_local(home: &Path, plan: &Plan) -> Report {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(script(plan))
+            .env("HOME", home)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&input(plan)).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        parse_report(&out.stdout).unwrap()
+    }
+
+    fn home() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap()
+    }
+
+    const PROFILE: &str = "[profile dev]\nsso_session = corp\nregion = eu-west-1\n";
+    const SESSION: &str =
+        "[sso-session corp]\nsso_start_url = https://x.awsapps.com/start\nsso_region = eu-west-1\n";
+
+    fn plan<'a>(token: &'a [u8], expires_at: i64) -> Plan<'a> {
+        Plan {
+            cache_file_name: "abc.json",
+            token,
+            expires_at,
+            start_url: Some("https://x.awsapps.com/start"),
+            sections: vec![("profile dev", PROFILE), ("sso-session corp", SESSION)],
+            wait_nonce: None,
+        }
+    }
+
+    fn tok(exp: &str) -> Vec<u8> {
+        format!(r#"{{"startUrl": "https://x.awsapps.com/start", "accessToken": "secret", "expiresAt": "{exp}"}}"#).into_bytes()
+    }
+
+    fn mode(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn first_sync_creates_everything_private() {
+        let h = home();
+        let t = tok("2030-01-01T00:00:00Z");
+        let r = run_local(h.path(), &plan(&t, 1_893_456_000));
+        assert_eq!(r.token, TokenOutcome::Written);
+        assert_eq!(r.config, ConfigOutcome::Written);
+        let cache = h.path().join(".aws/sso/cache");
+        assert_eq!(std::fs::read(cache.join("abc.json")).unwrap(), t);
+        assert_eq!(mode(&cache.join("abc.json")), 0o600);
+        assert_eq!(mode(&cache), 0o700);
+        let cfg = std::fs::read_to_string(h.path().join(".aws/config")).unwrap();
+        assert_eq!(cfg, format!("{PROFILE}\n{SESSION}"));
+        let leftovers: Vec<_> = std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from("abc.json")]);
+        // Second run: nothing to do.
+        let r = run_local(h.path(), &plan(&t, 1_893_456_000));
+        assert_eq!(
+            (r.token, r.config),
+            (TokenOutcome::Unchanged, ConfigOutcome::Unchanged)
+        );
+    }
+
+    #[test]
+    fn config_sections_are_replaced_in_place_keeping_every_other_byte() {
+        let h = home();
+        std::fs::create_dir_all(h.path().join(".aws")).unwrap();
+        let before = "# top\r\n[default]\r\nregion = us-east-1\r\n\r\n[ profile  dev ]\r\nsso_session = old\r\ns3 =\r\n  max = 1\r\n\r\n# about other\r\n[profile other]\r\nregion=x\r\n[sso-session corp]\r\nsso_start_url = old\r\n[sso-session corp]\r\ndup = 1\r\n[last]\r\nno newline";
+        std::fs::write(h.path().join(".aws/config"), before).unwrap();
+        let t = tok("2030-01-01T00:00:00Z");
+        let r = run_local(h.path(), &plan(&t, 1_893_456_000));
+        assert_eq!(r.config, ConfigOutcome::Written);
+        let after = std::fs::read_to_string(h.path().join(".aws/config")).unwrap();
+        let crlf = |s: &str| s.replace('\n', "\r\n");
+        let want = format!(
+            "# top\r\n[default]\r\nregion = us-east-1\r\n\r\n{}\r\n# about other\r\n[profile other]\r\nregion=x\r\n{}[last]\r\nno newline",
+            crlf(PROFILE),
+            crlf(SESSION)
+        );
+        assert_eq!(after, want);
+        let r = run_local(h.path(), &plan(&t, 1_893_456_000));
+        assert_eq!(r.config, ConfigOutcome::Unchanged);
+    }
+
+    #[test]
+    fn missing_sections_are_appended_after_a_missing_final_newline() {
+        let h = home();
+        std::fs::create_dir_all(h.path().join(".aws")).unwrap();
+        std::fs::write(h.path().join(".aws/config"), "[default]\nregion = x").unwrap();
+        let t = tok("2030-01-01T00:00:00Z");
+        run_local(h.path(), &plan(&t, 1_893_456_000));
+        let after = std::fs::read_to_string(h.path().join(".aws/config")).unwrap();
+        assert_eq!(
+            after,
+            format!("[default]\nregion = x\n\n{PROFILE}\n{SESSION}")
+        );
+    }
+
+    #[test]
+    fn a_newer_remote_token_is_kept_and_sent_back() {
+        let h = home();
+        let cache = h.path().join(".aws/sso/cache");
+        std::fs::create_dir_all(&cache).unwrap();
+        let newer = tok("2030-06-01T00:00:00Z");
+        std::fs::write(cache.join("abc.json"), &newer).unwrap();
+        let older = tok("2030-01-01T00:00:00Z");
+        let r = run_local(h.path(), &plan(&older, 1_893_456_000));
+        assert_eq!(r.token, TokenOutcome::RemoteNewer(newer.clone()));
+        assert_eq!(std::fs::read(cache.join("abc.json")).unwrap(), newer);
+        // An older remote token is replaced.
+        let newest = tok("2031-01-01T00:00:00Z");
+        let r = run_local(h.path(), &plan(&newest, 1_924_992_000));
+        assert_eq!(r.token, TokenOutcome::Written);
+    }
+
+    #[test]
+    fn no_config_leaves_the_config_alone() {
+        let h = home();
+        let t = tok("2030-01-01T00:00:00Z");
+        let mut p = plan(&t, 1_893_456_000);
+        p.sections.clear();
+        let r = run_local(h.path(), &p);
+        assert_eq!(r.config, ConfigOutcome::NotRequested);
+        assert!(!h.path().join(".aws/config").exists());
+    }
+
+    #[test]
+    fn report_parsing() {
+        assert!(parse_report(b"").is_err());
+        assert!(parse_report(b"ssso-sync 1\ntoken written\n").is_err());
+        let e = parse_report(
+            b"ssso-sync 1\nerror cannot create ~/.aws/sso/cache: Read-only file system\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("Read-only"));
+        let r = parse_report(
+            b"ssso-sync 1\naws missing\ntoken remote-newer 3\nabcconfig unchanged\ndone\n",
+        )
+        .unwrap();
+        assert!(r.aws_missing);
+        assert_eq!(r.token, TokenOutcome::RemoteNewer(b"abc".to_vec()));
+    }
+}
