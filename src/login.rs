@@ -21,7 +21,6 @@ const INSTALL_HINT: &str = "install AWS CLI v2: https://docs.aws.amazon.com/cli/
 /// (AWS CLI v1 has no `sso login`). When `stdout_to_stderr` is true (ProxyCommand mode, where
 /// stdout is the SSH stream) the child's stdout goes to ssso's stderr; stdin stays the
 /// terminal.
-#[allow(dead_code, reason = "called by the connect path (lead)")]
 pub fn ensure_fresh(
     sso: &SsoProfile,
     min_valid_secs: u64,

@@ -1,1 +1,247 @@
-//! TODO: master
+//! The one SSH connection: reading the user's ssh config for the host, and starting the
+//! ControlMaster that carries both the sync and the user's session.
+//!
+//! ssso does not start a hidden master and then a second ssh for the session. The master *is*
+//! the user's session: `ssh -o ControlMaster=yes -S CTL [user's options] DEST WRAPPER`, run in
+//! the foreground with the user's terminal, so password, 2FA and host-key prompts appear once
+//! and work, and tty, signals, window size, escapes, forwardings and exit status are ssh's
+//! own. ssh opens its control socket right after authentication, before it opens the session
+//! channel; ssso then runs the sync over the socket in parallel, while the session's wrapper
+//! waits on the remote for the sync to finish. `ControlPersist=no` and a private 0700
+//! directory with a short socket path (never the user's own ControlPath) mean no stale socket
+//! can get in the way and no master outlives the session.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::sshargs::SshArgs;
+
+/// The user's ssh configuration for one destination, as `ssh -G` resolves it.
+#[derive(Debug, Default)]
+pub struct SshConfig {
+    entries: Vec<(String, String)>,
+}
+
+impl SshConfig {
+    pub fn parse(text: &str) -> SshConfig {
+        let entries = text
+            .lines()
+            .filter_map(|l| {
+                let (k, v) = l.split_once(' ')?;
+                Some((k.to_ascii_lowercase(), v.to_owned()))
+            })
+            .collect();
+        SshConfig { entries }
+    }
+
+    /// The value of `key` (lowercase, as `ssh -G` prints it).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `SetEnv NAME=value` for the host, if any.
+    pub fn setenv(&self, name: &str) -> Option<String> {
+        self.entries
+            .iter()
+            .filter(|(k, _)| k == "setenv")
+            .find_map(|(_, v)| v.strip_prefix(name)?.strip_prefix('=').map(str::to_owned))
+    }
+}
+
+/// Runs `ssh -G` with the user's config-shaping options for the destination.
+pub fn resolve(ssh: &SshArgs) -> Result<SshConfig> {
+    let dest = ssh.destination.as_deref().context("no destination")?;
+    let out = Command::new("ssh")
+        .arg("-G")
+        .args(ssh.config_options())
+        .arg("--")
+        .arg(dest)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context("could not run ssh; is OpenSSH installed?")?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        bail!(
+            "ssh could not read its configuration for {}: {}",
+            dest.to_string_lossy(),
+            err.trim()
+        );
+    }
+    Ok(SshConfig::parse(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// A private directory for the control socket, removed on drop.
+#[derive(Debug)]
+pub struct PrivateDir {
+    dir: tempfile::TempDir,
+}
+
+impl PrivateDir {
+    /// `$XDG_RUNTIME_DIR/ssso/XXXXXX` or `/tmp/ssso-UID/XXXXXX`: short enough for the 104-byte
+    /// socket path limit even with ssh's 17-character temporary suffix.
+    pub fn new() -> Result<PrivateDir> {
+        let uid = unsafe { libc::getuid() };
+        let base = match std::env::var_os("XDG_RUNTIME_DIR") {
+            Some(d) if Path::new(&d).is_dir() && d.len() < 40 => PathBuf::from(d).join("ssso"),
+            _ => PathBuf::from(format!("/tmp/ssso-{uid}")),
+        };
+        match std::fs::DirBuilder::new().mode(0o700).create(&base) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", base.display())),
+        }
+        let meta = std::fs::symlink_metadata(&base)?;
+        if !meta.is_dir() || meta.uid() != uid || meta.permissions().mode() & 0o077 != 0 {
+            bail!(
+                "{} is not a private directory of yours (it must be owned by you, mode 0700); remove it",
+                base.display()
+            );
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("")
+            .rand_bytes(6)
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir_in(&base)
+            .with_context(|| format!("cannot create a directory in {}", base.display()))?;
+        Ok(PrivateDir { dir })
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("c")
+    }
+}
+
+/// How the session's tty should be requested.
+pub fn wants_tty(ssh: &SshArgs, cfg: &SshConfig, interactive: bool, stdin_is_tty: bool) -> bool {
+    if !interactive || ssh.flags.tty > 0 || ssh.flags.no_tty {
+        return false;
+    }
+    // `RequestTTY auto` (the default): a tty when there is no command and stdin is one.
+    matches!(cfg.get("requesttty"), None | Some("auto")) && stdin_is_tty && !ssh.flags.stdin_null
+}
+
+/// The master command: the user's ssh with ssso's socket, running `remote_command`.
+pub fn command(
+    ssh: &SshArgs,
+    ctl: &Path,
+    add_tty: bool,
+    remote_command: Option<&OsStr>,
+) -> Command {
+    let mut cmd = Command::new("ssh");
+    // The first value of an option wins in ssh, so these come before the user's own;
+    // -S is a plain flag where the last one wins, so it comes after them.
+    cmd.args(["-o", "ControlMaster=yes", "-o", "ControlPersist=no"]);
+    if remote_command.is_some() {
+        cmd.args(["-o", "RemoteCommand=none"]);
+    }
+    if add_tty {
+        cmd.arg("-t");
+    }
+    cmd.args(&ssh.options);
+    cmd.arg("-S").arg(ctl);
+    cmd.arg("--");
+    cmd.arg(ssh.destination.as_deref().unwrap_or(OsStr::new("")));
+    if let Some(c) = remote_command {
+        cmd.arg(c);
+    }
+    cmd
+}
+
+/// Plain ssh with exactly the user's arguments (queries such as `-G`, `-V`, `-O`).
+pub fn passthrough(args: &[OsString]) -> Command {
+    let mut cmd = Command::new("ssh");
+    cmd.args(args);
+    cmd
+}
+
+/// Waits until the control socket exists; `alive` says whether the master is still running.
+pub async fn wait_for_socket(ctl: &Path, mut alive: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if ctl.exists() {
+            return true;
+        }
+        if !alive() {
+            return false;
+        }
+        // Fast at first (the socket appears a few ms after authentication), then gentle
+        // while a person types a password.
+        let step = if start.elapsed() < Duration::from_secs(2) {
+            2
+        } else {
+            25
+        };
+        tokio::time::sleep(Duration::from_millis(step)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_g_output() {
+        let c = SshConfig::parse(
+            "user alice\nsetenv FOO=a b\nsetenv AWS_PROFILE=my.prof\nrequesttty auto\n",
+        );
+        assert_eq!(c.get("user"), Some("alice"));
+        assert_eq!(c.setenv("AWS_PROFILE").as_deref(), Some("my.prof"));
+        assert_eq!(c.setenv("AWS"), None);
+        assert_eq!(c.setenv("FOO").as_deref(), Some("a b"));
+    }
+
+    #[test]
+    fn private_dir_is_short_and_private() {
+        let d = PrivateDir::new().unwrap();
+        let s = d.socket();
+        assert!(s.as_os_str().len() + 17 < 104, "{}", s.display());
+        let m = std::fs::metadata(s.parent().unwrap()).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, 0o700);
+        let parent = s.parent().unwrap().to_path_buf();
+        drop(d);
+        assert!(!parent.exists());
+    }
+
+    #[test]
+    fn master_command_puts_socket_after_user_options() {
+        let ssh = SshArgs {
+            options: vec!["-S".into(), "/x".into(), "-p".into(), "22".into()],
+            destination: Some("h".into()),
+            ..Default::default()
+        };
+        let cmd = command(&ssh, Path::new("/c"), true, Some(OsStr::new("cmd")));
+        let args: Vec<_> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "-o",
+                "ControlMaster=yes",
+                "-o",
+                "ControlPersist=no",
+                "-o",
+                "RemoteCommand=none",
+                "-t",
+                "-S",
+                "/x",
+                "-p",
+                "22",
+                "-S",
+                "/c",
+                "--",
+                "h",
+                "cmd"
+            ]
+        );
+    }
+}

@@ -31,7 +31,8 @@ pub const SSSO_LONG: &[(&str, bool)] = &[
 /// An ssh command line, split.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SshArgs {
-    /// ssh's options, word for word as given (`-p2222` stays one word, `-p 2222` two).
+    /// ssh's options, word for word as given (`-p2222` stays one word, `-p 2222` two);
+    /// a `--` is not kept.
     pub options: Vec<OsString>,
     pub destination: Option<OsString>,
     /// The remote command's words; ssh joins them with single spaces.
@@ -89,8 +90,8 @@ pub fn split(args: &[OsString], subcommands: &[&str]) -> Result<Split> {
         let word = &args[i];
         let bytes = word.as_bytes();
         if !terminated && bytes == b"--" {
+            // ssso adds its own `--` before the destination when it runs ssh.
             terminated = true;
-            ssh.options.push(word.clone());
             i += 1;
             continue;
         }
@@ -103,11 +104,12 @@ pub fn split(args: &[OsString], subcommands: &[&str]) -> Result<Split> {
             };
             let takes_value = SSSO_LONG.iter().any(|(n, v)| *v && n.as_bytes() == name);
             ssso.push(word.clone());
-            if takes_value && !inline {
-                if let Some(value) = args.get(i + 1) {
-                    ssso.push(value.clone());
-                    i += 1;
-                }
+            if takes_value
+                && !inline
+                && let Some(value) = args.get(i + 1)
+            {
+                ssso.push(value.clone());
+                i += 1;
             }
             i += 1;
             continue;
@@ -196,6 +198,17 @@ impl SshArgs {
         Some(out)
     }
 
+    /// The whole command line again, as plain ssh should get it.
+    pub fn to_args(&self) -> Vec<OsString> {
+        let mut v = self.options.clone();
+        if let Some(d) = &self.destination {
+            v.push("--".into());
+            v.push(d.clone());
+            v.extend(self.command.iter().cloned());
+        }
+        v
+    }
+
     /// The options that shape which host and config ssh uses (`-F`, `-o`, `-l`, `-p`, `-J`,
     /// `-4`, `-6`, `-i`), for `ssh -G` and for extra channels over a master. Forwardings,
     /// tty and session options are left out.
@@ -205,7 +218,7 @@ impl SshArgs {
         while i < self.options.len() {
             let w = self.options[i].as_bytes();
             i += 1;
-            if w == b"--" || w.len() < 2 || w[0] != b'-' {
+            if w.len() < 2 || w[0] != b'-' {
                 continue;
             }
             // Walk the cluster to find an option with a value.
@@ -286,6 +299,7 @@ mod tests {
     #[test]
     fn double_dash_ends_options() {
         let (_, ssh) = connect(&["-v", "--", "status", "-x"]);
+        assert_eq!(ssh.options, os(&["-v"]));
         assert_eq!(ssh.destination, Some("status".into()));
         assert_eq!(ssh.command, os(&["-x"]));
         let (_, ssh) = connect(&["host", "--", "-p", "1"]);

@@ -266,7 +266,6 @@ pub fn is_fresh(t: &Token, now: i64, min_valid_secs: u64) -> bool {
 /// the directory is created (0700) when missing, the data goes to a 0600 temp file in the
 /// same directory, is fsynced, and renamed over `path`. On any error the temp file is
 /// removed and `path` is untouched.
-#[allow(dead_code, reason = "for the sync path (lead)")]
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -314,7 +313,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// later than the one there (or there is none or it is unusable): a stale copy must never
 /// overwrite a newer one. Returns whether it wrote. Not locked: two writers racing can still
 /// both pass the check; the rename keeps each write whole.
-#[allow(dead_code, reason = "for the sync path (lead)")]
 pub fn write_if_newer(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
     let new = parse(bytes).context("refusing to write an unusable SSO token")?;
     if let Ok(Some(old)) = read(path)
@@ -326,7 +324,6 @@ pub fn write_if_newer(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-#[allow(dead_code, reason = "used by write_atomic")]
 fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
