@@ -95,6 +95,16 @@ pub struct ConnectOpts {
 pub enum Command {
     /// Show the resolved profile and the local token's state (no network)
     Status(StatusArgs),
+
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the man page (roff)
+    #[command(hide = true)]
+    Man,
 }
 
 #[derive(Debug, Args)]

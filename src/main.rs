@@ -6,6 +6,7 @@
 mod awsconfig;
 mod cli;
 mod connect;
+mod docs;
 mod login;
 mod master;
 mod profile;
@@ -48,6 +49,14 @@ fn run(args: Vec<OsString>) -> anyhow::Result<u8> {
             let cli = cli::Cli::parse_from(std::iter::once(OsString::from("ssso")).chain(args));
             match cli.command {
                 Some(cli::Command::Status(a)) => status::run(&a),
+                Some(cli::Command::Completions { shell }) => {
+                    docs::completions(shell, &mut std::io::stdout());
+                    Ok(0)
+                }
+                Some(cli::Command::Man) => {
+                    docs::man(&mut std::io::stdout())?;
+                    Ok(0)
+                }
                 None => unreachable!("split() saw a subcommand name"),
             }
         }

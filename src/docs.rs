@@ -1,0 +1,121 @@
+//! The man page and the shell completions, generated from the clap definitions in
+//! [`crate::cli`] plus the hand-written sections below. `completions/` and `man/` hold the
+//! checked-in output; `tests/generated.rs` fails when they drift from what this produces
+//! (run it with `SSSO_UPDATE_GENERATED=1` to rewrite them).
+
+use std::io::Write;
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+use crate::cli::Cli;
+
+/// Writes the completion script for `shell` to `out`.
+pub fn completions(shell: Shell, out: &mut dyn Write) {
+    clap_complete::generate(shell, &mut Cli::command(), "ssso", out);
+}
+
+/// Hand-written sections, in roff. Kept in one place so the man page and README agree.
+const SECTIONS: &[(&str, &str)] = &[
+    (
+        "DESCRIPTION",
+        r#"ssso replaces \fBssh\fR for people who log in to AWS IAM Identity Center (SSO) on their own machine and work on a remote one. \fBssso user@host\fR:
+.IP 1. 3
+resolves the AWS profile (see PROFILE RESOLUTION) to its SSO session and finds its token in \fI~/.aws/sso/cache\fR;
+.IP 2. 3
+checks that the token has more than \fB\-\-min\-valid\fR left (15 minutes by default, botocore's refresh window) and runs \fBaws sso login \-\-profile\fR \fINAME\fR only when it has not; a fresh token starts no process at all;
+.IP 3. 3
+starts \fBssh\fR with your options, as a ControlMaster on a private socket, so password, 2FA and host-key prompts appear once, on your terminal;
+.IP 4. 3
+over that one connection, copies that one session's token file (mode 0600, in a 0700 directory, written to a temporary file and renamed) and the profile's \fB[profile NAME]\fR and \fB[sso\-session S]\fR sections of \fI~/.aws/config\fR to the host, changing nothing else in the remote file; when the remote already holds a newer token for the same session (its own botocore refreshed it) that one is kept, and copied back here;
+.IP 5. 3
+runs your shell or command with \fBAWS_PROFILE\fR exported, whatever your login shell is (sh, bash, dash, zsh, ksh, tcsh, csh, fish). The session starts in parallel with the sync and waits on the host only until the token is in place.
+.PP
+No master connection is left behind when ssso exits. Only the one token file is ever sent; \fI~/.aws/credentials\fR is never read, and profiles with long-term keys are refused. The remote side needs only a POSIX \fBsh\fR and the usual tools (mkdir, mktemp, head, tail, cmp, sed, mv)."#,
+    ),
+    (
+        "SSH OPTIONS",
+        r#"Every \fBssh\fR option (\-p \-i \-l \-J \-o \-F \-L \-R \-D \-A \-t \-T \-N \-v \-q \-C \-4 \-6 ...) is accepted before or after DESTINATION, exactly as \fBssh\fR accepts it, and passed to \fBssh\fR unchanged; \fB\-\-\fR ends the options. ssso's own options are long options only. \fB\-G\fR, \fB\-V\fR, \fB\-Q\fR and \fB\-O\fR run plain \fBssh\fR. \fB\-N\fR, \fB\-W\fR and \fB\-s\fR sync the token but leave the session as \fBssh\fR makes it. A \fBRemoteCommand\fR in your ssh config is run as the command."#,
+    ),
+    (
+        "SUBCOMMANDS AND HOST NAMES",
+        r#"A subcommand is recognised only as the very first argument. To reach a host whose name is a subcommand, write \fBssso \-\- status\fR or \fBssso user@status\fR, or put any ssh option first."#,
+    ),
+    (
+        "PROFILE RESOLUTION",
+        r#"The first of: \fB\-\-profile\fR; \fBSSSO_PROFILE\fR; the host's \fBSetEnv AWS_PROFILE=\fR\fINAME\fR in your ssh configuration (as \fBssh \-G\fR resolves it); \fBAWS_PROFILE\fR. With none, ssso stops and lists the SSO profiles it found. The profile must be an IAM Identity Center profile: either \fBsso_session\fR pointing at an \fB[sso\-session]\fR section, or a legacy profile with \fBsso_start_url\fR and \fBsso_region\fR."#,
+    ),
+    (
+        "FILES",
+        r#".TP
+\fI~/.aws/config\fR (or \fBAWS_CONFIG_FILE\fR)
+read locally; on the host, only the profile's and its session's sections are written.
+.TP
+\fI~/.aws/sso/cache/<sha1>.json\fR
+the token: SHA-1 of the sso_session name, or of the start URL for a legacy profile. Read locally, written on the host.
+.TP
+\fI$XDG_RUNTIME_DIR/ssso/\fR or \fI/tmp/ssso\-UID/\fR
+private (0700) directory for the control socket, removed when ssso exits."#,
+    ),
+    (
+        "ENVIRONMENT",
+        r#".TP
+\fBSSSO_PROFILE\fR, \fBAWS_PROFILE\fR
+choose the profile (see PROFILE RESOLUTION).
+.TP
+\fBAWS_CONFIG_FILE\fR
+the local AWS config file.
+.TP
+\fBHOME\fR
+locates \fI~/.aws\fR.
+.TP
+\fBNO_COLOR\fR
+no colour in ssso's messages."#,
+    ),
+    (
+        "EXIT STATUS",
+        r#"The remote command's exit status; 255 when \fBssh\fR fails (unknown host, refused, authentication failed: ssh's own message is shown); 254 when ssso itself fails before connecting (no AWS config, unknown or non-SSO profile, unreadable token, failed or cancelled login, \-\-no\-login with a stale token); 2 for a usage error. A failed sync does not stop the session: it is reported as a warning. \fBssso status\fR exits 0 when the token is fresh and 1 when it is not."#,
+    ),
+    (
+        "SECURITY",
+        r#"The token never appears on a command line, local or remote, nor in a message: it travels on the stdin of one channel of the encrypted connection. Files written on the host are created with umask 077. Symlinks at \fI~/.aws/sso/cache\fR or at the token file are refused, not followed. ssso never reads \fI~/.aws/credentials\fR and never copies long-term credentials."#,
+    ),
+    (
+        "EXAMPLES",
+        r#".TP
+\fBssso alice@jupyter.example.org\fR
+interactive login shell with AWS_PROFILE set (profile from SSSO_PROFILE, SetEnv or AWS_PROFILE).
+.TP
+\fBssso \-\-profile dev \-p 2222 alice@host 'aws s3 ls'\fR
+a remote command with AWS_PROFILE=dev.
+.TP
+\fBssso \-\-login\-arg=\-\-use\-device\-code host\fR
+log in with the device-code flow when a login is needed.
+.TP
+\fBssso status \-\-json\fR
+the local token's state, without network."#,
+    ),
+];
+
+/// Writes the man page (roff) to `out`.
+pub fn man(out: &mut dyn Write) -> std::io::Result<()> {
+    let cmd = Cli::command();
+    let man = clap_mangen::Man::new(cmd).manual("ssso manual");
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    let (first, rest) = SECTIONS.split_first().expect("sections");
+    write_section(out, first)?;
+    man.render_options_section(out)?;
+    man.render_subcommands_section(out)?;
+    for s in rest {
+        write_section(out, s)?;
+    }
+    man.render_version_section(out)?;
+    Ok(())
+}
+
+fn write_section(out: &mut dyn Write, (title, body): &(&str, &str)) -> std::io::Result<()> {
+    writeln!(out, ".SH \"{title}\"")?;
+    writeln!(out, "{body}")
+}
