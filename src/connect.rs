@@ -25,7 +25,7 @@ use crate::sync::{self, ConfigOutcome, TokenOutcome};
 use crate::{login, profile, token, ui};
 
 /// How long the sync may take once the connection is up.
-const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
     ui::set_level(if ssh.flags.quiet {
@@ -53,25 +53,7 @@ pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
             return Ok(255);
         }
     };
-    let aws_path = awsconfig::config_path()?;
-    let aws = AwsConfig::load(&aws_path)?;
-    let (name, source) = profile::choose(opts.profile.profile.as_deref(), || {
-        cfg.setenv("AWS_PROFILE")
-    })
-    .ok_or_else(|| profile::no_profile_error(Some(&aws)))?;
-    ui::debug(format_args!("profile {name} (from {source})"));
-    if name.bytes().any(|b| b < 0x20 || b == 0x7f) {
-        bail!("the profile name {name:?} has control characters; ssso cannot pass it on safely");
-    }
-    let sso = aws.sso_profile(&name)?;
-    let min_valid = token::parse_duration(&opts.profile.min_valid)?;
-    let tok = login::ensure_fresh(
-        &sso,
-        min_valid,
-        opts.login.no_login,
-        &opts.login.login_arg,
-        false,
-    )?;
+    let (name, sso, tok) = fresh_token(opts, &cfg, false)?;
 
     // What the session runs on the remote.
     let user_command = match ssh.command_line() {
@@ -113,22 +95,7 @@ pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
         eprintln!("Pseudo-terminal will not be allocated because stdin is not a terminal.");
     }
 
-    let sections: Vec<(&str, &str)> = if opts.no_config {
-        Vec::new()
-    } else {
-        std::iter::once(&sso.profile_section)
-            .chain(sso.session_section.as_ref())
-            .map(|s| (s.header.as_str(), s.text.as_str()))
-            .collect()
-    };
-    let plan = sync::Plan {
-        cache_file_name: &sso.cache_file_name,
-        token: &tok.bytes,
-        expires_at: tok.expires_at,
-        start_url: tok.start_url.as_deref(),
-        sections,
-        wait_nonce: nonce.as_deref(),
-    };
+    let plan = sync::Plan::new(&sso, &tok, !opts.no_config, nonce.as_deref());
 
     let dir = PrivateDir::new()?;
     let ctl = dir.socket();
@@ -196,6 +163,37 @@ pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
     })
 }
 
+/// The steps before any connection, shared by the connect path and ProxyCommand mode: the
+/// profile (from the options, the environment or the host's `SetEnv AWS_PROFILE` in `cfg`),
+/// its SSO section, and a token with more than `--min-valid` left, logging in if needed
+/// (`login_stdout_to_stderr`: see [`login::ensure_fresh`]).
+pub(crate) fn fresh_token(
+    opts: &ConnectOpts,
+    cfg: &master::SshConfig,
+    login_stdout_to_stderr: bool,
+) -> Result<(String, awsconfig::SsoProfile, token::Token)> {
+    let aws_path = awsconfig::config_path()?;
+    let aws = AwsConfig::load(&aws_path)?;
+    let (name, source) = profile::choose(opts.profile.profile.as_deref(), || {
+        cfg.setenv("AWS_PROFILE")
+    })
+    .ok_or_else(|| profile::no_profile_error(Some(&aws)))?;
+    ui::debug(format_args!("profile {name} (from {source})"));
+    if name.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        bail!("the profile name {name:?} has control characters; ssso cannot pass it on safely");
+    }
+    let sso = aws.sso_profile(&name)?;
+    let min_valid = token::parse_duration(&opts.profile.min_valid)?;
+    let tok = login::ensure_fresh(
+        &sso,
+        min_valid,
+        opts.login.no_login,
+        &opts.login.login_arg,
+        login_stdout_to_stderr,
+    )?;
+    Ok((name, sso, tok))
+}
+
 fn forward(pid: Option<u32>, sig: i32) {
     if let Some(p) = pid {
         unsafe { libc::kill(p as i32, sig) };
@@ -209,7 +207,18 @@ fn report(
     sso: &awsconfig::SsoProfile,
     local: &token::Token,
 ) {
-    let Some(result) = result else { return };
+    if let Some(result) = result {
+        report_sync(result, dest, sso, local);
+    }
+}
+
+/// Tells the user what one finished sync did (see [`report`]).
+pub(crate) fn report_sync(
+    result: &Result<sync::Report>,
+    dest: &str,
+    sso: &awsconfig::SsoProfile,
+    local: &token::Token,
+) {
     match result {
         Err(e) => ui::warn(format_args!(
             "could not sync the AWS token to {dest}: {e:#}; AWS commands there will not see your login"

@@ -19,8 +19,8 @@ const INSTALL_HINT: &str = "install AWS CLI v2: https://docs.aws.amazon.com/cli/
 ///
 /// `aws` is looked up on PATH only when a login is needed, and its version is checked then
 /// (AWS CLI v1 has no `sso login`). When `stdout_to_stderr` is true (ProxyCommand mode, where
-/// stdout is the SSH stream) the child's stdout goes to ssso's stderr; stdin stays the
-/// terminal.
+/// stdin and stdout are the SSH stream) the child's stdout goes to ssso's stderr and its stdin
+/// is `/dev/null`; otherwise stdin stays the terminal.
 pub fn ensure_fresh(
     sso: &SsoProfile,
     min_valid_secs: u64,
@@ -122,7 +122,7 @@ pub(crate) fn ensure_fresh_with(
             .as_fd()
             .try_clone_to_owned()
             .context("cannot duplicate stderr for `aws sso login`")?;
-        cmd.stdout(Stdio::from(fd));
+        cmd.stdout(Stdio::from(fd)).stdin(Stdio::null());
     } else {
         cmd.stdout(Stdio::inherit());
     }

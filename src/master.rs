@@ -88,23 +88,7 @@ impl PrivateDir {
     /// `$XDG_RUNTIME_DIR/ssso/XXXXXX` or `/tmp/ssso-UID/XXXXXX`: short enough for the 104-byte
     /// socket path limit even with ssh's 17-character temporary suffix.
     pub fn new() -> Result<PrivateDir> {
-        let uid = unsafe { libc::getuid() };
-        let base = match std::env::var_os("XDG_RUNTIME_DIR") {
-            Some(d) if Path::new(&d).is_dir() && d.len() < 40 => PathBuf::from(d).join("ssso"),
-            _ => PathBuf::from(format!("/tmp/ssso-{uid}")),
-        };
-        match std::fs::DirBuilder::new().mode(0o700).create(&base) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e).with_context(|| format!("cannot create {}", base.display())),
-        }
-        let meta = std::fs::symlink_metadata(&base)?;
-        if !meta.is_dir() || meta.uid() != uid || meta.permissions().mode() & 0o077 != 0 {
-            bail!(
-                "{} is not a private directory of yours (it must be owned by you, mode 0700); remove it",
-                base.display()
-            );
-        }
+        let base = private_base()?;
         let dir = tempfile::Builder::new()
             .prefix("")
             .rand_bytes(6)
@@ -117,6 +101,30 @@ impl PrivateDir {
     pub fn socket(&self) -> PathBuf {
         self.dir.path().join("c")
     }
+}
+
+/// ssso's per-user directory, `$XDG_RUNTIME_DIR/ssso` or `/tmp/ssso-UID`, created 0700 if
+/// missing; an existing one must be a directory owned by the user with no group or other
+/// access, or it is refused.
+pub fn private_base() -> Result<PathBuf> {
+    let uid = unsafe { libc::getuid() };
+    let base = match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if Path::new(&d).is_dir() && d.len() < 40 => PathBuf::from(d).join("ssso"),
+        _ => PathBuf::from(format!("/tmp/ssso-{uid}")),
+    };
+    match std::fs::DirBuilder::new().mode(0o700).create(&base) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", base.display())),
+    }
+    let meta = std::fs::symlink_metadata(&base)?;
+    if !meta.is_dir() || meta.uid() != uid || meta.permissions().mode() & 0o077 != 0 {
+        bail!(
+            "{} is not a private directory of yours (it must be owned by you, mode 0700); remove it",
+            base.display()
+        );
+    }
+    Ok(base)
 }
 
 /// How the session's tty should be requested.

@@ -42,6 +42,34 @@ pub struct Plan<'a> {
     pub wait_nonce: Option<&'a str>,
 }
 
+impl<'a> Plan<'a> {
+    /// The plan for `sso`'s token `tok`: its config sections too unless `with_config` is false
+    /// (`--no-config`).
+    pub fn new(
+        sso: &'a crate::awsconfig::SsoProfile,
+        tok: &'a crate::token::Token,
+        with_config: bool,
+        wait_nonce: Option<&'a str>,
+    ) -> Plan<'a> {
+        let sections = if with_config {
+            std::iter::once(&sso.profile_section)
+                .chain(sso.session_section.as_ref())
+                .map(|s| (s.header.as_str(), s.text.as_str()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Plan {
+            cache_file_name: &sso.cache_file_name,
+            token: &tok.bytes,
+            expires_at: tok.expires_at,
+            start_url: tok.start_url.as_deref(),
+            sections,
+            wait_nonce,
+        }
+    }
+}
+
 /// What the remote did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Report {
