@@ -105,6 +105,9 @@ pub enum Command {
     /// Print the man page (roff)
     #[command(hide = true)]
     Man,
+
+    /// ProxyCommand mode: sync the token, then connect ssh to HOST PORT (see PROXYCOMMAND MODE)
+    Proxy(ProxyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -115,4 +118,46 @@ pub struct StatusArgs {
     /// Machine-readable output (stable; see the man page)
     #[arg(long)]
     pub json: bool,
+}
+
+/// `ssso proxy`, for `ProxyCommand ssso proxy --user %r --alias %n %h %p` in ~/.ssh/config.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "In ~/.ssh/config:\n  Host jupyter\n      SetEnv AWS_PROFILE=dev\n      ProxyCommand ssso proxy --user %r --alias %n %h %p\n\nstdout is the SSH stream: ssso's messages go to stderr."
+)]
+pub struct ProxyArgs {
+    #[command(flatten)]
+    pub connect: ConnectOpts,
+
+    /// Fail (exit 254, no connection) when the sync fails, instead of warning and connecting
+    #[arg(long)]
+    pub strict: bool,
+
+    /// The remote user, for the sync connection and the ssh config lookup: pass %r
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// The host as named on the ssh command line, for the ssh config lookup (SetEnv
+    /// AWS_PROFILE, ProxyUseFdpass) and the sync connection: pass %n [default: read from the
+    /// parent ssh's command line where possible, else HOST]
+    #[arg(long, value_name = "ALIAS")]
+    pub alias: Option<String>,
+
+    /// The ssh config file, when ssh is run with -F (ssh does not tell its ProxyCommand)
+    #[arg(short = 'F', value_name = "CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+
+    /// Only errors on stderr
+    #[arg(long)]
+    pub quiet: bool,
+
+    /// Say what ssso does, on stderr
+    #[arg(long)]
+    pub verbose: bool,
+
+    /// Host to connect to: pass %h
+    pub host: String,
+
+    /// Port to connect to: pass %p
+    pub port: u16,
 }

@@ -100,6 +100,7 @@ pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
     let dir = PrivateDir::new()?;
     let ctl = dir.socket();
     let mut cmd = master::command(&ssh, &ctl, add_tty, remote_command.as_deref());
+    crate::proxy::mark_inner(&mut cmd);
     ui::debug(format_args!(
         "starting ssh with control socket {}",
         ctl.display()

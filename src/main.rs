@@ -10,6 +10,7 @@ mod docs;
 mod login;
 mod master;
 mod profile;
+mod proxy;
 mod remote;
 mod sshargs;
 mod status;
@@ -57,6 +58,7 @@ fn run(args: Vec<OsString>) -> anyhow::Result<u8> {
                     docs::man(&mut std::io::stdout())?;
                     Ok(0)
                 }
+                Some(cli::Command::Proxy(a)) => proxy::run(&a),
                 None => unreachable!("split() saw a subcommand name"),
             }
         }
