@@ -63,6 +63,12 @@ echo "ssso-pw:$PW_USER_PASSWORD" | chpasswd
 chown ssso-pw:ssso-pw /home/ssso-pw
 chmod 0755 /home/ssso-pw
 
+# zsh without any startup file runs zsh-newuser-install in interactive shells: give it one.
+if [ ! -e /home/ssso-zsh/.zshrc ]; then
+    echo '# written by ssso tests/support/setup.sh' >/home/ssso-zsh/.zshrc
+    chown ssso-zsh:ssso-zsh /home/ssso-zsh/.zshrc
+fi
+
 # ssso-ro: the home belongs to root and is read-only; the user can neither create ~/.aws nor
 # chmod the home back. (The harness wipes ~/.aws as root before each test.)
 chown root:root /home/ssso-ro
