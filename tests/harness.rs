@@ -28,8 +28,7 @@ fn every_shell_runs_aws_with_a_synced_token() {
                     3600,
                 );
                 let out = remote_caller_identity(u.name(), PROFILE);
-                assert_caller_identity(&out);
-                assert_token_used(&token);
+                caller_identity_check(&out, &token);
             })
         })
         .collect();
@@ -303,4 +302,52 @@ fn write_token_matches_fake_aws_format() {
     assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
     // sha1("s"), as `echo -n s | sha1sum` prints it.
     assert_eq!(cache_key("s"), "a0f1490a20d0211c997b44bc357e1972deab8ae3");
+}
+
+#[test]
+fn password_prompt_through_pty_run() {
+    let server = server();
+    let _u = user(PW_USER);
+    let mut cmd = Command::new("ssh");
+    cmd.arg("-F")
+        .arg(server.ssh_config())
+        .args(["-o", "PreferredAuthentications=password"])
+        .arg(server.dest(PW_USER))
+        .arg("echo pw-ok");
+    let out = run_in_pty(
+        &cmd,
+        &[("password: ", &format!("{PW_PASSWORD}\\r"))],
+        CMD_TIMEOUT,
+    );
+    assert_success(&out, "ssh with a typed password");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("pw-ok"));
+}
+
+/// An interactive login shell on a remote pty (what an ssso session will be) finds aws and
+/// sees the environment sshd hands out, in every shell.
+#[test]
+fn interactive_login_shells_on_a_pty() {
+    let server = server();
+    for &(shell, name) in SHELL_USERS {
+        let _u = user(name);
+        let mut cmd = Command::new("ssh");
+        cmd.arg("-F")
+            .arg(server.ssh_config())
+            .arg("-tt")
+            .arg(server.dest(name));
+        // No prompt regex (prompts differ per shell): type the commands, then exit.
+        let out = run_in_pty(
+            &cmd,
+            &[(
+                "",
+                "echo MARK-$AWS_EC2_METADATA_DISABLED-MARK; aws --version; exit\\r",
+            )],
+            CMD_TIMEOUT,
+        );
+        let screen = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            screen.contains("MARK-true-MARK") && screen.contains("aws-cli/1."),
+            "{shell}: unexpected session:\n{screen}"
+        );
+    }
 }

@@ -185,8 +185,8 @@ fn run_inner(cmd: &mut Command, input: Option<&[u8]>, timeout: Duration) -> Outp
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                let stdout = out.join().unwrap_or_default();
-                let stderr = err.join().unwrap_or_default();
+                let stdout = out.recv_timeout(Duration::from_secs(2)).unwrap_or_default();
+                let stderr = err.recv_timeout(Duration::from_secs(2)).unwrap_or_default();
                 panic!(
                     "timed out after {timeout:?}: {cmd:?}\n--- stdout:\n{}\n--- stderr:\n{}",
                     String::from_utf8_lossy(&stdout),
@@ -217,15 +217,6 @@ fn reader<R: Read + Send + 'static>(mut r: R) -> mpsc::Receiver<Vec<u8>> {
     rx
 }
 
-trait JoinDefault {
-    fn join(self) -> Option<Vec<u8>>;
-}
-impl JoinDefault for mpsc::Receiver<Vec<u8>> {
-    fn join(self) -> Option<Vec<u8>> {
-        self.recv_timeout(Duration::from_secs(2)).ok()
-    }
-}
-
 fn join_bounded(
     rx: mpsc::Receiver<Vec<u8>>,
     deadline: Instant,
@@ -249,6 +240,40 @@ pub fn assert_success(out: &Output, what: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Runs `cmd` (program, arguments and environment changes are taken over; stdio is not) on a
+/// fresh pseudo-terminal through `tests/support/pty_run.py`: for each `(regex, text)` step it
+/// waits for `regex` in the terminal output, then types `text` (Python escapes: `\\r`, `\\x04`).
+/// Then it waits for the program to exit. `Output.stdout` is everything the terminal showed
+/// (stderr included, CRLF line ends); the status is the program's. Panics on timeout with the
+/// output so far.
+pub fn run_in_pty(cmd: &Command, steps: &[(&str, &str)], timeout: Duration) -> Output {
+    let mut py = Command::new("/usr/bin/python3");
+    py.arg(support_dir().join("pty_run.py"))
+        .arg("--timeout")
+        .arg(timeout.as_secs_f64().to_string());
+    for (rx, text) in steps {
+        py.args(["--expect", rx, "--send", text]);
+    }
+    py.arg("--").arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => py.env(k, v),
+            None => py.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        py.current_dir(dir);
+    }
+    let out = run(&mut py, timeout + Duration::from_secs(10));
+    assert!(
+        out.status.code() != Some(124),
+        "{cmd:?} on a pty: {}\n--- terminal:\n{}",
+        String::from_utf8_lossy(&out.stderr).trim(),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out
 }
 
 /// Reads the first line a child prints on stdout (its port), bounded in time.
@@ -1035,6 +1060,14 @@ pub fn assert_caller_identity(out: &Output) -> serde_json::Value {
         json["Account"], ACCOUNT_ID,
         "unexpected get-caller-identity answer:\n{stdout}"
     );
+    json
+}
+
+/// Asserts `out` is a successful `get-caller-identity` AND that the mock portal saw `token`
+/// (so the remote used exactly that token); returns the JSON.
+pub fn caller_identity_check(out: &Output, token: &str) -> serde_json::Value {
+    let json = assert_caller_identity(out);
+    assert_token_used(token);
     json
 }
 
