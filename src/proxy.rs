@@ -463,7 +463,8 @@ fn send_fd(via: RawFd, fd: RawFd) -> io::Result<()> {
     }
 }
 
-/// Relays stdin to the socket and the socket to stdout until the server side ends. stdin's
+/// Relays stdin to the socket (splice(2) unless `SSSO_PROXY_RELAY=copy`) and the socket to
+/// stdout (read/write) until the server side ends. stdin's
 /// EOF half-closes the socket (shutdown(Write)) and the other direction goes on; the socket's
 /// EOF (or a failed write to stdout) closes stdout and ends the relay, whatever stdin does.
 fn relay(sock: TcpStream) -> Result<()> {
@@ -475,7 +476,10 @@ fn relay(sock: TcpStream) -> Result<()> {
             let _ = pump(0, up_sock.as_raw_fd(), splice);
             let _ = up_sock.shutdown(Shutdown::Write);
         })?;
-    let down = pump(sock.as_raw_fd(), 1, splice);
+    // Not splice(2) here: splicing from the TCP socket into ssh's pipe stalled OpenSSH's key
+    // exchange on Linux 6.18 (the bytes reached the pipe, ssh never went on); read/write does
+    // not, and costs nothing measurable (see bench/proxy.sh).
+    let down = pump(sock.as_raw_fd(), 1, false);
     // Close stdout (ssh sees EOF) by putting /dev/null in its place.
     if let Ok(null) = File::options().write(true).open("/dev/null") {
         unsafe { libc::dup2(null.as_raw_fd(), 1) };
@@ -489,8 +493,9 @@ fn relay(sock: TcpStream) -> Result<()> {
     Ok(())
 }
 
-/// Moves bytes from `from` to `to` until EOF: splice(2) where one side is a pipe (no copy
-/// through user space), else read/write with a large buffer. Returns the byte count.
+/// Moves bytes from `from` to `to` until EOF: with `use_splice`, splice(2) where one side is a
+/// pipe (no copy through user space), else read/write with a large buffer. Returns the byte
+/// count.
 fn pump(from: RawFd, to: RawFd, use_splice: bool) -> io::Result<u64> {
     let mut total = 0u64;
     #[cfg(target_os = "linux")]
