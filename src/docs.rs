@@ -42,6 +42,24 @@ No master connection is left behind when ssso exits. Only the one token file is 
         r#"A subcommand is recognised only as the very first argument. To reach a host whose name is a subcommand, write \fBssso \-\- status\fR or \fBssso user@status\fR, or put any ssh option first."#,
     ),
     (
+        "PROXYCOMMAND MODE",
+        r#"For tools that run \fBssh\fR themselves (scp, rsync, sftp, git, editors), put ssso in the host's ssh configuration:
+.PP
+.nf
+Host jupyter
+    HostName jupyter.example.org
+    User alice
+    SetEnv AWS_PROFILE=dev
+    ProxyCommand ssso proxy \-\-user %r \-\-alias %n %h %p
+.fi
+.PP
+\fBssso proxy\fR resolves the profile as the connect path does (with the \fBSetEnv\fR of \fB\-\-alias\fR, or of the destination on the parent ssh's command line, or of HOST), logs in if needed with all output on stderr, syncs the token and config sections over a connection of its own (your ssh configuration for the host, ProxyJump included; a ControlMaster in ssso's private directory, one per host, user and port, kept 60 seconds after its last use), then connects to HOST:PORT and relays, or hands ssh the socket when the host has \fBProxyUseFdpass yes\fR. stdout carries the SSH stream and nothing else. The sync connection's ssh runs the same ProxyCommand: \fBSSSO_PROXY_INNER\fR in its environment makes that inner call only connect. A sync of the same token to the same host less than 60 seconds ago is not repeated (a stamp file next to the socket). A failed sync is a warning, and the connection goes ahead; with \fB\-\-strict\fR ssso exits 254 before connecting. Pass \fB\-F\fR \fICONFIG\fR when ssh runs with \fB\-F\fR.
+.PP
+The session itself is ssh's, so ssso cannot export \fBAWS_PROFILE\fR in it. Either let the server accept it (\fBSetEnv AWS_PROFILE=\fR\fINAME\fR in the Host block works where the server's \fBAcceptEnv\fR allows \fBAWS_PROFILE\fR), or persist it on the host with \fBssso setup \-\-persist\-profile\fR.
+.PP
+ssso also works as the ssh program of these tools: \fBrsync \-e ssso\fR, \fBscp \-S ssso\fR, \fBsftp \-S ssso\fR, \fBGIT_SSH_COMMAND=ssso\fR, with the same output and exit status as ssh."#,
+    ),
+    (
         "PROFILE RESOLUTION",
         r#"The first of: \fB\-\-profile\fR; \fBSSSO_PROFILE\fR; the host's \fBSetEnv AWS_PROFILE=\fR\fINAME\fR in your ssh configuration (as \fBssh \-G\fR resolves it); \fBAWS_PROFILE\fR. With none, ssso stops and lists the SSO profiles it found. The profile must be an IAM Identity Center profile: either \fBsso_session\fR pointing at an \fB[sso\-session]\fR section, or a legacy profile with \fBsso_start_url\fR and \fBsso_region\fR."#,
     ),
@@ -55,13 +73,16 @@ read locally; on the host, only the profile's and its session's sections are wri
 the token: SHA-1 of the sso_session name, or of the start URL for a legacy profile. Read locally, written on the host.
 .TP
 \fI$XDG_RUNTIME_DIR/ssso/\fR or \fI/tmp/ssso\-UID/\fR
-private (0700) directory for the control socket, removed when ssso exits."#,
+private (0700) directory for the control socket, removed when ssso exits; in ProxyCommand mode also the sync masters' sockets (\fIp<KEY>\fR, gone 60 seconds after their last use) and their stamp files (\fIp<KEY>.s\fR)."#,
     ),
     (
         "ENVIRONMENT",
         r#".TP
 \fBSSSO_PROFILE\fR, \fBAWS_PROFILE\fR
 choose the profile (see PROFILE RESOLUTION).
+.TP
+\fBSSSO_PROXY_INNER\fR
+set by ssso for the ssh it runs: a \fBssso proxy\fR that sees it only connects (see PROXYCOMMAND MODE).
 .TP
 \fBAWS_CONFIG_FILE\fR
 the local AWS config file.
@@ -93,7 +114,13 @@ a remote command with AWS_PROFILE=dev.
 log in with the device-code flow when a login is needed.
 .TP
 \fBssso status \-\-json\fR
-the local token's state, without network."#,
+the local token's state, without network.
+.TP
+\fBProxyCommand ssso proxy \-\-user %r \-\-alias %n %h %p\fR
+in \fI~/.ssh/config\fR: scp, rsync, sftp and git to that host get a fresh, synced token first.
+.TP
+\fBrsync \-e ssso \-a dir/ host:dir/\fR
+ssso as rsync's ssh (also \fBscp \-S ssso\fR, \fBGIT_SSH_COMMAND=ssso\fR)."#,
     ),
 ];
 

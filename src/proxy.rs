@@ -266,8 +266,9 @@ fn sync_to_host(
         sync::TokenOutcome::Written | sync::TokenOutcome::Unchanged
     ) && !matches!(report.config, sync::ConfigOutcome::Skipped(_));
     if complete {
+        use std::os::unix::fs::FileExt as _;
         let _ = stamp.set_len(0);
-        let _ = (&stamp).write_all(digest.as_bytes());
+        let _ = stamp.write_all_at(digest.as_bytes(), 0);
     }
     Ok(Some(report))
 }
