@@ -248,7 +248,7 @@ fn keep_remote_token(bytes: &[u8], sso: &awsconfig::SsoProfile, local: &token::T
     }
 }
 
-/// 16 random hex characters, naming the FIFO the session waits on.
+/// 16 random hex characters, naming the marker file the session waits for.
 fn nonce() -> String {
     let mut buf = [0u8; 8];
     if let Ok(mut f) = std::fs::File::open("/dev/urandom") {

@@ -83,9 +83,9 @@ pub enum Run {
     Command(String),
 }
 
-/// Where the session waits for the sync to finish (a FIFO both sides create; see `sync`).
-pub fn wait_fifo(nonce: &str) -> String {
-    format!("$HOME/.aws/sso/cache/.ssso-wait-{nonce}")
+/// The file whose appearance tells the waiting session that the sync is over (see `sync`).
+pub fn done_marker(nonce: &str) -> String {
+    format!("$HOME/.aws/sso/cache/.ssso-done-{nonce}")
 }
 
 /// The session wrapper: exports `AWS_PROFILE`, waits (bounded) until the sync running in
@@ -94,25 +94,22 @@ pub fn session_script(profile: &str, wait_nonce: Option<&str>, run: &Run) -> Str
     let mut s = String::new();
     let _ = writeln!(s, "AWS_PROFILE={}; export AWS_PROFILE", sh_quote(profile));
     if let Some(nonce) = wait_nonce {
-        // Both sides create the FIFO (whoever comes first); the reader waits for the sync's
-        // writer, or for a sleeper that gives up after 20 seconds. A home where the FIFO
-        // cannot be made means the sync cannot write either: no wait.
+        // The sync, running in parallel, creates the marker once the token is in place (or
+        // once it has given up). Poll for it with shell built-ins and a short sleep; give up
+        // after about 20 s. No FIFO, no background process: nothing can be left behind. A
+        // home where the cache directory cannot be made means the sync cannot write either.
         let _ = write!(
             s,
-            r#"f="{fifo}"
-[ -d "${{f%/*}}" ] || (umask 077 && mkdir -p "${{f%/*}}") 2>/dev/null
-mkfifo -m 600 "$f" 2>/dev/null
-if [ -p "$f" ]; then
-  (sleep 20; [ -p "$f" ] && : >"$f") </dev/null >/dev/null 2>&1 &
-  w=$!
-  read -r ssso_sync <"$f"
-  kill "$w" 2>/dev/null
-  rm -f "$f"
-  unset ssso_sync
+            r#"m="{marker}"
+[ -d "${{m%/*}}" ] || (umask 077 && mkdir -p "${{m%/*}}") 2>/dev/null
+if [ -d "${{m%/*}}" ]; then
+  i=0
+  while [ ! -e "$m" ] && [ "$i" -lt 2000 ]; do sleep 0.01 2>/dev/null || sleep 1; i=$((i + 1)); done
+  rm -f "$m"
 fi
-unset f w
+unset m i
 "#,
-            fifo = wait_fifo(nonce)
+            marker = done_marker(nonce)
         );
     }
     s.push_str(

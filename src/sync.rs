@@ -13,8 +13,8 @@
 //! `expiresAt`: its botocore refreshed it, and its refresh token may have rotated) and sends
 //! that one back instead, and replaces the `[profile NAME]` and `[sso-session S]` sections of
 //! `~/.aws/config` in place, every other byte untouched (CRLF files stay CRLF, a missing final
-//! newline stays missing). When it is done it releases the session that waits on the FIFO
-//! named by the nonce (see [`crate::remote::session_script`]).
+//! newline stays missing). When it is done it creates the marker file that the waiting session
+//! polls for (named by the nonce; see [`crate::remote::session_script`]).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -38,7 +38,7 @@ pub struct Plan<'a> {
     /// Normalized section headers (`profile dev`, `sso-session corp`) and their text, in
     /// order; empty with `--no-config`.
     pub sections: Vec<(&'a str, &'a str)>,
-    /// The FIFO nonce a waiting session reads; `None` when no session waits.
+    /// The nonce of the marker a waiting session polls for; `None` when no session waits.
     pub wait_nonce: Option<&'a str>,
 }
 
@@ -47,7 +47,7 @@ pub struct Plan<'a> {
 pub struct Report {
     pub token: TokenOutcome,
     pub config: ConfigOutcome,
-    /// No `aws` on the remote's PATH (nor in ~/.local/bin or /usr/local/bin).
+    /// No `aws` on the remote's PATH (nor in ~/.local/bin).
     pub aws_missing: bool,
 }
 
@@ -71,12 +71,22 @@ pub enum ConfigOutcome {
     Skipped(String),
 }
 
-/// The bytes to write to the script's stdin: the token, then the sections.
+/// Whether the token travels as one line (the AWS CLI writes compact JSON) and can be read
+/// with the shell's own `read`, or as raw bytes through `head -c`.
+fn token_is_one_line(token: &[u8]) -> bool {
+    !token.is_empty() && !token.contains(&b'\n') && !token.contains(&0)
+}
+
+/// The bytes to write to the script's stdin: the token, the sections, an end marker.
 pub fn input(plan: &Plan) -> Vec<u8> {
     let mut v = plan.token.to_vec();
+    if token_is_one_line(plan.token) {
+        v.push(b'\n');
+    }
     for (_, text) in &plan.sections {
         v.extend_from_slice(text.as_bytes());
     }
+    v.extend_from_slice(b"ssso-end\n");
     v
 }
 
@@ -91,114 +101,167 @@ fn digits(secs: i64) -> String {
 
 const SCRIPT: &str = r#"set -f
 umask 077
+LC_ALL=C
+export LC_ALL
 CR=$(printf '\r')
+NL='
+'
 d="$HOME/.aws/sso/cache"
+tn= to=
 rp() { printf '%s\n' "$*"; }
-release() {
-  [ -n "$N" ] || return 0
-  rf="$d/.ssso-wait-$N"
-  mkfifo -m 600 "$rf" 2>/dev/null
-  [ -p "$rf" ] || return 0
-  (
-    if command -v timeout >/dev/null 2>&1; then timeout 30 sh -c 'echo "$2" >"$1"' sh "$rf" "$1"
-    else echo "$1" >"$rf"; fi
-    rm -f "$rf"
-  ) </dev/null >/dev/null 2>&1 &
-}
-fail() { rp "error $*"; release fail; exit 0; }
-cleanup() { rm -f "$in" "$new" "$sec" "$out"; }
-in= new= sec= out=
+release() { [ -n "$N" ] && [ -d "$d" ] && { : >"$d/.ssso-done-$N"; } 2>/dev/null; }
+fail() { rp "error $*"; release; exit 0; }
+cleanup() { [ -n "$tn" ] && rm -f "$tn"; [ -n "$to" ] && rm -f "$to"; }
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM PIPE
-rp "ssso-sync 1"
+mk() { set -C; { : >"$1"; } 2>/dev/null; r_=$?; set +C; return $r_; }
+incomplete() { fail "incomplete input (connection cut?)"; }
+rp "ssso-sync 2"
 [ -n "$HOME" ] && [ -d "$HOME" ] || fail "the remote home directory (${HOME:-unset}) does not exist"
-command -v aws >/dev/null 2>&1 || [ -x "$HOME/.local/bin/aws" ] || [ -x /usr/local/bin/aws ] || rp "aws missing"
-[ -L "$HOME/.aws" ] && [ ! -d "$HOME/.aws" ] && fail "~/.aws is a dangling symlink"
+command -v aws >/dev/null 2>&1 || [ -x "$HOME/.local/bin/aws" ] || rp "aws missing"
 [ -L "$d" ] && fail "~/.aws/sso/cache is a symlink; ssso does not write through it"
 if [ ! -d "$d" ]; then e=$(mkdir -p "$d" 2>&1) || fail "cannot create ~/.aws/sso/cache: ${e##*: }"; fi
 [ -O "$d" ] || fail "~/.aws/sso/cache is not owned by $(id -un)"
-e=$(mktemp "$d/.ssso-in.XXXXXX" 2>&1) && in=$e || fail "cannot write in ~/.aws/sso/cache: ${e##*: }"
-cat >"$in" || fail "could not read the token"
-[ "$(($(wc -c <"$in")))" -eq $((TL + SL)) ] || fail "incomplete input (connection cut?)"
-new=$(mktemp "$d/.ssso-tok.XXXXXX") && head -c "$TL" "$in" >"$new" || fail "cannot write in ~/.aws/sso/cache"
+if [ "$TM" = line ]; then
+  IFS= read -r tok || incomplete
+  [ "${#tok}" -eq "$TL" ] || incomplete
+else
+  tn="$d/.ssso-tok.$$.$N"
+  mk "$tn" || fail "cannot write in ~/.aws/sso/cache"
+  head -c "$TL" >>"$tn" || fail "cannot write in ~/.aws/sso/cache"
+  [ "$(($(wc -c <"$tn")))" -eq "$TL" ] || incomplete
+fi
+S1= S2= i=0
+while [ "$i" -lt "$N1" ]; do IFS= read -r l || incomplete; S1="$S1$l$NL"; i=$((i + 1)); done
+i=0
+while [ "$i" -lt "$N2" ]; do IFS= read -r l || incomplete; S2="$S2$l$NL"; i=$((i + 1)); done
+IFS= read -r l && [ "$l" = ssso-end ] || incomplete
+field() {
+  v_=${rt#*"\"$1\""}
+  if [ "$v_" = "$rt" ]; then v_=; return; fi
+  v_=${v_#*\"}
+  v_=${v_%%\"*}
+}
+digits() {
+  g_= s_=$1
+  while [ -n "$s_" ] && [ "${#g_}" -lt 14 ]; do
+    c_=${s_%"${s_#?}"}
+    s_=${s_#?}
+    case $c_ in [0-9]) g_=$g_$c_ ;; esac
+  done
+}
 t="$d/$K"
+same=0 rt=
 if [ -L "$t" ]; then
   fail "~/.aws/sso/cache/$K is a symlink; ssso does not write through it"
-elif [ -f "$t" ] && cmp -s "$new" "$t"; then
+elif [ -f "$t" ]; then
+  rn=0
+  while :; do
+    if IFS= read -r l; then rn=1; rt="$rt$l"; else rt="$rt$l"; break; fi
+  done <"$t"
+  if [ "$TM" = line ]; then
+    [ "$rn" = 0 ] && [ "$rt" = "$tok" ] && same=1
+  else
+    cmp -s "$tn" "$t" && same=1
+  fi
+fi
+if [ "$same" = 1 ]; then
   rp "token unchanged"
 else
   newer=0
-  if [ -f "$t" ] && [ -n "$LU" ]; then
-    rx=$(sed -n 's/.*"expiresAt"[ ]*:[ ]*"\([^"]*\)".*/\1/p' "$t" | tr -dc 0-9 | cut -c1-14)
-    ru=$(sed -n 's/.*"startUrl"[ ]*:[ ]*"\([^"]*\)".*/\1/p' "$t")
-    if [ "${#rx}" -eq 14 ] && [ "$ru" = "$LU" ] && [ "$rx" -gt "$LX" ]; then newer=1; fi
+  if [ -n "$rt" ] && [ -n "$LU" ]; then
+    field startUrl
+    ru=$v_
+    field expiresAt
+    digits "$v_"
+    if [ "${#g_}" -eq 14 ] && [ "$ru" = "$LU" ] && [ "$g_" -gt "$LX" ]; then newer=1; fi
   fi
   if [ "$newer" = 1 ]; then
     rp "token remote-newer $(($(wc -c <"$t")))"
     cat "$t"
   else
-    sync "$new" 2>/dev/null
-    e=$(mv -f "$new" "$t" 2>&1) || fail "cannot replace ~/.aws/sso/cache/$K: ${e##*: }"
-    new=
+    if [ "$TM" = line ]; then
+      tn="$d/.ssso-tok.$$.$N"
+      mk "$tn" || fail "cannot write in ~/.aws/sso/cache"
+      printf '%s' "$tok" >>"$tn" || fail "cannot write in ~/.aws/sso/cache"
+    fi
+    sync "$tn" 2>/dev/null
+    e=$(mv -f "$tn" "$t" 2>&1) || fail "cannot replace ~/.aws/sso/cache/$K: ${e##*: }"
+    tn=
     rp "token written"
   fi
 fi
 norm() {
-  nl_=${1%"$CR"}
-  nl_=${nl_#"${nl_%%[! 	]*}"}
-  case $nl_ in \[*) ;; *) return 1 ;; esac
-  nl_=${nl_#\[}
-  nl_=${nl_%%\]*}
-  set -- $nl_
+  n_=${1%"$CR"}
+  n_=${n_#"${n_%%[! 	]*}"}
+  case $n_ in \[*) ;; *) return 1 ;; esac
+  n_=${n_#\[}
+  n_=${n_%%\]*}
+  set -- $n_
   h="$*"
 }
-put() { if [ "$crlf" = 1 ]; then printf '%s\r\n' "$1"; else printf '%s\n' "$1"; fi; }
-emit() {
-  on=0
-  while IFS= read -r x || [ -n "$x" ]; do
-    if norm "$x"; then if [ "$h" = "$1" ]; then on=1; else on=0; fi; fi
-    [ "$on" = 1 ] && put "$x"
-  done <"$sec"
+crlfy() {
+  r_= s_=$1
+  while [ -n "$s_" ]; do l_=${s_%%"$NL"*}; s_=${s_#*"$NL"}; r_="$r_$l_$CR$NL"; done
+}
+out() {
+  [ "$w" = 1 ] && printf '%s' "$1"
+  case $1 in *"$NL") ends=1 ;; ?*) ends=0 ;; esac
+}
+close() {
+  case $cur in
+    1) [ "$old" = "$E1" ] || changed=1 ;;
+    2) [ "$old" = "$E2" ] || changed=1 ;;
+  esac
+  cur=0 old=
 }
 merge() {
-  crlf=0 first=1 skip=0 pend= nl=1 any=0 s1=0 s2=0
+  w=$1 changed=0 first=1 cur=0 pend= old= any=0 s1=0 s2=0 ends=1 EOL=$NL E1=$S1 E2=$S2
   if [ -f "$c" ]; then
     while :; do
-      if IFS= read -r line; then nl=1; else [ -n "$line" ] || break; nl=0; fi
+      if IFS= read -r line; then raw="$line$NL"; else [ -n "$line" ] || break; raw=$line; fi
       any=1
-      if [ "$first" = 1 ]; then first=0; case $line in *"$CR") crlf=1 ;; esac; fi
+      if [ "$first" = 1 ]; then
+        first=0
+        case $line in *"$CR") EOL="$CR$NL"; crlfy "$S1"; E1=$r_; crlfy "$S2"; E2=$r_ ;; esac
+      fi
       if norm "$line"; then
-        [ -n "$pend" ] && printf '%s' "$pend"
+        close
+        [ -n "$pend" ] && out "$pend"
         pend=
-        if [ "$h" = "$H1" ]; then skip=1; [ "$s1" = 1 ] || emit "$H1"; s1=1
-        elif [ -n "$H2" ] && [ "$h" = "$H2" ]; then skip=1; [ "$s2" = 1 ] || emit "$H2"; s2=1
-        else skip=0; printf '%s' "$line"; [ "$nl" = 1 ] && printf '\n'
+        if [ "$h" = "$H1" ]; then
+          if [ "$s1" = 1 ]; then changed=1 cur=9; else s1=1 cur=1 old=$raw; out "$E1"; fi
+        elif [ -n "$H2" ] && [ "$h" = "$H2" ]; then
+          if [ "$s2" = 1 ]; then changed=1 cur=9; else s2=1 cur=2 old=$raw; out "$E2"; fi
+        else
+          out "$raw"
         fi
-      elif [ "$skip" = 1 ]; then
-        tl_=${line%"$CR"}
-        tl_=${tl_#"${tl_%%[! 	]*}"}
-        case $tl_ in
-          '' | \#* | \;*) if [ "$nl" = 1 ]; then pend="$pend$line
-"; else pend="$pend$line"; fi ;;
-          *) pend= ;;
+      elif [ "$cur" != 0 ]; then
+        t_=${line%"$CR"}
+        t_=${t_#"${t_%%[! 	]*}"}
+        case $t_ in
+          '' | \#* | \;*) pend="$pend$raw" ;;
+          *) old="$old$pend$raw" pend= ;;
         esac
       else
-        printf '%s' "$line"
-        [ "$nl" = 1 ] && printf '\n'
+        out "$raw"
       fi
     done <"$c"
+    close
   fi
-  [ -n "$pend" ] && printf '%s' "$pend"
-  for w in 1 2; do
-    if [ "$w" = 1 ]; then hh=$H1 ss=$s1; else hh=$H2 ss=$s2; fi
+  [ -n "$pend" ] && out "$pend"
+  for k_ in 1 2; do
+    if [ "$k_" = 1 ]; then hh=$H1 ss=$s1 ee=$E1; else hh=$H2 ss=$s2 ee=$E2; fi
     [ -n "$hh" ] && [ "$ss" = 0 ] || continue
+    changed=1
     if [ "$any" = 1 ]; then
-      [ "$nl" = 0 ] && put ""
-      put ""
+      [ "$ends" = 0 ] && out "$EOL"
+      out "$EOL"
     fi
-    emit "$hh"
-    any=1 nl=1
+    out "$ee"
+    any=1
   done
+  return 0
 }
 if [ "$CFG" = 1 ]; then
   c="$HOME/.aws/config"
@@ -207,30 +270,40 @@ if [ "$CFG" = 1 ]; then
   elif [ -e "$c" ] && [ ! -f "$c" ]; then
     rp "config skipped ~/.aws/config is not a regular file"
   else
-    sec=$(mktemp "$d/.ssso-sec.XXXXXX") && tail -c +$((TL + 1)) "$in" >"$sec" || fail "cannot write in ~/.aws/sso/cache"
-    out=$(mktemp "$HOME/.aws/.ssso-config.XXXXXX") || fail "cannot write in ~/.aws"
-    merge >"$out" || fail "could not edit ~/.aws/config"
-    if [ -f "$c" ] && cmp -s "$out" "$c"; then
+    merge 0
+    if [ "$changed" = 0 ]; then
       rp "config unchanged"
     else
-      sync "$out" 2>/dev/null
-      e=$(mv -f "$out" "$c" 2>&1) || fail "cannot replace ~/.aws/config: ${e##*: }"
-      out=
+      to="$HOME/.aws/.ssso-config.$$.$N"
+      mk "$to" || fail "cannot write in ~/.aws"
+      merge 1 >>"$to" || fail "could not write the new ~/.aws/config (disk full?)"
+      sync "$to" 2>/dev/null
+      e=$(mv -f "$to" "$c" 2>&1) || fail "cannot replace ~/.aws/config: ${e##*: }"
+      to=
       rp "config written"
     fi
   fi
 fi
-release ok
+release
 rp done
 "#;
 
 /// The remote script with its parameters (none of them secret) set at the top.
 pub fn script(plan: &Plan) -> String {
-    let token_len = plan.token.len();
-    let sections_len: usize = plan.sections.iter().map(|(_, t)| t.len()).sum();
+    let lines = |n: usize| {
+        plan.sections
+            .get(n)
+            .map_or(0, |(_, t)| t.bytes().filter(|&b| b == b'\n').count())
+    };
     let mut s = String::new();
     let _ = writeln!(s, "K={}", sh_quote(plan.cache_file_name));
-    let _ = writeln!(s, "TL={token_len} SL={sections_len}");
+    let mode = if token_is_one_line(plan.token) {
+        "line"
+    } else {
+        "bytes"
+    };
+    let _ = writeln!(s, "TM={mode} TL={}", plan.token.len());
+    let _ = writeln!(s, "N1={} N2={}", lines(0), lines(1));
     let _ = writeln!(s, "LX={}", digits(plan.expires_at));
     let _ = writeln!(s, "LU={}", sh_quote(plan.start_url.unwrap_or("")));
     let _ = writeln!(s, "N={}", sh_quote(plan.wait_nonce.unwrap_or("")));
