@@ -4,7 +4,9 @@
 //! pseudo-terminal, typing TAB, and fish through its own completion engine (`complete -C`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod common;
+
+use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ssso");
 
@@ -112,62 +114,19 @@ fn path_var() -> String {
     )
 }
 
-/// Runs `argv` on a pseudo-terminal (python3's `pty`), typing each step and waiting until the
-/// output has been quiet for a moment; returns everything the terminal showed.
-fn in_pty(argv: &[&str], home: &Path, steps: &[&str]) -> String {
-    const DRIVER: &str = r#"
-import os, pty, select, sys, time
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp(sys.argv[1], sys.argv[1:])
-out = b""
-def settle(limit):
-    global out
-    end, quiet = time.time() + limit, time.time() + 0.4
-    while time.time() < min(end, quiet):
-        r, _, _ = select.select([fd], [], [], 0.05)
-        if r:
-            try:
-                d = os.read(fd, 4096)
-            except OSError:
-                return
-            if not d:
-                return
-            out += d
-            quiet = time.time() + 0.4
-settle(5)
-for step in sys.stdin.buffer.read().split(b"\0"):
-    parts = step.split(b"\t")
-    for i, part in enumerate(parts):
-        os.write(fd, part)
-        if i < len(parts) - 1:
-            os.write(fd, b"\t")
-            settle(5)
-    settle(5)
-os.write(fd, b"exit\r")
-settle(3)
-sys.stdout.buffer.write(out)
-"#;
-    let mut child = Command::new("python3")
-        .arg("-c")
-        .arg(DRIVER)
-        .args(argv)
+/// Runs `argv` (an interactive shell) on a pseudo-terminal through the harness's pty driver:
+/// `setup` at the first prompt, then each line of [`TYPED`] at the next prompt (`READY> `).
+fn in_pty(argv: &[&str], home: &Path, setup: &str) -> String {
+    let mut cmd = Command::new(argv[0]);
+    cmd.args(&argv[1..])
         .env("HOME", home)
         .env("PATH", path_var())
         .env("TERM", "xterm")
-        .env_remove("AWS_CONFIG_FILE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 is needed for the pty tests");
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(steps.join("\0").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        .env_remove("AWS_CONFIG_FILE");
+    let mut steps = vec![("[#$%>] ", setup)];
+    steps.extend(TYPED.iter().map(|(typed, _)| ("READY> ", *typed)));
+    steps.push(("READY> ", "exit\r"));
+    let out = common::run_in_pty(&cmd, &steps, std::time::Duration::from_secs(60));
     String::from_utf8_lossy(&out.stdout).replace('\r', "")
 }
 
@@ -206,12 +165,10 @@ fn bash_completes_profiles_and_hosts() {
     let h = home();
     let script = root().join("completions/ssso.bash");
     let setup = format!(
-        "PS1='$ '; source '{}'; ssso() {{ printf 'GOT<%s>\\n' \"$*\"; }}\r",
+        "PS1='RE''ADY> '; source '{}'; ssso() {{ printf 'GOT<%s>\\n' \"$*\"; }}\r",
         script.display()
     );
-    let mut steps = vec![setup.as_str()];
-    steps.extend(TYPED.iter().map(|(t, _)| *t));
-    let out = in_pty(&["bash", "--norc", "--noprofile", "-i"], h.path(), &steps);
+    let out = in_pty(&["bash", "--norc", "--noprofile", "-i"], h.path(), &setup);
     check_typed("bash", &out);
 }
 
@@ -219,12 +176,10 @@ fn bash_completes_profiles_and_hosts() {
 fn zsh_completes_profiles_and_hosts() {
     let h = home();
     let setup = format!(
-        "fpath=('{}' $fpath); autoload -Uz compinit; compinit -u -D; ssso() {{ print -r -- \"GOT<$*>\" }}\r",
+        "PS1='RE''ADY> '; fpath=('{}' $fpath); autoload -Uz compinit; compinit -u -D; ssso() {{ print -r -- \"GOT<$*>\" }}\r",
         root().join("completions").display()
     );
-    let mut steps = vec![setup.as_str()];
-    steps.extend(TYPED.iter().map(|(t, _)| *t));
-    let out = in_pty(&["zsh", "-f", "-i"], h.path(), &steps);
+    let out = in_pty(&["zsh", "-f", "-i"], h.path(), &setup);
     check_typed("zsh", &out);
 }
 
