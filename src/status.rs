@@ -27,6 +27,21 @@
 //! | `token.fresh` | bool | more than `min_valid_seconds` left (false without a token) |
 //! | `token.refreshable` | bool | the AWS CLI/SDKs can refresh it without a browser: refreshToken, clientId, clientSecret present and client registration unexpired (false without a token) |
 //! | `min_valid_seconds` | int | the `--min-valid` threshold used for `fresh` |
+//!
+//! `--all` reports every `[sso-session]` of the local config and every legacy start URL, with
+//! the SSO profiles that use each; it exits 0 when every token that a profile uses is fresh.
+//! `--all --json` prints one object:
+//!
+//! | field | type | meaning |
+//! |---|---|---|
+//! | `sessions[]` | array | one per token cache file, in config order |
+//! | `sessions[].sso_session` | string or null | the session name; null for a legacy start URL |
+//! | `sessions[].start_url`, `.region` | string | the session's settings (empty when missing) |
+//! | `sessions[].profiles` | array of string | the SSO profiles that use it (may be empty) |
+//! | `sessions[].cache_file` | string | path of its token cache file |
+//! | `sessions[].token` | object | as `token` above, plus `error`: why the file is unusable, or null |
+//! | `errors[]` | array | `{"profile", "error"}` for SSO profiles that do not resolve |
+//! | `min_valid_seconds` | int | as above |
 
 use std::io::Write as _;
 
