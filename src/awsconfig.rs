@@ -382,6 +382,11 @@ impl AwsConfig {
     /// section missing or incomplete, and a refusal for profiles that are not plain SSO
     /// profiles (static keys, credential_process, role chaining via role_arn/source_profile...).
     pub fn sso_profile(&self, name: &str) -> anyhow::Result<SsoProfile> {
+        if !is_identifier(name) {
+            bail!(
+                "`{name}` is not a valid AWS profile name: the AWS SDKs accept only letters, digits and _-/.%@:+ (and ignore sections with other names)"
+            );
+        }
         let blocks = self.profile_blocks(name);
         let Some(props) = merged(&blocks) else {
             bail!(

@@ -106,6 +106,22 @@ pub enum Command {
     #[command(hide = true)]
     Man,
 
+    /// Make the local SSO token fresh, running `aws sso login` only when needed (no ssh)
+    #[command(after_help = LOGIN_EXAMPLES)]
+    Login(LoginArgs),
+
+    /// Check a host for ssso: ssh, remote aws, config, token, credentials, a live AWS call
+    #[command(after_help = DOCTOR_EXAMPLES)]
+    Doctor(DoctorArgs),
+
+    /// Print, or --write, the ~/.ssh/config block for `ssso proxy`; --persist-profile on the host
+    #[command(after_help = SETUP_EXAMPLES)]
+    Setup(SetupArgs),
+
+    /// Completion candidates for the shell scripts (internal)
+    #[command(name = "__complete", hide = true)]
+    Complete(CompleteArgs),
+
     /// ProxyCommand mode: sync the token, then connect ssh to HOST PORT (see PROXYCOMMAND MODE)
     Proxy(ProxyArgs),
 }
@@ -118,6 +134,102 @@ pub struct StatusArgs {
     /// Machine-readable output (stable; see the man page)
     #[arg(long)]
     pub json: bool,
+
+    /// Every SSO session of the local config, with its profiles and its token
+    #[arg(long, conflicts_with = "profile")]
+    pub all: bool,
+}
+
+const LOGIN_EXAMPLES: &str = "\
+Examples:
+  ssso login --profile dev                        log in only if the token is not fresh
+  ssso login --force --login-arg=--use-device-code";
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub profile: ProfileOpts,
+
+    /// Run `aws sso login` even when the token is fresh
+    #[arg(long)]
+    pub force: bool,
+
+    /// Extra argument for `aws sso login` (repeatable), e.g. --login-arg=--use-device-code
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub login_arg: Vec<String>,
+
+    /// Print nothing but errors
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Explain each step
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+const DOCTOR_EXAMPLES: &str = "\
+Examples:
+  ssso doctor alice@host                          one report, each line ok/warn/fail with the fix
+  ssso doctor --profile dev -p 2222 host --json";
+
+/// `ssso doctor [--profile NAME] [--json] [SSH OPTIONS] HOST`: the arguments after `doctor`
+/// are split like the connect path's; clap sees only the long options.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub profile: ProfileOpts,
+
+    /// Machine-readable output (stable; see the man page)
+    #[arg(long)]
+    pub json: bool,
+
+    /// ssh options and the host, as for ssso HOST
+    #[arg(value_name = "[SSH OPTIONS] HOST", allow_hyphen_values = true)]
+    pub target: Vec<OsString>,
+}
+
+const SETUP_EXAMPLES: &str = "\
+Examples:
+  ssso setup --profile dev host                   print the ~/.ssh/config block
+  ssso setup --profile dev host --write           add it to ~/.ssh/config (idempotent)
+  ssso setup --profile dev host --persist-profile --write
+                                                  also export AWS_PROFILE in the host's shell startup file
+  ssso setup host --undo --persist-profile --write
+                                                  remove both blocks again";
+
+/// `ssso setup [--profile NAME] [--persist-profile] [--write] [--undo] [SSH OPTIONS] HOST`.
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// AWS profile for `SetEnv AWS_PROFILE` [default: SSSO_PROFILE, the host's SetEnv AWS_PROFILE, AWS_PROFILE]
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Also set AWS_PROFILE in the host's login-shell startup file (a marked block)
+    #[arg(long)]
+    pub persist_profile: bool,
+
+    /// Change the files; without it, only show what would change
+    #[arg(long)]
+    pub write: bool,
+
+    /// Remove ssso's blocks instead of adding them
+    #[arg(long)]
+    pub undo: bool,
+
+    /// ssh options and the host, as for ssso HOST
+    #[arg(value_name = "[SSH OPTIONS] HOST", allow_hyphen_values = true)]
+    pub target: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// bash, zsh or fish
+    #[arg(long)]
+    pub shell: String,
+
+    /// The words after `ssso`, the one being completed last
+    #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+    pub words: Vec<String>,
 }
 
 /// `ssso proxy`, for `ProxyCommand ssso proxy --user %r --alias %n %h %p` in ~/.ssh/config.

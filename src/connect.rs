@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::awsconfig::{self, AwsConfig};
+use crate::awsconfig;
 use crate::cli::ConnectOpts;
 use crate::master::{self, PrivateDir};
 use crate::remote::{self, Run};
@@ -173,17 +173,13 @@ pub(crate) fn fresh_token(
     cfg: &master::SshConfig,
     login_stdout_to_stderr: bool,
 ) -> Result<(String, awsconfig::SsoProfile, token::Token)> {
-    let aws_path = awsconfig::config_path()?;
-    let aws = AwsConfig::load(&aws_path)?;
-    let (name, source) = profile::choose(opts.profile.profile.as_deref(), || {
+    let (_, sso) = profile::resolve(opts.profile.profile.as_deref(), || {
         cfg.setenv("AWS_PROFILE")
-    })
-    .ok_or_else(|| profile::no_profile_error(Some(&aws)))?;
-    ui::debug(format_args!("profile {name} (from {source})"));
+    })?;
+    let name = sso.profile.clone();
     if name.bytes().any(|b| b < 0x20 || b == 0x7f) {
         bail!("the profile name {name:?} has control characters; ssso cannot pass it on safely");
     }
-    let sso = aws.sso_profile(&name)?;
     let min_valid = token::parse_duration(&opts.profile.min_valid)?;
     let tok = login::ensure_fresh(
         &sso,

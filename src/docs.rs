@@ -10,9 +10,96 @@ use clap_complete::Shell;
 
 use crate::cli::Cli;
 
-/// Writes the completion script for `shell` to `out`.
-pub fn completions(shell: Shell, out: &mut dyn Write) {
-    clap_complete::generate(shell, &mut Cli::command(), "ssso", out);
+/// Writes the completion script for `shell` to `out`: clap's static script, plus for bash, zsh
+/// and fish the hook that completes `--profile` and DESTINATION through `ssso __complete`
+/// (see [`crate::complete`]).
+pub fn completions(shell: Shell, out: &mut dyn Write) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "ssso", &mut buf);
+    let text = String::from_utf8(buf).expect("clap_complete writes UTF-8");
+    let text = match shell {
+        Shell::Bash => format!("{text}{BASH_HOOK}"),
+        Shell::Fish => format!("{text}{FISH_HOOK}"),
+        Shell::Zsh => zsh_with_hook(&text),
+        _ => text,
+    };
+    out.write_all(text.as_bytes())
+}
+
+const BASH_HOOK: &str = r#"
+# ssso: --profile from the AWS config, DESTINATION from ~/.ssh/config and known_hosts.
+_ssso_dynamic() {
+    local out
+    if out=$(command ssso __complete --shell bash -- "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null); then
+        local IFS=$'\n'
+        COMPREPLY=($out)
+        compopt +o default +o bashdefault 2>/dev/null
+        return 0
+    fi
+    _ssso "$@"
+}
+complete -F _ssso_dynamic -o bashdefault -o default ssso
+"#;
+
+const FISH_HOOK: &str = r#"
+# ssso: --profile from the AWS config, DESTINATION from ~/.ssh/config and known_hosts.
+complete -c ssso -l profile -x -a '(command ssso __complete --shell fish -- (commandline -opc)[2..] (commandline -ct) 2>/dev/null)'
+complete -c ssso -a '(command ssso __complete --shell fish -- (commandline -opc)[2..] (commandline -ct) 2>/dev/null)'
+"#;
+
+const ZSH_HOOK: &str = r#"# ssso: --profile from the AWS config, DESTINATION from ~/.ssh/config and known_hosts.
+_ssso() {
+    local out rc
+    out=$(command ssso __complete --shell zsh -- "${(@)words[2,CURRENT]}" 2>/dev/null)
+    rc=$?
+    if (( rc == 0 )); then
+        local -a candidates
+        candidates=("${(@f)out}")
+        [[ -n $out ]] && compadd -a candidates
+    elif (( rc == 2 )); then
+        _default
+    else
+        _ssso_clap "$@"
+    fi
+}
+
+if [ "$funcstack[1]" = "_ssso" ]; then
+    _ssso "$@"
+else
+    compdef _ssso ssso
+fi
+"#;
+
+/// clap's zsh script with its `_ssso` renamed `_ssso_clap` and the hook as `_ssso`, the name
+/// compsys calls (`#compdef ssso`). clap's spec for DESTINATION is dropped: with it, zsh takes
+/// a subcommand's name for DESTINATION and never completes the subcommand's options; the hook
+/// completes DESTINATION instead.
+fn zsh_with_hook(text: &str) -> String {
+    let rest: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("'::rest -- "))
+        .collect();
+    assert_eq!(rest.len(), 1, "clap's zsh script changed shape");
+    // Without it the subcommand is the first positional, not the second.
+    assert_eq!(
+        text.matches("$line[2]").count(),
+        3,
+        "clap's zsh script changed shape"
+    );
+    let text = text
+        .replace(&format!("{}\n", rest[0]), "")
+        .replace("$line[2]", "$line[1]");
+    const DEF: &str = "\n_ssso() {\n";
+    const TAIL: &str = "if [ \"$funcstack[1]\" = \"_ssso\" ]; then\n    _ssso \"$@\"\nelse\n    compdef _ssso ssso\nfi\n";
+    assert_eq!(
+        text.matches(DEF).count(),
+        1,
+        "clap's zsh script changed shape"
+    );
+    let body = text
+        .strip_suffix(TAIL)
+        .expect("clap's zsh script changed shape");
+    format!("{}{ZSH_HOOK}", body.replace(DEF, "\n_ssso_clap() {\n"))
 }
 
 /// Hand-written sections, in roff. Kept in one place so the man page and README agree.
@@ -40,6 +127,28 @@ No master connection is left behind when ssso exits. Only the one token file is 
     (
         "SUBCOMMANDS AND HOST NAMES",
         r#"A subcommand is recognised only as the very first argument. To reach a host whose name is a subcommand, write \fBssso \-\- status\fR or \fBssso user@status\fR, or put any ssh option first."#,
+    ),
+    (
+        "LOGIN",
+        r#"\fBssso login\fR [\fB\-\-profile\fR \fINAME\fR] [\fB\-\-min\-valid\fR \fID\fR] [\fB\-\-force\fR] [\fB\-\-login\-arg\fR \fIARG\fR]... makes the local token fresh without connecting anywhere: \fBaws sso login\fR runs only when the token has less than \fB\-\-min\-valid\fR left, or always with \fB\-\-force\fR. Before the browser login starts, one line on stderr says what ssso is waiting for. \fB\-q\fR prints only errors, \fB\-v\fR explains each step."#,
+    ),
+    (
+        "STATUS",
+        r#"\fBssso status\fR reports the chosen profile and its local token; \fBssso status \-\-all\fR reports every SSO session of the local config with its profiles and its token ("expires in 3h12m", "expired 20m ago", refreshable or not). Neither uses the network. Exit status 0 when the token (with \fB\-\-all\fR: every token a profile uses) has more than \fB\-\-min\-valid\fR left, 1 otherwise.
+.PP
+\fB\-\-json\fR prints one object on one line; new fields may be added, existing ones keep their meaning. For one profile: \fBprofile\fR, \fBprofile_source\fR ("flag", "SSSO_PROFILE", "AWS_PROFILE"), \fBsso_session\fR (null for a legacy profile), \fBstart_url\fR, \fBregion\fR, \fBcache_file\fR, \fBmin_valid_seconds\fR and \fBtoken\fR. With \fB\-\-all\fR: \fBsessions\fR, an array of {\fBsso_session\fR, \fBstart_url\fR, \fBregion\fR, \fBprofiles\fR (array of names), \fBcache_file\fR, \fBtoken\fR}, \fBerrors\fR, an array of {\fBprofile\fR, \fBerror\fR} for SSO profiles that do not resolve, and \fBmin_valid_seconds\fR. A \fBtoken\fR object has \fBpresent\fR (bool), \fBexpires_at\fR (UTC, YYYY\-MM\-DDTHH:MM:SSZ, or null), \fBexpires_in_seconds\fR (negative once expired, or null), \fBfresh\fR (bool), \fBrefreshable\fR (bool: the AWS CLI can refresh it without a browser) and, with \fB\-\-all\fR, \fBerror\fR (why the file is unusable, or null)."#,
+    ),
+    (
+        "DOCTOR",
+        r#"\fBssso doctor\fR [\fB\-\-profile\fR \fINAME\fR] [\fB\-\-json\fR] [\fISSH OPTIONS\fR] \fIHOST\fR checks a host over one ssh connection, with the same options, config and profile resolution as \fBssso\fR \fIHOST\fR, and changes nothing. Each line is \fBok\fR, \fBwarn\fR or \fBfail\fR, with the fix: \fBssh\fR (reachable and authenticated; the key and \fBssh\-copy\-id\fR hint when not), \fBaws\fR (present, v1 or v2), \fBconfig\fR (the remote \fI~/.aws/config\fR has the profile and it matches the local one), \fBtoken\fR (present, for the same start URL, fresh), \fBtoken\-files\fR (0600 in a 0700 \fI~/.aws/sso/cache\fR, owned by the user), \fBcredentials\fR (long-term keys in the remote \fI~/.aws/credentials\fR: a warning) and \fBidentity\fR (a live \fBaws sts get\-caller\-identity \-\-profile\fR \fINAME\fR on the host). Exit status 1 when a check fails. \fB\-\-json\fR prints {\fBhost\fR, \fBprofile\fR, \fBok\fR, \fBchecks\fR: [{\fBcheck\fR, \fBstatus\fR, \fBdetail\fR, \fBfix\fR}]}."#,
+    ),
+    (
+        "SETUP",
+        r#"\fBssso setup\fR [\fB\-\-profile\fR \fINAME\fR] [\fB\-\-persist\-profile\fR] [\fB\-\-write\fR] [\fB\-\-undo\fR] [\fISSH OPTIONS\fR] \fIHOST\fR prints the \fI~/.ssh/config\fR block that makes plain \fBssh\fR \fIHOST\fR (and scp, rsync, editors) go through \fBssso proxy\fR, with \fBSetEnv AWS_PROFILE=\fR\fINAME\fR; with \fB\-\-write\fR it adds the block before the first \fBHost\fR or \fBMatch\fR line, or replaces it, atomically. \fB\-\-persist\-profile\fR also sets AWS_PROFILE in the host's login-shell startup file (\fI~/.bashrc\fR, \fI~/.zshenv\fR, \fI~/.profile\fR, \fI~/.tcshrc\fR or \fI~/.cshrc\fR, \fI~/.config/fish/config.fish\fR). Both are marked blocks: running it again changes nothing, \fB\-\-undo\fR removes them, and nothing outside them is touched. Without \fB\-\-write\fR nothing is changed."#,
+    ),
+    (
+        "SHELL COMPLETION",
+        r#"\fBssso completions\fR \fISHELL\fR prints the script for bash, zsh, fish, powershell or elvish. The bash, zsh and fish scripts also complete \fB\-\-profile\fR from the SSO profiles of the local AWS config and \fIDESTINATION\fR from the \fBHost\fR names of \fI~/.ssh/config\fR and \fI~/.ssh/known_hosts\fR (hashed entries cannot be read), by asking \fBssso\fR itself; that reads local files only."#,
     ),
     (
         "PROXYCOMMAND MODE",
@@ -95,7 +204,7 @@ no colour in ssso's messages."#,
     ),
     (
         "EXIT STATUS",
-        r#"The remote command's exit status; 255 when \fBssh\fR fails (unknown host, refused, authentication failed: ssh's own message is shown); 254 when ssso itself fails before connecting (no AWS config, unknown or non-SSO profile, unreadable token, failed or cancelled login, \-\-no\-login with a stale token); 2 for a usage error. A failed sync does not stop the session: it is reported as a warning. \fBssso status\fR exits 0 when the token is fresh and 1 when it is not."#,
+        r#"The remote command's exit status; 255 when \fBssh\fR fails (unknown host, refused, authentication failed: ssh's own message is shown); 254 when ssso itself fails before connecting (no AWS config, unknown or non-SSO profile, unreadable token, failed or cancelled login, \-\-no\-login with a stale token); 2 for a usage error. A failed sync does not stop the session: it is reported as a warning. \fBssso status\fR exits 0 when the token is fresh and 1 when it is not; \fBssso doctor\fR exits 1 when a check fails; \fBssso login\fR exits 0 when the token is fresh afterwards."#,
     ),
     (
         "SECURITY",

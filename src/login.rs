@@ -85,8 +85,65 @@ pub(crate) fn ensure_fresh_with(
     extra_args: &[String],
     stdout_to_stderr: bool,
 ) -> anyhow::Result<Token> {
+    login_if_needed(
+        cache_file,
+        find_aws,
+        sso,
+        min_valid_secs,
+        no_login,
+        extra_args,
+        stdout_to_stderr,
+        false,
+    )
+}
+
+/// `ssso login`: [`ensure_fresh`] without ssh, or with `--force` a login whatever the token's
+/// state. Its messages go to stderr; exit 0 when the token is fresh afterwards.
+pub fn run(args: &crate::cli::LoginArgs) -> anyhow::Result<u8> {
+    crate::ui::set_level(match (args.quiet, args.verbose) {
+        (true, _) => 0,
+        (_, true) => 2,
+        _ => 1,
+    });
+    let min_valid = token::parse_duration(&args.profile.min_valid).context("bad --min-valid")?;
+    let (_, sso) = crate::profile::resolve(args.profile.profile.as_deref(), || None)?;
+    let cache_file = token::cache_dir()?.join(&sso.cache_file_name);
+    let t = login_if_needed(
+        &cache_file,
+        || which::which("aws").ok(),
+        &sso,
+        min_valid,
+        false,
+        &args.login_arg,
+        false,
+        args.force,
+    )?;
+    crate::ui::info(format_args!(
+        "the SSO token for profile `{}` {}",
+        sso.profile,
+        token::relative_expiry(t.expires_at, token::now())
+    ));
+    Ok(0)
+}
+
+/// [`ensure_fresh_with`], or with `force` a login even for a fresh token.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the steps' inputs, passed through"
+)]
+fn login_if_needed(
+    cache_file: &Path,
+    find_aws: impl FnOnce() -> Option<PathBuf>,
+    sso: &SsoProfile,
+    min_valid_secs: u64,
+    no_login: bool,
+    extra_args: &[String],
+    stdout_to_stderr: bool,
+    force: bool,
+) -> anyhow::Result<Token> {
     let state = token::read(cache_file);
     if let Ok(Some(t)) = &state
+        && !force
         && token::is_fresh(t, token::now(), min_valid_secs)
     {
         crate::ui::debug(format_args!(
@@ -96,7 +153,11 @@ pub(crate) fn ensure_fresh_with(
         ));
         return Ok(t.clone());
     }
-    let why = describe(sso, cache_file, &state, min_valid_secs, token::now());
+    let why = if force {
+        format!("--force: logging in again for profile `{}`", sso.profile)
+    } else {
+        describe(sso, cache_file, &state, min_valid_secs, token::now())
+    };
     let login_cmd = format!("aws sso login --profile {}", sso.profile);
     if no_login {
         bail!("{why}; run `{login_cmd}`, or drop --no-login to let ssso run it");
@@ -111,6 +172,11 @@ pub(crate) fn ensure_fresh_with(
     } else {
         crate::ui::info(format_args!("{why}; running `{login_cmd}`"));
     }
+    // The login waits for a person (a browser, or a code to type): say so, once.
+    crate::ui::info(format_args!(
+        "waiting for the IAM Identity Center login in your browser ({}) to finish; Ctrl-C cancels",
+        sso.start_url
+    ));
     let mut cmd = Command::new(&aws);
     cmd.args(["sso", "login", "--profile", &sso.profile])
         .args(extra_args)

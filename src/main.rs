@@ -5,13 +5,16 @@
 
 mod awsconfig;
 mod cli;
+mod complete;
 mod connect;
 mod docs;
+mod doctor;
 mod login;
 mod master;
 mod profile;
 mod proxy;
 mod remote;
+mod setup;
 mod sshargs;
 mod status;
 mod sync;
@@ -47,17 +50,24 @@ fn run(args: Vec<OsString>) -> anyhow::Result<u8> {
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     match sshargs::split(&args, &names)? {
         sshargs::Split::Subcommand => {
-            let cli = cli::Cli::parse_from(std::iter::once(OsString::from("ssso")).chain(args));
+            let cli = cli::Cli::parse_from(
+                std::iter::once(OsString::from("ssso")).chain(args.iter().cloned()),
+            );
             match cli.command {
                 Some(cli::Command::Status(a)) => status::run(&a),
                 Some(cli::Command::Completions { shell }) => {
-                    docs::completions(shell, &mut std::io::stdout());
+                    docs::completions(shell, &mut std::io::stdout())?;
                     Ok(0)
                 }
                 Some(cli::Command::Man) => {
                     docs::man(&mut std::io::stdout())?;
                     Ok(0)
                 }
+                Some(cli::Command::Login(a)) => login::run(&a),
+                Some(cli::Command::Doctor(_) | cli::Command::Setup(_)) => {
+                    with_ssh_args(&args, &names)
+                }
+                Some(cli::Command::Complete(a)) => Ok(complete::run(&a.shell, &a.words, &names)),
                 Some(cli::Command::Proxy(a)) => proxy::run(&a),
                 None => unreachable!("split() saw a subcommand name"),
             }
@@ -66,5 +76,20 @@ fn run(args: Vec<OsString>) -> anyhow::Result<u8> {
             let cli = cli::Cli::parse_from(std::iter::once(OsString::from("ssso")).chain(ssso));
             connect::run(&cli.connect, ssh)
         }
+    }
+}
+
+/// `doctor` and `setup` take ssh options and a host like the connect path: the words after the
+/// subcommand are split by [`sshargs::split`]; clap parses only ssso's long options among them.
+fn with_ssh_args(args: &[OsString], names: &[&str]) -> anyhow::Result<u8> {
+    let sshargs::Split::Connect { ssso, ssh } = sshargs::split(&args[1..], &[])? else {
+        unreachable!("no subcommands given to split()")
+    };
+    let line = [OsString::from("ssso"), args[0].clone()];
+    let cli = cli::Cli::parse_from(line.into_iter().chain(ssso));
+    match cli.command {
+        Some(cli::Command::Doctor(a)) => doctor::run(&a, ssh),
+        Some(cli::Command::Setup(a)) => setup::run(&a, ssh),
+        _ => unreachable!("called for doctor and setup only: {names:?}"),
     }
 }

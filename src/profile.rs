@@ -78,6 +78,21 @@ pub(crate) fn choose_from(
     set(aws_env()).map(|p| (p, Source::AwsProfileEnv))
 }
 
+/// Choose the profile (see [`choose`]), load the local AWS config and resolve the profile to
+/// its SSO settings: what every command that needs a profile does first.
+pub fn resolve(
+    flag: Option<&str>,
+    ssh_setenv: impl FnOnce() -> Option<String>,
+) -> anyhow::Result<(Source, crate::awsconfig::SsoProfile)> {
+    let path = crate::awsconfig::config_path()?;
+    let Some((name, source)) = choose(flag, ssh_setenv) else {
+        return Err(no_profile_error(AwsConfig::load(&path).ok().as_ref()));
+    };
+    crate::ui::debug(format_args!("profile {name} (from {source})"));
+    let cfg = AwsConfig::load(&path)?;
+    Ok((source, cfg.sso_profile(&name)?))
+}
+
 /// Error for "no profile chosen": lists the SSO profiles in the config (when it could be
 /// read) and the four ways to choose one.
 pub fn no_profile_error(cfg: Option<&AwsConfig>) -> anyhow::Error {

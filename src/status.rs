@@ -27,6 +27,21 @@
 //! | `token.fresh` | bool | more than `min_valid_seconds` left (false without a token) |
 //! | `token.refreshable` | bool | the AWS CLI/SDKs can refresh it without a browser: refreshToken, clientId, clientSecret present and client registration unexpired (false without a token) |
 //! | `min_valid_seconds` | int | the `--min-valid` threshold used for `fresh` |
+//!
+//! `--all` reports every `[sso-session]` of the local config and every legacy start URL, with
+//! the SSO profiles that use each; it exits 0 when every token that a profile uses is fresh.
+//! `--all --json` prints one object:
+//!
+//! | field | type | meaning |
+//! |---|---|---|
+//! | `sessions[]` | array | one per token cache file, in config order |
+//! | `sessions[].sso_session` | string or null | the session name; null for a legacy start URL |
+//! | `sessions[].start_url`, `.region` | string | the session's settings (empty when missing) |
+//! | `sessions[].profiles` | array of string | the SSO profiles that use it (may be empty) |
+//! | `sessions[].cache_file` | string | path of its token cache file |
+//! | `sessions[].token` | object | as `token` above, plus `error`: why the file is unusable, or null |
+//! | `errors[]` | array | `{"profile", "error"}` for SSO profiles that do not resolve |
+//! | `min_valid_seconds` | int | as above |
 
 use std::io::Write as _;
 
@@ -39,13 +54,18 @@ use crate::token::{self, Token};
 /// Run `ssso status`; see the module doc for the exit status and the JSON fields.
 pub fn run(args: &crate::cli::StatusArgs) -> anyhow::Result<u8> {
     let min_valid = token::parse_duration(&args.profile.min_valid).context("bad --min-valid")?;
-    let path = awsconfig::config_path()?;
-    let Some((name, source)) = profile::choose(args.profile.profile.as_deref(), || None) else {
-        let cfg = AwsConfig::load(&path).ok();
-        return Err(profile::no_profile_error(cfg.as_ref()));
-    };
-    let cfg = AwsConfig::load(&path)?;
-    let sso = cfg.sso_profile(&name)?;
+    if args.all {
+        let cfg = AwsConfig::load(&awsconfig::config_path()?)?;
+        let all = All::gather(&cfg, token::now(), min_valid)?;
+        let out = if args.json {
+            format!("{}\n", all.json())
+        } else {
+            all.text()
+        };
+        print(&out)?;
+        return Ok(if all.fresh() { 0 } else { 1 });
+    }
+    let (source, sso) = profile::resolve(args.profile.profile.as_deref(), || None)?;
     let cache_file = token::cache_dir()?.join(&sso.cache_file_name);
     let tok = token::read(&cache_file)?;
     let report = Report {
@@ -61,16 +81,200 @@ pub fn run(args: &crate::cli::StatusArgs) -> anyhow::Result<u8> {
     } else {
         report.text()
     };
+    print(&out)?;
+    Ok(if report.fresh() { 0 } else { 1 })
+}
+
+/// The report is the command's output: stdout, and a closed pipe (`| head`) is not an error.
+fn print(out: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(out.as_bytes())
         .and_then(|()| stdout.flush())
     {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        Err(e) => return Err(e).context("cannot write the status to stdout"),
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(e).context("cannot write the status to stdout"),
     }
-    Ok(if report.fresh() { 0 } else { 1 })
+}
+
+/// The `token` object of the JSON output, for one token file (or none).
+fn token_json(t: Option<&Token>, now: i64, min_valid: u64) -> serde_json::Value {
+    serde_json::json!({
+        "present": t.is_some(),
+        "expires_at": t.map(|t| token::format_timestamp(t.expires_at)),
+        "expires_in_seconds": t.map(|t| t.expires_at - now),
+        "fresh": t.is_some_and(|t| token::is_fresh(t, now, min_valid)),
+        "refreshable": t.is_some_and(|t| t.refreshable),
+    })
+}
+
+/// `--all`: every SSO session (and legacy start URL) of the config.
+struct All {
+    sessions: Vec<SessionState>,
+    /// SSO profiles that do not resolve (missing sso-session section...), with the reason.
+    errors: Vec<(String, String)>,
+    now: i64,
+    min_valid: u64,
+}
+
+struct SessionState {
+    /// None for a legacy profile's start URL.
+    name: Option<String>,
+    start_url: String,
+    region: String,
+    profiles: Vec<String>,
+    cache_file: std::path::PathBuf,
+    token: Result<Option<Token>, String>,
+}
+
+impl All {
+    fn gather(cfg: &AwsConfig, now: i64, min_valid: u64) -> anyhow::Result<All> {
+        let dir = token::cache_dir()?;
+        let mut sessions: Vec<SessionState> = Vec::new();
+        let mut errors = Vec::new();
+        let add = |sessions: &mut Vec<SessionState>,
+                   name: Option<String>,
+                   url: String,
+                   region: String,
+                   key: String| {
+            let cache_file = dir.join(&key);
+            if let Some(i) = sessions.iter().position(|s| s.cache_file == cache_file) {
+                return i;
+            }
+            let token = token::read(&cache_file).map_err(|e| e.root_cause().to_string());
+            sessions.push(SessionState {
+                name,
+                start_url: url,
+                region,
+                profiles: Vec::new(),
+                cache_file,
+                token,
+            });
+            sessions.len() - 1
+        };
+        for p in cfg.sso_profile_names() {
+            match cfg.sso_profile(&p) {
+                Ok(sso) => {
+                    let i = add(
+                        &mut sessions,
+                        sso.session,
+                        sso.start_url,
+                        sso.region,
+                        sso.cache_file_name,
+                    );
+                    sessions[i].profiles.push(p);
+                }
+                Err(e) => errors.push((p, format!("{e:#}"))),
+            }
+        }
+        for name in cfg.sso_session_names() {
+            let props = cfg.session_props(&name).unwrap_or_default();
+            let get = |k: &str| props.get(k).cloned().unwrap_or_default();
+            let key = token::cache_file_name(&name);
+            add(
+                &mut sessions,
+                Some(name),
+                get("sso_start_url"),
+                get("sso_region"),
+                key,
+            );
+        }
+        Ok(All {
+            sessions,
+            errors,
+            now,
+            min_valid,
+        })
+    }
+
+    fn token<'a>(&self, s: &'a SessionState) -> Option<&'a Token> {
+        s.token.as_ref().ok().and_then(Option::as_ref)
+    }
+
+    /// Every session that some profile uses has a fresh token.
+    fn fresh(&self) -> bool {
+        self.sessions
+            .iter()
+            .filter(|s| !s.profiles.is_empty())
+            .all(|s| {
+                self.token(s)
+                    .is_some_and(|t| token::is_fresh(t, self.now, self.min_valid))
+            })
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let sessions: Vec<serde_json::Value> = self
+            .sessions
+            .iter()
+            .map(|s| {
+                let mut t = token_json(self.token(s), self.now, self.min_valid);
+                t["error"] = s.token.as_ref().err().cloned().into();
+                serde_json::json!({
+                    "sso_session": s.name,
+                    "start_url": s.start_url,
+                    "region": s.region,
+                    "profiles": s.profiles,
+                    "cache_file": s.cache_file.to_string_lossy(),
+                    "token": t,
+                })
+            })
+            .collect();
+        let errors: Vec<serde_json::Value> = self
+            .errors
+            .iter()
+            .map(|(p, e)| serde_json::json!({"profile": p, "error": e}))
+            .collect();
+        serde_json::json!({
+            "sessions": sessions,
+            "errors": errors,
+            "min_valid_seconds": self.min_valid,
+        })
+    }
+
+    fn text(&self) -> String {
+        let mut out = String::new();
+        if self.sessions.is_empty() {
+            out.push_str("no SSO sessions or SSO profiles in the AWS config; run `aws configure sso` to create one\n");
+        }
+        for s in &self.sessions {
+            let title = match &s.name {
+                Some(n) => format!("sso-session {n}"),
+                None => "legacy profile".to_owned(),
+            };
+            out.push_str(&format!("{title}: {} ({})\n", s.start_url, s.region));
+            let profiles = if s.profiles.is_empty() {
+                "none".to_owned()
+            } else {
+                s.profiles.join(", ")
+            };
+            out.push_str(&format!("  profiles: {profiles}\n"));
+            let state = match &s.token {
+                Err(e) => format!("unusable ({e})"),
+                Ok(None) => "none".to_owned(),
+                Ok(Some(t)) => format!(
+                    "{} ({}), {}, {}",
+                    token::relative_expiry(t.expires_at, self.now),
+                    token::format_timestamp(t.expires_at),
+                    if token::is_fresh(t, self.now, self.min_valid) {
+                        "fresh"
+                    } else {
+                        "not fresh"
+                    },
+                    if t.refreshable {
+                        "refreshable"
+                    } else {
+                        "not refreshable"
+                    }
+                ),
+            };
+            out.push_str(&format!("  token:    {state}\n"));
+        }
+        for (p, e) in &self.errors {
+            out.push_str(&format!("profile {p}: {e}\n"));
+        }
+        out
+    }
 }
 
 struct Report<'a> {
@@ -89,7 +293,6 @@ impl Report<'_> {
     }
 
     fn json(&self) -> serde_json::Value {
-        let t = self.token;
         serde_json::json!({
             "profile": self.sso.profile,
             "profile_source": self.source.as_str(),
@@ -97,13 +300,7 @@ impl Report<'_> {
             "start_url": self.sso.start_url,
             "region": self.sso.region,
             "cache_file": self.cache_file.to_string_lossy(),
-            "token": {
-                "present": t.is_some(),
-                "expires_at": t.map(|t| token::format_timestamp(t.expires_at)),
-                "expires_in_seconds": t.map(|t| t.expires_at - self.now),
-                "fresh": self.fresh(),
-                "refreshable": t.is_some_and(|t| t.refreshable),
-            },
+            "token": token_json(self.token, self.now, self.min_valid),
             "min_valid_seconds": self.min_valid,
         })
     }
@@ -144,15 +341,8 @@ impl Report<'_> {
             }
             Some(t) => {
                 let when = token::format_timestamp(t.expires_at);
-                let left = t.expires_at - self.now;
-                lines.push((
-                    "token",
-                    if left > 0 {
-                        format!("expires in {} ({when})", token::human_duration(left))
-                    } else {
-                        format!("expired {} ago ({when})", token::human_duration(left))
-                    },
-                ));
+                let rel = token::relative_expiry(t.expires_at, self.now);
+                lines.push(("token", format!("{rel} ({when})")));
             }
         }
         lines.push((

@@ -75,7 +75,7 @@ impl<'a> Plan<'a> {
 pub struct Report {
     pub token: TokenOutcome,
     pub config: ConfigOutcome,
-    /// No `aws` on the remote's PATH (nor in ~/.local/bin or /usr/local/bin).
+    /// No `aws` on the remote's PATH (nor in ~/.local/bin).
     pub aws_missing: bool,
 }
 
@@ -146,7 +146,7 @@ mk() { set -C; { : >"$1"; } 2>/dev/null; r_=$?; set +C; return $r_; }
 incomplete() { fail "incomplete input (connection cut?)"; }
 rp "ssso-sync 2"
 [ -n "$HOME" ] && [ -d "$HOME" ] || fail "the remote home directory (${HOME:-unset}) does not exist"
-command -v aws >/dev/null 2>&1 || [ -x "$HOME/.local/bin/aws" ] || [ -x /usr/local/bin/aws ] || rp "aws missing"
+command -v aws >/dev/null 2>&1 || [ -x "$HOME/.local/bin/aws" ] || rp "aws missing"
 [ -L "$d" ] && fail "~/.aws/sso/cache is a symlink; ssso does not write through it"
 if [ ! -d "$d" ]; then e=$(mkdir -p "$d" 2>&1) || fail "cannot create ~/.aws/sso/cache: ${e##*: }"; fi
 [ -O "$d" ] || fail "~/.aws/sso/cache is not owned by $(id -un)"

@@ -380,6 +380,16 @@ pub fn parse_duration(s: &str) -> anyhow::Result<u64> {
     Ok(total)
 }
 
+/// "expires in 3h12m" or "expired 20m ago", for messages and reports.
+pub fn relative_expiry(expires_at: i64, now: i64) -> String {
+    let left = expires_at - now;
+    if left > 0 {
+        format!("expires in {}", human_duration(left))
+    } else {
+        format!("expired {} ago", human_duration(left))
+    }
+}
+
 /// A short human duration of `|secs|`: `45s` under a minute, `20m` under an hour, `3h12m`
 /// under a day, `2d5h` beyond (rounded down; a zero second part is left out: `2h`, `1d`).
 pub fn human_duration(secs: i64) -> String {
@@ -475,6 +485,11 @@ pub(crate) mod tests {
         assert_eq!(human_duration(-1200), "20m");
         assert_eq!(human_duration(90 * 86400 + 3600), "90d1h");
         assert_eq!(human_duration(86400), "1d");
+        assert_eq!(
+            relative_expiry(100 + 3 * 3600 + 12 * 60, 100),
+            "expires in 3h12m"
+        );
+        assert_eq!(relative_expiry(100, 100 + 1200), "expired 20m ago");
         assert_eq!(human_duration(i64::MIN), "106751991167300d15h");
     }
 

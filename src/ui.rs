@@ -1,5 +1,7 @@
 //! ssso's own messages: always on stderr (stdout belongs to the remote command, and in
-//! ProxyCommand mode to the SSH stream), short, prefixed with `ssso:`.
+//! ProxyCommand mode to the SSH stream), short, prefixed with `ssso:`. The `error:` and
+//! `warning:` labels are coloured only when stderr is a terminal and `NO_COLOR` is unset or
+//! empty (https://no-color.org).
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -15,13 +17,28 @@ pub fn level() -> u8 {
     LEVEL.load(Ordering::Relaxed)
 }
 
+/// Whether messages may be coloured: stderr is a terminal and NO_COLOR is unset or empty.
+fn colour() -> bool {
+    use std::io::IsTerminal as _;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// `label` in bold `sgr` colour when [`colour`] allows it.
+fn label(label: &str, sgr: &str) -> String {
+    if colour() {
+        format!("\x1b[1;{sgr}m{label}\x1b[0m")
+    } else {
+        label.to_owned()
+    }
+}
+
 pub fn error(err: &anyhow::Error) {
-    let _ = writeln!(std::io::stderr(), "ssso: error: {err:#}");
+    let _ = writeln!(std::io::stderr(), "ssso: {} {err:#}", label("error:", "31"));
 }
 
 pub fn warn(msg: impl std::fmt::Display) {
     if level() >= 1 {
-        let _ = writeln!(std::io::stderr(), "ssso: warning: {msg}");
+        let _ = writeln!(std::io::stderr(), "ssso: {} {msg}", label("warning:", "33"));
     }
 }
 

@@ -1,6 +1,10 @@
 #!/bin/bash
-# One-time, idempotent machine setup for ssso's integration tests. Run as root.
+# One-time, idempotent machine setup for ssso's integration tests. Run as root, on Debian.
 #
+# - the Debian packages the tests need, when one is missing (openssh-server and client, the
+#   seven login shells, python3-venv, rsync, git, sshpass, man-db); openssh-server is installed
+#   without starting a system sshd;
+# - moto[server] and awscli for the python3 that runs the tests' mock services, when missing;
 # - one test user per login shell (ssso-bash, ssso-sh, ssso-zsh, ssso-ksh, ssso-tcsh, ssso-csh,
 #   ssso-fish), plus ssso-pw (bash, password "ssso-test-pw"), ssso-ro (bash, home not writable by
 #   the user, so creating ~/.aws fails) and ssso-noaws (bash, no aws on PATH);
@@ -17,6 +21,37 @@ die() { echo "setup.sh: $*" >&2; exit 1; }
 
 VENV=/opt/ssso-test/venv
 PW_USER_PASSWORD=ssso-test-pw
+
+# Debian packages: install only what is missing (a quick dpkg query when all is there).
+PACKAGES="openssh-server openssh-client tcsh csh zsh ksh fish rsync python3 python3-venv
+    hyperfine sshpass git ca-certificates procps man-db groff-base bash-completion"
+missing=
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "setup.sh: installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    # policy-rc.d 101 keeps the openssh-server package from starting the system sshd.
+    policy=/usr/sbin/policy-rc.d made_policy=
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod +x "$policy"
+        made_policy=1
+    fi
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    if [ -n "$made_policy" ]; then rm -f "$policy"; fi
+fi
+
+# The tests' STS (moto_server) and root's python tools.
+if ! python3 -c 'import moto.moto_server.threaded_moto_server' >/dev/null 2>&1; then
+    echo "setup.sh: installing moto[server] for $(command -v python3)"
+    python3 -m pip install --quiet --disable-pip-version-check 'moto[server]' \
+        || die "pip install moto[server] failed"
+    if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+fi
 
 need_shell() {  # first existing executable among the arguments
     for s in "$@"; do

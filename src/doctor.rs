@@ -1,0 +1,742 @@
+//! `ssso doctor [--profile NAME] [--json] [SSH OPTIONS] HOST`: the manual guide's checks for
+//! one host, as one report. Each check is `ok`, `warn` or `fail`, with the fix when it is not
+//! `ok`; the exit status is 1 when any check fails (254 for ssso's own errors, as elsewhere).
+//!
+//! One connection: ssh with the user's options (the same [`crate::master::command`] as the
+//! connect path, so the same config, keys and prompts) runs one POSIX sh script through
+//! [`crate::remote::wrap`] that gathers everything in one round trip: who the user is, the
+//! remote `aws` and its version, the remote `~/.aws/config` (compared here with the local
+//! profile, by the same parser), the token file's expiry, start URL, mode and owner (never its
+//! contents), how many long-term keys `~/.aws/credentials` holds, and finally a live
+//! `aws sts get-caller-identity --profile NAME`, the only proof that the token works.
+//! Nothing on the remote is changed.
+//!
+//! `--json` prints one object on one line (stable; new fields may be added):
+//!
+//! | field | type | meaning |
+//! |---|---|---|
+//! | `host` | string | the destination as given |
+//! | `profile` | string | the AWS profile checked |
+//! | `ok` | bool | no check failed |
+//! | `checks` | array | in order; each `{"check", "status", "detail", "fix"}` |
+//! | `checks[].check` | string | `ssh`, `aws`, `config`, `token`, `token-files`, `credentials`, `identity` |
+//! | `checks[].status` | string | `ok`, `warn` or `fail` |
+//! | `checks[].detail` | string | what was found |
+//! | `checks[].fix` | string or null | what to do about it (null when ok) |
+
+use std::ffi::OsStr;
+use std::io::Write as _;
+use std::process::Stdio;
+
+use anyhow::{Context, Result};
+
+use crate::awsconfig::{AwsConfig, SsoProfile};
+use crate::cli::DoctorArgs;
+use crate::master::{self, PrivateDir};
+use crate::remote::{self, sh_quote};
+use crate::sshargs::SshArgs;
+use crate::{profile, token, ui};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    Ok,
+    Warn,
+    Fail,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Check {
+    name: &'static str,
+    status: Status,
+    detail: String,
+    fix: Option<String>,
+}
+
+fn ok(name: &'static str, detail: impl Into<String>) -> Check {
+    Check {
+        name,
+        status: Status::Ok,
+        detail: detail.into(),
+        fix: None,
+    }
+}
+
+fn bad(
+    name: &'static str,
+    status: Status,
+    detail: impl Into<String>,
+    fix: impl Into<String>,
+) -> Check {
+    Check {
+        name,
+        status,
+        detail: detail.into(),
+        fix: Some(fix.into()),
+    }
+}
+
+pub fn run(args: &DoctorArgs, mut ssh: SshArgs) -> Result<u8> {
+    ui::set_level(if ssh.flags.quiet {
+        0
+    } else if ssh.flags.verbose > 0 {
+        2
+    } else {
+        1
+    });
+    let min_valid = token::parse_duration(&args.profile.min_valid).context("bad --min-valid")?;
+    let dest = ssh.destination.clone().context(
+        "no HOST given (usage: ssso doctor [--profile NAME] [--json] [SSH OPTIONS] HOST)",
+    )?;
+    if !ssh.command.is_empty() {
+        anyhow::bail!("ssso doctor takes no remote command");
+    }
+    let cfg = master::resolve(&ssh)?;
+    let (_, sso) = profile::resolve(args.profile.profile.as_deref(), || {
+        cfg.setenv("AWS_PROFILE")
+    })?;
+    let dest = dest.to_string_lossy().into_owned();
+
+    // No tty: the answer is parsed, and a tty would turn its newlines into CRLF.
+    ssh.options.insert(0, "-T".into());
+    let script = script(&sso.profile, &sso.cache_file_name);
+    let dir = PrivateDir::new()?;
+    let mut cmd = master::command(
+        &ssh,
+        &dir.socket(),
+        false,
+        Some(OsStr::new(&remote::wrap(&script))),
+    );
+    ui::debug(format_args!("checking {dest} with one ssh connection"));
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .context("could not run ssh; is OpenSSH installed?")?;
+    drop(dir);
+    let checks = evaluate(
+        &dest,
+        &sso,
+        &out.stdout,
+        &String::from_utf8_lossy(&out.stderr),
+        token::now(),
+        min_valid,
+    );
+    let failed = checks.iter().any(|c| c.status == Status::Fail);
+    let text = if args.json {
+        format!("{}\n", json(&dest, &sso.profile, &checks))
+    } else {
+        report(&dest, &sso.profile, &checks)
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+    Ok(u8::from(failed))
+}
+
+/// The remote script: reports `key value` lines; the config and the live check's output are
+/// framed by their byte count.
+fn script(profile: &str, cache_file_name: &str) -> String {
+    format!(
+        r#"P={p}
+K={k}
+set -f
+rp() {{ printf '%s\n' "$*"; }}
+perm() {{ ls -ldn "$1" 2>/dev/null | awk '{{print $1, $3}}'; }}
+field() {{ sed -n "s/.*\"$1\"[ ]*:[ ]*\"\([^\"]*\)\".*/\1/p" "$2" | head -n 1; }}
+rp "ssso-doctor 1"
+rp "user $(id -u) $(id -un)"
+a=$(command -v aws 2>/dev/null)
+if [ -z "$a" ]; then for x in "$HOME/.local/bin/aws" /usr/local/bin/aws; do [ -x "$x" ] && a=$x && break; done; fi
+if [ -n "$a" ]; then rp "aws-version $("$a" --version 2>&1 | head -n 1)"; else rp "aws-missing"; fi
+d="$HOME/.aws/sso/cache"
+if [ -L "$d" ]; then rp "cache-dir symlink"; elif [ -d "$d" ]; then rp "cache-dir $(perm "$d")"; else rp "cache-dir missing"; fi
+t="$d/$K"
+if [ -L "$t" ]; then rp "token symlink"
+elif [ -f "$t" ]; then
+  rp "token $(perm "$t")"
+  rp "token-expires $(field expiresAt "$t")"
+  rp "token-url $(field startUrl "$t")"
+else rp "token missing"; fi
+c="$HOME/.aws/config"
+if [ -f "$c" ]; then rp "config $(($(wc -c <"$c")))"; cat "$c"; echo; else rp "config missing"; fi
+cr="${{AWS_SHARED_CREDENTIALS_FILE:-$HOME/.aws/credentials}}"
+if [ -f "$cr" ]; then rp "credentials $(grep -ci '^[[:space:]]*aws_access_key_id' "$cr")"; else rp "credentials 0"; fi
+if [ -n "$a" ]; then
+  if command -v timeout >/dev/null 2>&1; then to="timeout 30"; else to=; fi
+  o=$($to "$a" sts get-caller-identity --profile "$P" --output json 2>&1 </dev/null); rc=$?
+  rp "sts $rc $(printf '%s' "$o" | wc -c)"; printf '%s' "$o"; echo
+fi
+rp "done"
+"#,
+        p = sh_quote(profile),
+        k = sh_quote(cache_file_name)
+    )
+}
+
+/// The remote's answer, parsed.
+#[derive(Debug, Default)]
+struct Facts {
+    lines: Vec<(String, String)>,
+    config: Option<String>,
+    sts: Option<(i32, String)>,
+    done: bool,
+}
+
+impl Facts {
+    fn parse(out: &[u8]) -> Option<Facts> {
+        let mut f = Facts::default();
+        let mut rest = out;
+        let mut header = false;
+        let framed = |rest: &mut &[u8], n: usize| -> String {
+            let n = n.min(rest.len());
+            let text = String::from_utf8_lossy(&rest[..n]).into_owned();
+            *rest = &rest[n..];
+            if rest.first() == Some(&b'\n') {
+                *rest = &rest[1..];
+            }
+            text
+        };
+        while !rest.is_empty() {
+            let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+            let line = String::from_utf8_lossy(&rest[..end]).into_owned();
+            rest = &rest[(end + 1).min(rest.len())..];
+            if !header {
+                // Anything the login shell printed before the script is skipped.
+                header = line == "ssso-doctor 1";
+                continue;
+            }
+            let (key, value) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+            match key {
+                "config" if value != "missing" => {
+                    let n = value.parse().ok()?;
+                    f.config = Some(framed(&mut rest, n));
+                }
+                "sts" => {
+                    let (rc, n) = value.split_once(' ')?;
+                    let n = n.trim().parse().ok()?;
+                    f.sts = Some((rc.parse().ok()?, framed(&mut rest, n)));
+                }
+                "done" => f.done = true,
+                _ => f.lines.push((key.to_owned(), value.to_owned())),
+            }
+        }
+        header.then_some(f)
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.lines
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Turns ssh's result into the checks, in report order.
+pub(crate) fn evaluate(
+    dest: &str,
+    local: &SsoProfile,
+    stdout: &[u8],
+    stderr: &str,
+    now: i64,
+    min_valid: u64,
+) -> Vec<Check> {
+    let p = &local.profile;
+    let rerun = format!("run `ssso --profile {p} {dest}` once: it syncs the token and the profile");
+    let Some(f) = Facts::parse(stdout) else {
+        return vec![ssh_failure(dest, stderr)];
+    };
+    let mut checks = Vec::new();
+    let (uid, user) = f
+        .get("user")
+        .and_then(|v| v.split_once(' '))
+        .unwrap_or(("?", "?"));
+    checks.push(ok(
+        "ssh",
+        format!("connected to {dest} as {user} (uid {uid})"),
+    ));
+
+    checks.push(match (f.get("aws-version"), f.get("aws-missing")) {
+        (Some(v), _) if v.starts_with("aws-cli/2.") => ok("aws", v),
+        (Some(v), _) if v.starts_with("aws-cli/1.") => bad(
+            "aws",
+            Status::Warn,
+            format!("AWS CLI v1 ({v})"),
+            "v1 uses the synced token (1.27 or later for sso-session profiles) but has no `aws sso login`; AWS CLI v2 is recommended: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html",
+        ),
+        (Some(v), _) => bad("aws", Status::Warn, format!("unrecognised `aws --version`: {v}"), "check that `aws` on the host is the AWS CLI"),
+        _ => bad(
+            "aws",
+            Status::Fail,
+            "no `aws` on the host's PATH (nor ~/.local/bin, /usr/local/bin)",
+            "install AWS CLI v2 on the host: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html",
+        ),
+    });
+
+    checks.push(match &f.config {
+        None => bad(
+            "config",
+            Status::Fail,
+            "the host has no ~/.aws/config",
+            rerun.clone(),
+        ),
+        Some(text) => match AwsConfig::parse(text).and_then(|c| c.sso_profile(p)) {
+            Err(e) => bad(
+                "config",
+                Status::Fail,
+                format!("on the host: {}", e.root_cause()),
+                rerun.clone(),
+            ),
+            Ok(remote) => {
+                let diff = differences(local, &remote);
+                if diff.is_empty() {
+                    ok("config", format!("profile {p} matches the local one"))
+                } else {
+                    bad(
+                        "config",
+                        Status::Warn,
+                        format!(
+                            "profile {p} differs from the local one: {}",
+                            diff.join(", ")
+                        ),
+                        rerun.clone(),
+                    )
+                }
+            }
+        },
+    });
+
+    checks.push(token_check(&f, local, now, min_valid, &rerun));
+    checks.push(files_check(&f, uid));
+
+    checks.push(match f.get("credentials").and_then(|n| n.trim().parse::<u32>().ok()) {
+        Some(0) => ok("credentials", "no long-term keys in ~/.aws/credentials"),
+        Some(n) => bad(
+            "credentials",
+            Status::Warn,
+            format!("~/.aws/credentials on the host holds {n} long-term access key(s)"),
+            format!("remove them if they are not needed; keys for a profile named {p} there would take precedence over the SSO token"),
+        ),
+        None => bad("credentials", Status::Warn, "could not read ~/.aws/credentials", "check its permissions"),
+    });
+
+    checks.push(match &f.sts {
+        None if f.get("aws-missing").is_some() => bad(
+            "identity",
+            Status::Fail,
+            "not checked: no `aws` on the host",
+            "install AWS CLI v2 on the host",
+        ),
+        None => bad(
+            "identity",
+            Status::Fail,
+            "the check did not run (connection cut?)",
+            "run ssso doctor again",
+        ),
+        Some((0, out)) => {
+            let v: serde_json::Value = serde_json::from_str(out).unwrap_or_default();
+            match v["Arn"].as_str() {
+                Some(arn) => ok(
+                    "identity",
+                    format!("aws sts get-caller-identity --profile {p}: {arn}"),
+                ),
+                None => bad(
+                    "identity",
+                    Status::Warn,
+                    "aws sts get-caller-identity answered without an Arn",
+                    "run it on the host to see why",
+                ),
+            }
+        }
+        Some((rc, out)) => {
+            let last = out.trim().lines().last().unwrap_or("").to_owned();
+            let fix = if out.contains("xpired")
+                || out.contains("SSO Token")
+                || out.contains("sso login")
+            {
+                rerun.clone()
+            } else {
+                format!("run `aws sts get-caller-identity --profile {p}` on the host to see why")
+            };
+            bad(
+                "identity",
+                Status::Fail,
+                format!("aws sts get-caller-identity --profile {p} failed ({rc}): {last}"),
+                fix,
+            )
+        }
+    });
+    checks
+}
+
+/// ssh did not run the script: say why, with the fix for the usual causes.
+fn ssh_failure(dest: &str, stderr: &str) -> Check {
+    let last: Vec<&str> = stderr.trim().lines().rev().take(3).collect();
+    let msg: String = last.into_iter().rev().collect::<Vec<_>>().join(" / ");
+    let fix = if stderr.contains("Permission denied") {
+        format!(
+            "ssh found no key the host accepts: make one with `ssh-keygen -t ed25519` and install it with `ssh-copy-id {dest}`, or give it with -i"
+        )
+    } else if stderr.contains("Could not resolve") {
+        format!("check the host name; `ssh -G {dest}` shows what ssh connects to")
+    } else if stderr.contains("Host key verification failed") {
+        format!(
+            "run `ssh {dest}` once to accept the host key (or remove a stale one with `ssh-keygen -R HOST`)"
+        )
+    } else if stderr.contains("refused")
+        || stderr.contains("timed out")
+        || stderr.contains("No route")
+    {
+        "no sshd answers at that address and port: check -p / Port and that the host is up"
+            .to_owned()
+    } else {
+        format!("run `ssh -v {dest} true` to see where it fails")
+    };
+    let detail = if msg.is_empty() {
+        "ssh failed without a message, or the host did not run the check script".to_owned()
+    } else {
+        format!("ssh failed: {msg}")
+    };
+    bad("ssh", Status::Fail, detail, fix)
+}
+
+/// The profile settings that matter, local against remote.
+fn differences(local: &SsoProfile, remote: &SsoProfile) -> Vec<String> {
+    let mut diff = Vec::new();
+    let pairs = [
+        (
+            "sso_session",
+            local.session.as_deref(),
+            remote.session.as_deref(),
+        ),
+        (
+            "sso_start_url",
+            Some(local.start_url.as_str()),
+            Some(remote.start_url.as_str()),
+        ),
+        (
+            "sso_region",
+            Some(local.region.as_str()),
+            Some(remote.region.as_str()),
+        ),
+        (
+            "sso_account_id",
+            local.account_id.as_deref(),
+            remote.account_id.as_deref(),
+        ),
+        (
+            "sso_role_name",
+            local.role_name.as_deref(),
+            remote.role_name.as_deref(),
+        ),
+    ];
+    for (key, l, r) in pairs {
+        if l != r {
+            diff.push(format!(
+                "{key} {} here, {} there",
+                l.unwrap_or("unset"),
+                r.unwrap_or("unset")
+            ));
+        }
+    }
+    diff
+}
+
+fn token_check(f: &Facts, local: &SsoProfile, now: i64, min_valid: u64, rerun: &str) -> Check {
+    match f.get("token") {
+        None | Some("missing") => {
+            return bad(
+                "token",
+                Status::Fail,
+                format!(
+                    "no token on the host (~/.aws/sso/cache/{})",
+                    local.cache_file_name
+                ),
+                rerun,
+            );
+        }
+        Some("symlink") => {
+            return bad(
+                "token",
+                Status::Fail,
+                "the token file on the host is a symlink",
+                "replace it with a regular file: remove the link, then run ssso again",
+            );
+        }
+        Some(_) => {}
+    }
+    let url = f.get("token-url").unwrap_or("");
+    if url != local.start_url {
+        return bad(
+            "token",
+            Status::Warn,
+            format!("the host's token is for {url:?}, not {}", local.start_url),
+            rerun,
+        );
+    }
+    match f.get("token-expires").map(token::parse_timestamp) {
+        Some(Ok(exp)) => {
+            let when = token::relative_expiry(exp, now);
+            if exp <= now {
+                bad(
+                    "token",
+                    Status::Fail,
+                    format!("the host's token {when}"),
+                    rerun,
+                )
+            } else if exp - now <= i64::try_from(min_valid).unwrap_or(i64::MAX) {
+                bad(
+                    "token",
+                    Status::Warn,
+                    format!("the host's token {when}"),
+                    rerun,
+                )
+            } else {
+                ok("token", format!("the host's token {when}"))
+            }
+        }
+        _ => bad(
+            "token",
+            Status::Fail,
+            "the host's token has no readable expiresAt",
+            rerun,
+        ),
+    }
+}
+
+/// Mode 0600 in a 0700 directory, both owned by the user.
+fn files_check(f: &Facts, uid: &str) -> Check {
+    let fix = "chmod 700 ~/.aws/sso/cache && chmod 600 ~/.aws/sso/cache/*.json on the host (and chown them to the user)";
+    match f.get("cache-dir") {
+        None | Some("missing") => {
+            return bad(
+                "token-files",
+                Status::Fail,
+                "the host has no ~/.aws/sso/cache",
+                "mkdir -p ~/.aws/sso/cache && chmod 700 ~/.aws/sso/cache on the host (ssso creates it too)",
+            );
+        }
+        Some("symlink") => {
+            return bad(
+                "token-files",
+                Status::Warn,
+                "~/.aws/sso/cache on the host is a symlink; ssso does not write through it",
+                "make it a real directory",
+            );
+        }
+        Some(_) => {}
+    }
+    let mut problems = Vec::new();
+    let mut look = |what: &str, key: &str, want: &str| {
+        if let Some((mode, owner)) = f.get(key).and_then(|v| v.split_once(' ')) {
+            if !mode.starts_with(want) {
+                problems.push(format!("{what} is {mode}, not {want}"));
+            }
+            if owner != uid {
+                problems.push(format!("{what} is owned by uid {owner}, not {uid}"));
+            }
+        }
+    };
+    look("~/.aws/sso/cache", "cache-dir", "drwx------");
+    if !matches!(f.get("token"), None | Some("missing" | "symlink")) {
+        look("the token file", "token", "-rw-------");
+    }
+    if problems.is_empty() {
+        ok(
+            "token-files",
+            "mode 0600 in a 0700 directory, owned by the user",
+        )
+    } else {
+        bad("token-files", Status::Warn, problems.join("; "), fix)
+    }
+}
+
+fn report(dest: &str, profile: &str, checks: &[Check]) -> String {
+    let mut out = format!("ssso doctor {dest} (profile {profile})\n");
+    for c in checks {
+        out.push_str(&format!(
+            "{:<5} {:<12} {}\n",
+            c.status.as_str(),
+            c.name,
+            c.detail
+        ));
+        if let Some(fix) = &c.fix {
+            out.push_str(&format!("{:<18} fix: {fix}\n", ""));
+        }
+    }
+    out
+}
+
+fn json(dest: &str, profile: &str, checks: &[Check]) -> serde_json::Value {
+    let list: Vec<serde_json::Value> = checks
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "check": c.name, "status": c.status.as_str(), "detail": c.detail, "fix": c.fix,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "host": dest,
+        "profile": profile,
+        "ok": !checks.iter().any(|c| c.status == Status::Fail),
+        "checks": list,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CFG: &str = "[profile dev]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\n[sso-session corp]\nsso_start_url = https://corp/start\nsso_region = eu-west-1\n";
+
+    fn local() -> SsoProfile {
+        AwsConfig::parse(CFG).unwrap().sso_profile("dev").unwrap()
+    }
+
+    /// Runs the remote script locally with `sh`, HOME set, a fake `aws` on PATH.
+    fn run_script(home: &std::path::Path, aws: &str) -> Vec<u8> {
+        let bin = home.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let path = bin.join("aws");
+        std::fs::write(&path, format!("#!/bin/sh\n{aws}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let sso = local();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script(&sso.profile, &sso.cache_file_name))
+            .env("HOME", home)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    fn statuses(checks: &[Check]) -> Vec<(&str, &str)> {
+        checks.iter().map(|c| (c.name, c.status.as_str())).collect()
+    }
+
+    #[test]
+    fn healthy_host() {
+        let h = tempfile::tempdir().unwrap();
+        let sso = local();
+        let cache = h.path().join(".aws/sso/cache");
+        std::fs::create_dir_all(&cache).unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let tok = cache.join(&sso.cache_file_name);
+        std::fs::write(&tok, r#"{"startUrl": "https://corp/start", "accessToken": "SECRET", "expiresAt": "2099-01-01T00:00:00Z"}"#).unwrap();
+        std::fs::set_permissions(&tok, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(h.path().join(".aws/config"), CFG).unwrap();
+        let aws = r#"case $1 in --version) echo 'aws-cli/2.15.0 Python/3.11';; *) echo '{"Account": "1", "Arn": "arn:aws:sts::1:assumed-role/R/me"}';; esac"#;
+        let out = run_script(h.path(), aws);
+        assert!(!String::from_utf8_lossy(&out).contains("SECRET"));
+        let checks = evaluate("h", &sso, &out, "", token::now(), 900);
+        assert_eq!(
+            statuses(&checks),
+            [
+                ("ssh", "ok"),
+                ("aws", "ok"),
+                ("config", "ok"),
+                ("token", "ok"),
+                ("token-files", "ok"),
+                ("credentials", "ok"),
+                ("identity", "ok")
+            ],
+            "{checks:#?}"
+        );
+        assert!(
+            checks[6]
+                .detail
+                .contains("arn:aws:sts::1:assumed-role/R/me")
+        );
+    }
+
+    #[test]
+    fn empty_host_fails_with_fixes() {
+        let h = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(h.path().join(".aws")).unwrap();
+        std::fs::write(
+            h.path().join(".aws/credentials"),
+            "[default]\naws_access_key_id = AKIA\n",
+        )
+        .unwrap();
+        std::fs::write(h.path().join(".aws/config"), "[profile dev]\nsso_session = corp\nsso_account_id = 2\nsso_role_name = R\n[sso-session corp]\nsso_start_url = https://corp/start\nsso_region = eu-west-1\n").unwrap();
+        let aws = r#"case $1 in --version) echo 'aws-cli/1.29.0 Python/3.11' >&2;; *) echo 'Error loading SSO Token: Token for corp does not exist' >&2; exit 255;; esac"#;
+        let out = run_script(h.path(), aws);
+        let checks = evaluate("h", &local(), &out, "", token::now(), 900);
+        assert_eq!(
+            statuses(&checks),
+            [
+                ("ssh", "ok"),
+                ("aws", "warn"),
+                ("config", "warn"),
+                ("token", "fail"),
+                ("token-files", "fail"),
+                ("credentials", "warn"),
+                ("identity", "fail")
+            ],
+            "{checks:#?}"
+        );
+        assert!(
+            checks[2].detail.contains("sso_account_id 1 here, 2 there"),
+            "{}",
+            checks[2].detail
+        );
+        assert!(
+            checks[4]
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("mkdir -p ~/.aws/sso/cache")
+        );
+        assert!(
+            checks[6]
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("ssso --profile dev h")
+        );
+    }
+
+    #[test]
+    fn ssh_failures_name_the_fix() {
+        let c = evaluate(
+            "h",
+            &local(),
+            b"",
+            "alice@h: Permission denied (publickey).\n",
+            0,
+            900,
+        );
+        assert_eq!(statuses(&c), [("ssh", "fail")]);
+        assert!(c[0].fix.as_deref().unwrap().contains("ssh-copy-id h"));
+        let c = evaluate(
+            "h",
+            &local(),
+            b"",
+            "ssh: connect to host h port 22: Connection refused\n",
+            0,
+            900,
+        );
+        assert!(c[0].fix.as_deref().unwrap().contains("-p"));
+        let j = json("h", "dev", &c);
+        assert_eq!(j["ok"], false);
+        assert_eq!(j["checks"][0]["status"], "fail");
+    }
+}

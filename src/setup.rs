@@ -1,0 +1,380 @@
+//! `ssso setup [--profile NAME] [--persist-profile] [--write] [--undo] [SSH OPTIONS] HOST`:
+//! the one-time setup for a host, as marked blocks that ssso adds, replaces and removes and
+//! never anything outside them.
+//!
+//! - Local `~/.ssh/config`: a `Host` block for ProxyCommand mode (`ProxyCommand ssso proxy %h
+//!   %p`, `SetEnv AWS_PROFILE=NAME`), so that plain `ssh HOST`, scp, rsync and editors'
+//!   remote plugins get the token too. It goes before the first `Host`/`Match` line (ssh uses
+//!   the first value it finds, so a later `Host *` cannot override it; global options above
+//!   it stay global) and is written atomically (temporary file, rename, mode kept).
+//! - With `--persist-profile`, on the host: `AWS_PROFILE` in the login shell's startup file,
+//!   for sessions that ssso does not start (a JupyterHub terminal, cron): `export` in
+//!   `~/.bashrc` (bash), `~/.zshenv` (zsh) or `~/.profile` (sh, dash, ksh), `setenv` in
+//!   `~/.tcshrc` (tcsh, when it exists) or `~/.cshrc`, `set -gx` in
+//!   `~/.config/fish/config.fish`. One ssh connection runs one sh script
+//!   ([`crate::remote::wrap`]) that edits the file the same way.
+//!
+//! Nothing changes without `--write`: the blocks are printed instead. `--undo` removes them.
+//! Running it twice changes nothing the second time.
+
+use std::ffi::OsStr;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cli::SetupArgs;
+use crate::master::{self, PrivateDir};
+use crate::remote::{self, sh_quote};
+use crate::sshargs::SshArgs;
+use crate::{profile, ui};
+
+pub fn run(args: &SetupArgs, mut ssh: SshArgs) -> Result<u8> {
+    ui::set_level(if ssh.flags.quiet {
+        0
+    } else if ssh.flags.verbose > 0 {
+        2
+    } else {
+        1
+    });
+    let dest = ssh
+        .destination
+        .clone()
+        .context("no HOST given (usage: ssso setup [--profile NAME] [--persist-profile] [--write] [--undo] [SSH OPTIONS] HOST)")?;
+    let dest = dest.to_str().context("HOST is not valid UTF-8")?.to_owned();
+    let (user, host) = match dest.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, dest.as_str()),
+    };
+    if host.is_empty() || host.contains(['/', ':', ' ', '*', '?', '!', '"', '#']) {
+        bail!("ssso setup needs a plain host name or alias (user@host), not {dest:?}");
+    }
+    let name = if args.undo {
+        String::new()
+    } else {
+        let cfg = master::resolve(&ssh)?;
+        let (_, sso) = profile::resolve(args.profile.as_deref(), || cfg.setenv("AWS_PROFILE"))?;
+        if !sso
+            .profile
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._@+-".contains(&b))
+        {
+            bail!(
+                "ssso setup writes only profile names of letters, digits and . _ @ + -, not {:?}",
+                sso.profile
+            );
+        }
+        sso.profile
+    };
+
+    let path = ssh_config_path()?;
+    let before = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let block = (!args.undo).then(|| ssh_block(host, user, &name));
+    let after = edit_ssh_config(&before, host, block.as_deref());
+    let shown = path.display();
+    match (&block, after == before, args.write) {
+        (_, true, _) => ui::info(format_args!("{shown}: already up to date for {host}")),
+        (Some(b), false, false) => {
+            print(b);
+            ui::info(format_args!(
+                "add this to {shown} yourself, or run again with --write"
+            ));
+        }
+        (None, false, false) => ui::info(format_args!(
+            "would remove ssso's block for {host} from {shown}; run again with --write"
+        )),
+        (_, false, true) => {
+            write_atomic(&path, after.as_bytes())?;
+            ui::info(format_args!(
+                "{} ssso's block for {host} in {shown}",
+                if block.is_some() { "wrote" } else { "removed" }
+            ));
+        }
+    }
+
+    if args.persist_profile {
+        ssh.options.insert(0, "-T".into());
+        let script = persist_script(&name, args.undo, args.write);
+        let dir = PrivateDir::new()?;
+        let out = master::command(
+            &ssh,
+            &dir.socket(),
+            false,
+            Some(OsStr::new(&remote::wrap(&script))),
+        )
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .context("could not run ssh; is OpenSSH installed?")?;
+        drop(dir);
+        let answer = String::from_utf8_lossy(&out.stdout);
+        let Some(report) = answer.split_once("ssso-setup 1\n").map(|(_, r)| r) else {
+            bail!(
+                "ssh {dest} failed (exit status {}); see ssh's message above",
+                out.status.code().unwrap_or(255)
+            );
+        };
+        for line in report.lines() {
+            match line.split_once(' ') {
+                Some(("error", why)) => bail!("{dest}: {why}"),
+                Some(("result", what)) => ui::info(format_args!("{dest}: {what}")),
+                Some(("show", text)) => print(&format!("{text}\n")),
+                _ => {}
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn print(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+fn ssh_config_path() -> Result<PathBuf> {
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .context("HOME is not set")?;
+    Ok(Path::new(&home).join(".ssh/config"))
+}
+
+fn markers(host: &str) -> (String, String) {
+    (
+        format!("# >>> ssso setup {host} >>>"),
+        format!("# <<< ssso setup {host} <<<"),
+    )
+}
+
+/// The `~/.ssh/config` block for `host`, markers included.
+pub(crate) fn ssh_block(host: &str, user: Option<&str>, profile: &str) -> String {
+    let (begin, end) = markers(host);
+    let mut b = format!("{begin}\nHost {host}\n");
+    if let Some(u) = user {
+        b.push_str(&format!("    User {u}\n"));
+    }
+    b.push_str(&format!(
+        "    ProxyCommand ssso proxy %h %p\n    SetEnv AWS_PROFILE={profile}\n{end}\n"
+    ));
+    b
+}
+
+/// `text` with ssso's block for `host` removed and, when given, `block` put before the first
+/// `Host`/`Match` line (or at the end). Every other line is kept as it was.
+pub(crate) fn edit_ssh_config(text: &str, host: &str, block: Option<&str>) -> String {
+    let (begin, end) = markers(host);
+    let mut kept = String::with_capacity(text.len());
+    let mut inside = false;
+    let mut insert_at = None;
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        if !inside && bare == begin {
+            inside = true;
+            insert_at.get_or_insert(kept.len());
+            continue;
+        }
+        if inside {
+            inside = bare != end;
+            continue;
+        }
+        let first = bare
+            .trim_start()
+            .split(|c: char| c.is_whitespace() || c == '=')
+            .next()
+            .unwrap_or("");
+        if insert_at.is_none()
+            && (first.eq_ignore_ascii_case("host") || first.eq_ignore_ascii_case("match"))
+        {
+            insert_at = Some(kept.len());
+        }
+        kept.push_str(line);
+    }
+    let Some(block) = block else { return kept };
+    match insert_at {
+        Some(at) => format!("{}{block}{}", &kept[..at], &kept[at..]),
+        None if kept.is_empty() || kept.ends_with('\n') => format!("{kept}{block}"),
+        None => format!("{kept}\n{block}"),
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename,
+/// keeping the file's mode (0600 for a new file; `~/.ssh` is made 0700 when missing).
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    let dir = path.parent().context("no parent directory")?;
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .recursive(true)
+            .create(dir)?;
+    }
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        bail!(
+            "{} is a symlink; ssso does not replace it: add the block by hand",
+            path.display()
+        );
+    }
+    let mode = std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(0o600);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".config.ssso.")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}
+
+/// The remote script for `--persist-profile`: finds the login shell's startup file and adds,
+/// replaces or (undo) removes ssso's block in it; answers `result ...`, `show ...` or
+/// `error ...` lines after `ssso-setup 1`.
+pub(crate) fn persist_script(profile: &str, undo: bool, write: bool) -> String {
+    format!(
+        r#"P={p}
+U={u}
+W={w}
+B='# >>> ssso: AWS_PROFILE (added by ssso setup --persist-profile; remove with --undo) >>>'
+E='# <<< ssso <<<'
+rp() {{ printf '%s\n' "$*"; }}
+rp "ssso-setup 1"
+s=${{SHELL:-}}
+[ -n "$s" ] || s=$(getent passwd "$(id -un)" 2>/dev/null | cut -d: -f7)
+n=${{s##*/}}
+case $n in
+  bash) f=.bashrc; l="export AWS_PROFILE='$P'" ;;
+  zsh) f=.zshenv; l="export AWS_PROFILE='$P'" ;;
+  tcsh) f=.cshrc; [ -f "$HOME/.tcshrc" ] && f=.tcshrc; l="setenv AWS_PROFILE '$P'" ;;
+  csh|bsd-csh) f=.cshrc; l="setenv AWS_PROFILE '$P'" ;;
+  fish) f=.config/fish/config.fish; l="set -gx AWS_PROFILE '$P'" ;;
+  *) f=.profile; l="export AWS_PROFILE='$P'" ;;
+esac
+t="$HOME/$f"
+[ -L "$t" ] && {{ rp "error ~/$f is a symlink; add this by hand: $l"; exit 0; }}
+umask 077
+new=$(mktemp "${{TMPDIR:-/tmp}}/ssso-setup.XXXXXX") || {{ rp "error cannot make a temporary file"; exit 0; }}
+trap 'rm -f "$new"' EXIT
+if [ -f "$t" ]; then awk -v b="$B" -v e="$E" '$0==b{{s=1;next}} s&&$0==e{{s=0;next}} !s' "$t" >"$new"; fi
+if [ "$U" = 0 ]; then printf '%s\n%s\n%s\n' "$B" "$l" "$E" >>"$new"; fi
+if [ -f "$t" ] && cmp -s "$new" "$t"; then rp "result ~/$f ($n) already up to date"; exit 0; fi
+if [ ! -f "$t" ] && [ "$U" = 1 ]; then rp "result ~/$f ($n) has no ssso block"; exit 0; fi
+if [ "$W" = 0 ]; then
+  if [ "$U" = 1 ]; then rp "result would remove ssso's block from ~/$f ($n); run again with --write"
+  else rp "result would add to ~/$f ($n), run again with --write:"; rp "show $B"; rp "show $l"; rp "show $E"; fi
+  exit 0
+fi
+mkdir -p "$(dirname "$t")" || {{ rp "error cannot create the directory of ~/$f"; exit 0; }}
+tmp=$(mktemp "$t.ssso.XXXXXX") || {{ rp "error cannot write next to ~/$f"; exit 0; }}
+if [ -f "$t" ]; then cp -p "$t" "$tmp"; else chmod 644 "$tmp"; fi
+cat "$new" >"$tmp" && mv -f "$tmp" "$t" || {{ rm -f "$tmp"; rp "error cannot replace ~/$f"; exit 0; }}
+if [ "$U" = 1 ]; then rp "result removed ssso's block from ~/$f ($n)"; else rp "result AWS_PROFILE=$P in ~/$f ($n)"; fi
+"#,
+        p = sh_quote(profile),
+        u = u8::from(undo),
+        w = u8::from(write)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_block_goes_before_the_first_host_and_is_idempotent() {
+        let before =
+            "# mine\nServerAliveInterval 30\n\nHost *\n    User me\nHost other\n    Port 2\n";
+        let block = ssh_block("box", Some("alice"), "dev");
+        let after = edit_ssh_config(before, "box", Some(&block));
+        assert_eq!(
+            after,
+            "# mine\nServerAliveInterval 30\n\n# >>> ssso setup box >>>\nHost box\n    User alice\n    ProxyCommand ssso proxy %h %p\n    SetEnv AWS_PROFILE=dev\n# <<< ssso setup box <<<\nHost *\n    User me\nHost other\n    Port 2\n"
+        );
+        assert_eq!(edit_ssh_config(&after, "box", Some(&block)), after);
+        // A changed profile replaces the block in place.
+        let again = edit_ssh_config(&after, "box", Some(&ssh_block("box", None, "prod")));
+        assert!(again.contains("AWS_PROFILE=prod") && !again.contains("AWS_PROFILE=dev"));
+        assert_eq!(again.matches(">>> ssso setup box").count(), 1);
+        // Undo gives back the original, byte for byte; other hosts' blocks stay.
+        assert_eq!(edit_ssh_config(&after, "box", None), before);
+        let two = edit_ssh_config(&after, "b2", Some(&ssh_block("b2", None, "x")));
+        assert_eq!(
+            edit_ssh_config(&edit_ssh_config(&two, "b2", None), "box", None),
+            before
+        );
+        // No Host line, no final newline: appended after a newline.
+        assert_eq!(edit_ssh_config("Port 2", "box", Some("B\n")), "Port 2\nB\n");
+    }
+
+    fn run_persist(home: &Path, shell: &str, profile: &str, undo: bool, write: bool) -> String {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(persist_script(profile, undo, write))
+            .env("HOME", home)
+            .env("SHELL", shell)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn persist_profile_block_per_shell_add_replace_undo() {
+        let cases = [
+            ("/bin/bash", ".bashrc", "export AWS_PROFILE='dev'"),
+            ("/bin/sh", ".profile", "export AWS_PROFILE='dev'"),
+            ("/usr/bin/zsh", ".zshenv", "export AWS_PROFILE='dev'"),
+            ("/bin/tcsh", ".cshrc", "setenv AWS_PROFILE 'dev'"),
+            (
+                "/usr/bin/fish",
+                ".config/fish/config.fish",
+                "set -gx AWS_PROFILE 'dev'",
+            ),
+        ];
+        for (shell, file, line) in cases {
+            let h = tempfile::tempdir().unwrap();
+            let p = h.path().join(file);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            let original = "# user stuff\nalias ll='ls -l'\n";
+            std::fs::write(&p, original).unwrap();
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+
+            let dry = run_persist(h.path(), shell, "dev", false, false);
+            assert!(dry.contains(&format!("show {line}")), "{dry}");
+            assert_eq!(std::fs::read_to_string(&p).unwrap(), original);
+
+            let out = run_persist(h.path(), shell, "dev", false, true);
+            assert!(out.contains("result AWS_PROFILE=dev"), "{out}");
+            let text = std::fs::read_to_string(&p).unwrap();
+            assert!(
+                text.starts_with(original) && text.contains(&format!("\n{line}\n")),
+                "{text}"
+            );
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o640
+            );
+            let out = run_persist(h.path(), shell, "dev", false, true);
+            assert!(out.contains("already up to date"), "{out}");
+            run_persist(h.path(), shell, "prod", false, true);
+            let text = std::fs::read_to_string(&p).unwrap();
+            assert_eq!(text.matches(">>> ssso").count(), 1, "{text}");
+            assert!(text.contains(&line.replace("dev", "prod")) && !text.contains(line));
+            run_persist(h.path(), shell, "", true, true);
+            assert_eq!(std::fs::read_to_string(&p).unwrap(), original, "{shell}");
+        }
+    }
+}
