@@ -1217,7 +1217,10 @@ impl Local {
         ] {
             cmd.env_remove(var);
         }
+        // ssso's private sockets and stamps go to XDG_RUNTIME_DIR: keep them in the scratch
+        // directory, removed with it, instead of the machine's /tmp/ssso-UID.
         cmd.env("HOME", &self.home)
+            .env("XDG_RUNTIME_DIR", self.dir.path())
             .env("PATH", self.path_var())
             .env("FAKE_AWS_LOG", &self.fake_log)
             .env("FAKE_AWS_TOKEN", &self.token)
