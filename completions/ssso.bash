@@ -77,7 +77,7 @@ _ssso() {
 
     case "${cmd}" in
         ssso)
-            opts="-h --profile --min-valid --no-login --login-arg --no-config --version --help status completions man login doctor setup __complete proxy help"
+            opts="-h --profile --min-valid --no-login --login-arg --no-config --access-token-only --version --help status completions man login doctor setup __complete proxy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -337,7 +337,7 @@ _ssso() {
             return 0
             ;;
         ssso__subcmd__proxy)
-            opts="-F -h --profile --min-valid --no-login --login-arg --no-config --strict --user --alias --quiet --verbose --help"
+            opts="-F -h --profile --min-valid --no-login --login-arg --no-config --access-token-only --strict --user --alias --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_ssso_global_optspecs
-    string join \n profile= min-valid= no-login login-arg= no-config version h/help
+    string join \n profile= min-valid= no-login login-arg= no-config access-token-only version h/help
 end
 
 function __fish_ssso_needs_command
@@ -29,6 +29,7 @@ complete -c ssso -n "__fish_ssso_needs_command" -l min-valid -d 'Log in again wh
 complete -c ssso -n "__fish_ssso_needs_command" -l login-arg -d 'Extra argument for `aws sso login` (repeatable), e.g. --login-arg=--use-device-code' -r
 complete -c ssso -n "__fish_ssso_needs_command" -l no-login -d 'Fail instead of running `aws sso login` when the token is not fresh'
 complete -c ssso -n "__fish_ssso_needs_command" -l no-config -d 'Do not touch the remote ~/.aws/config (sync the token only)'
+complete -c ssso -n "__fish_ssso_needs_command" -l access-token-only -d 'Send the token without refreshToken and clientSecret: the remote cannot refresh it, and it stops working at its expiresAt (see SECURITY in the man page)'
 complete -c ssso -n "__fish_ssso_needs_command" -l version -d 'Print version'
 complete -c ssso -n "__fish_ssso_needs_command" -s h -l help -d 'Print help'
 complete -c ssso -n "__fish_ssso_needs_command" -a "status" -d 'Show the resolved profile and the local token\'s state (no network)'
@@ -73,6 +74,7 @@ complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l alias -d 'The host a
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -s F -d 'The ssh config file, when ssh is run with -F (ssh does not tell its ProxyCommand)' -r -F
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l no-login -d 'Fail instead of running `aws sso login` when the token is not fresh'
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l no-config -d 'Do not touch the remote ~/.aws/config (sync the token only)'
+complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l access-token-only -d 'Send the token without refreshToken and clientSecret: the remote cannot refresh it, and it stops working at its expiresAt (see SECURITY in the man page)'
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l strict -d 'Fail (exit 254, no connection) when the sync fails, instead of warning and connecting'
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l quiet -d 'Only errors on stderr'
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l verbose -d 'Say what ssso does, on stderr'

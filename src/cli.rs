@@ -86,9 +86,21 @@ pub struct ConnectOpts {
     #[command(flatten)]
     pub login: LoginOpts,
 
+    #[command(flatten)]
+    pub sync: SyncOpts,
+}
+
+/// What a sync sends to the remote (the connect path, ProxyCommand mode and any other sync).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SyncOpts {
     /// Do not touch the remote ~/.aws/config (sync the token only)
     #[arg(long)]
     pub no_config: bool,
+
+    /// Send the token without refreshToken and clientSecret: the remote cannot refresh it, and
+    /// it stops working at its expiresAt (see SECURITY in the man page)
+    #[arg(long)]
+    pub access_token_only: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -95,7 +95,7 @@ pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
         eprintln!("Pseudo-terminal will not be allocated because stdin is not a terminal.");
     }
 
-    let plan = sync::Plan::new(&sso, &tok, !opts.no_config, nonce.as_deref());
+    let plan = sync::Plan::new(&sso, &tok, &opts.sync, nonce.as_deref())?;
 
     let dir = PrivateDir::new()?;
     let ctl = dir.socket();

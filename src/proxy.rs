@@ -62,7 +62,7 @@ pub fn run(args: &ProxyArgs) -> Result<u8> {
     let (target, cfg) = resolve_target(args)?;
     let dest = target.label(&cfg);
     let (_name, sso, tok) = connect::fresh_token(&args.connect, &cfg, true)?;
-    let plan = sync::Plan::new(&sso, &tok, !args.connect.no_config, None);
+    let plan = sync::Plan::new(&sso, &tok, &args.connect.sync, None)?;
     match sync_to_host(&target, &cfg, &plan, &dest) {
         Ok(None) => ui::debug(format_args!(
             "{dest}: this token was synced less than {PERSIST_SECS}s ago; not syncing again"

@@ -97,12 +97,13 @@ pub fn session_script(profile: &str, wait_nonce: Option<&str>, run: &Run) -> Str
         // The sync, running in parallel, creates the marker once the token is in place (or
         // once it has given up). Poll for it with shell built-ins and a short sleep; give up
         // after about 20 s. No FIFO, no background process: nothing can be left behind. A
-        // home where the cache directory cannot be made means the sync cannot write either.
+        // home where the cache directory cannot be made or written (read-only) means the sync
+        // cannot write either, nor create the marker: no waiting then.
         let _ = write!(
             s,
             r#"m="{marker}"
 [ -d "${{m%/*}}" ] || (umask 077 && mkdir -p "${{m%/*}}") 2>/dev/null
-if [ -d "${{m%/*}}" ]; then
+if [ -d "${{m%/*}}" ] && [ -w "${{m%/*}}" ]; then
   i=0
   while [ ! -e "$m" ] && [ "$i" -lt 2000 ]; do sleep 0.01 2>/dev/null || sleep 1; i=$((i + 1)); done
   rm -f "$m"

@@ -15,7 +15,17 @@
 //! `~/.aws/config` in place, every other byte untouched (CRLF files stay CRLF, a missing final
 //! newline stays missing). When it is done it creates the marker file that the waiting session
 //! polls for (named by the nonce; see [`crate::remote::session_script`]).
+//!
+//! When something has to change, and only then (the unchanged path runs no external program),
+//! the script refuses a cache directory that others can write (`ls -ld`), takes a `mkdir` lock
+//! (`.ssso-lock` in the cache, with the owner's pid; a lock whose owner is gone is taken over,
+//! one held for more than about 10 s is broken), looks again, and writes. A config that
+//! botocore's `configparser` would reject is reported and left alone; the check runs in the
+//! script with shell built-ins, over the lines it reads anyway (known gaps: option names are
+//! compared case-sensitively, only space, tab and CR count as whitespace, and undecodable
+//! bytes are not detected).
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -29,8 +39,9 @@ use crate::remote::{self, sh_quote};
 pub struct Plan<'a> {
     /// `<sha1>.json`
     pub cache_file_name: &'a str,
-    /// The local token file, byte for byte.
-    pub token: &'a [u8],
+    /// What to write remotely: the local token file byte for byte, or (`--access-token-only`)
+    /// that file without its refresh secrets.
+    pub token: Cow<'a, [u8]>,
     /// The local token's expiry (unix seconds).
     pub expires_at: i64,
     /// The local token's start URL, if it has one (a remote token for another URL is never kept).
@@ -43,15 +54,15 @@ pub struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
-    /// The plan for `sso`'s token `tok`: its config sections too unless `with_config` is false
-    /// (`--no-config`).
+    /// The plan for `sso`'s token `tok`: its config sections too unless `--no-config`, the
+    /// token without its refresh secrets with `--access-token-only`.
     pub fn new(
         sso: &'a crate::awsconfig::SsoProfile,
         tok: &'a crate::token::Token,
-        with_config: bool,
+        opts: &crate::cli::SyncOpts,
         wait_nonce: Option<&'a str>,
-    ) -> Plan<'a> {
-        let sections = if with_config {
+    ) -> Result<Plan<'a>> {
+        let sections = if !opts.no_config {
             std::iter::once(&sso.profile_section)
                 .chain(sso.session_section.as_ref())
                 .map(|s| (s.header.as_str(), s.text.as_str()))
@@ -59,14 +70,39 @@ impl<'a> Plan<'a> {
         } else {
             Vec::new()
         };
-        Plan {
+        let token = if opts.access_token_only {
+            Cow::Owned(crate::token::access_token_only(&tok.bytes)?)
+        } else {
+            Cow::Borrowed(tok.bytes.as_slice())
+        };
+        Ok(Plan {
             cache_file_name: &sso.cache_file_name,
-            token: &tok.bytes,
+            token,
             expires_at: tok.expires_at,
             start_url: tok.start_url.as_deref(),
             sections,
             wait_nonce,
-        }
+        })
+    }
+
+    /// What is sent, for `-v`: the token with its secrets redacted, and the section headers.
+    pub fn describe(&self) -> String {
+        let headers: Vec<String> = self
+            .sections
+            .iter()
+            .map(|(h, _)| format!("[{h}]"))
+            .collect();
+        format!(
+            "syncing ~/.aws/sso/cache/{} ({} bytes: {}){}",
+            self.cache_file_name,
+            self.token.len(),
+            crate::token::redacted(&self.token),
+            if headers.is_empty() {
+                String::from(", not the config (--no-config)")
+            } else {
+                format!(" and ~/.aws/config sections {}", headers.join(" "))
+            }
+        )
     }
 }
 
@@ -108,7 +144,7 @@ fn token_is_one_line(token: &[u8]) -> bool {
 /// The bytes to write to the script's stdin: the token, the sections, an end marker.
 pub fn input(plan: &Plan) -> Vec<u8> {
     let mut v = plan.token.to_vec();
-    if token_is_one_line(plan.token) {
+    if token_is_one_line(&plan.token) {
         v.push(b'\n');
     }
     for (_, text) in &plan.sections {
@@ -135,11 +171,20 @@ CR=$(printf '\r')
 NL='
 '
 d="$HOME/.aws/sso/cache"
-tn= to=
+tn= to= locked=0
 rp() { printf '%s\n' "$*"; }
-release() { [ -n "$N" ] && [ -d "$d" ] && { : >"$d/.ssso-done-$N"; } 2>/dev/null; }
+released=
+release() {
+  [ -z "$released" ] && [ -n "$N" ] && [ -d "$d" ] && { : >"$d/.ssso-done-$N"; } 2>/dev/null
+  released=1
+}
 fail() { rp "error $*"; release; exit 0; }
-cleanup() { [ -n "$tn" ] && rm -f "$tn"; [ -n "$to" ] && rm -f "$to"; }
+cleanup() {
+  [ -n "$tn" ] && rm -f "$tn"
+  [ -n "$to" ] && rm -f "$to"
+  [ "$locked" = 1 ] && rm -rf "$L"
+  release
+}
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM PIPE
 mk() { set -C; { : >"$1"; } 2>/dev/null; r_=$?; set +C; return $r_; }
@@ -179,46 +224,86 @@ digits() {
   done
 }
 t="$d/$K"
-same=0 rt=
-if [ -L "$t" ]; then
-  fail "~/.aws/sso/cache/$K is a symlink; ssso does not write through it"
-elif [ -f "$t" ]; then
-  rn=0
-  while :; do
-    if IFS= read -r l; then rn=1; rt="$rt$l"; else rt="$rt$l"; break; fi
-  done <"$t"
-  if [ "$TM" = line ]; then
-    [ "$rn" = 0 ] && [ "$rt" = "$tok" ] && same=1
-  else
-    cmp -s "$tn" "$t" && same=1
+L="$d/.ssso-lock" locked=0
+tokstate() {
+  act=write rt= rn=0
+  if [ -L "$t" ]; then
+    fail "~/.aws/sso/cache/$K is a symlink; ssso does not write through it"
+  elif [ -f "$t" ]; then
+    while :; do
+      if IFS= read -r l; then rn=1; rt="$rt$l"; else rt="$rt$l"; break; fi
+    done <"$t"
+    if [ "$TM" = line ]; then
+      [ "$rn" = 0 ] && [ "$rt" = "$tok" ] && act=same
+    else
+      cmp -s "$tn" "$t" && act=same
+    fi
   fi
-fi
-if [ "$same" = 1 ]; then
-  rp "token unchanged"
-else
-  newer=0
-  if [ -n "$rt" ] && [ -n "$LU" ]; then
+  if [ "$act" = write ] && [ -n "$rt" ] && [ -n "$LU" ]; then
     field startUrl
     ru=$v_
     field expiresAt
     digits "$v_"
-    if [ "${#g_}" -eq 14 ] && [ "$ru" = "$LU" ] && [ "$g_" -gt "$LX" ]; then newer=1; fi
+    if [ "${#g_}" -eq 14 ] && [ "$ru" = "$LU" ] && [ "$g_" -gt "$LX" ]; then act=newer; fi
   fi
-  if [ "$newer" = 1 ]; then
-    rp "token remote-newer $(($(wc -c <"$t")))"
-    cat "$t"
-  else
+}
+private() {
+  p_=$2
+  set -- $(ls -ld "$1" 2>/dev/null)
+  case $1 in
+    ?????w* | ????????w*) fail "$p_ is writable by other users (mode $1); ssso does not use it (chmod go-w it)" ;;
+  esac
+}
+lock() {
+  [ "$locked" = 1 ] && return 0
+  private "$d" "~/.aws/sso/cache"
+  i_=0
+  until e=$(mkdir "$L" 2>&1); do
+    case $e in *"File exists"*) ;; *) fail "cannot write in ~/.aws/sso/cache: ${e##*: }" ;; esac
+    o_=
+    [ -f "$L/pid" ] && IFS= read -r o_ <"$L/pid"
+    if { [ -n "$o_" ] && ! kill -0 "$o_" 2>/dev/null; } || [ "$i_" -ge 100 ]; then
+      rm -rf "$L" 2>/dev/null || fail "cannot remove the stale lock ~/.aws/sso/cache/.ssso-lock"
+      i_=0
+      continue
+    fi
+    sleep 0.1 2>/dev/null || { sleep 1; i_=$((i_ + 9)); }
+    i_=$((i_ + 1))
+  done
+  locked=1
+  echo "$$" >"$L/pid"
+}
+hook() { [ "$TS" = "$1" ] && sleep "$TSS"; return 0; }
+hook read
+tokstate
+if [ "$act" != same ]; then
+  lock
+  tokstate
+fi
+case $act in
+  same) rp "token unchanged" ;;
+  newer)
+    if [ "$rn" = 0 ]; then
+      rp "token remote-newer ${#rt}"
+      printf '%s' "$rt"
+    else
+      rp "token remote-newer $(($(wc -c <"$t")))"
+      cat "$t"
+    fi
+    ;;
+  write)
     if [ "$TM" = line ]; then
       tn="$d/.ssso-tok.$$.$N"
       mk "$tn" || fail "cannot write in ~/.aws/sso/cache"
-      printf '%s' "$tok" >>"$tn" || fail "cannot write in ~/.aws/sso/cache"
+      printf '%s' "$tok" >>"$tn" || fail "cannot write in ~/.aws/sso/cache (disk full?)"
     fi
     sync "$tn" 2>/dev/null
+    hook token
     e=$(mv -f "$tn" "$t" 2>&1) || fail "cannot replace ~/.aws/sso/cache/$K: ${e##*: }"
     tn=
     rp "token written"
-  fi
-fi
+    ;;
+esac
 norm() {
   n_=${1%"$CR"}
   n_=${n_#"${n_%%[! 	]*}"}
@@ -243,12 +328,46 @@ close() {
   esac
   cur=0 old=
 }
+lint() {
+  ln=$((ln + 1))
+  v_=${line%"$CR"}
+  s_=${v_#"${v_%%[! 	]*}"}
+  case $s_ in '' | \#* | \;*) return ;; esac
+  i_=$((${#v_} - ${#s_}))
+  [ -n "$sec" ] && [ -n "$opt" ] && [ "$i_" -gt "$lvl" ] && return
+  lvl=$i_
+  s_=${s_%"${s_##*[! 	]}"}
+  case $s_ in
+    \[?*\]*)
+      n_=${s_#\[}
+      n_=${n_%\]*}
+      case $seen in *"$NL$n_$NL"*) [ "$n_" = DEFAULT ] || bad="line $ln: [$n_] appears twice" ;; esac
+      seen="$seen$n_$NL" sec=1 opt= keys=$NL
+      ;;
+    *)
+      k_=${s_%%[=:]*}
+      k_=${k_%"${k_##*[! 	]}"}
+      if [ -z "$sec" ]; then
+        bad="line $ln: text before the first [section]"
+      elif [ "$k_" = "$s_" ]; then
+        bad="line $ln: neither a [section] nor key = value"
+      elif [ -z "$k_" ]; then
+        bad="line $ln: a value without a key"
+      else
+        case $keys in *"$NL$k_$NL"*) bad="line $ln: $k_ is set twice in one section" ;; esac
+        keys="$keys$k_$NL" opt=1
+      fi
+      ;;
+  esac
+}
 merge() {
   w=$1 changed=0 first=1 cur=0 pend= old= any=0 s1=0 s2=0 ends=1 EOL=$NL E1=$S1 E2=$S2
+  bad= ln=0 seen=$NL sec= opt= lvl=0 keys=
   if [ -f "$c" ]; then
     while :; do
       if IFS= read -r line; then raw="$line$NL"; else [ -n "$line" ] || break; raw=$line; fi
       any=1
+      [ "$w" = 0 ] && [ -z "$bad" ] && lint
       if [ "$first" = 1 ]; then
         first=0
         case $line in *"$CR") EOL="$CR$NL"; crlfy "$S1"; E1=$r_; crlfy "$S2"; E2=$r_ ;; esac
@@ -299,13 +418,20 @@ if [ "$CFG" = 1 ]; then
     rp "config skipped ~/.aws/config is not a regular file"
   else
     merge 0
-    if [ "$changed" = 0 ]; then
+    if [ "$changed" = 1 ] && [ -z "$bad" ]; then
+      lock
+      merge 0
+    fi
+    if [ -n "$bad" ]; then
+      rp "config skipped ~/.aws/config cannot be parsed by the AWS CLI ($bad); ssso left it alone"
+    elif [ "$changed" = 0 ]; then
       rp "config unchanged"
     else
       to="$HOME/.aws/.ssso-config.$$.$N"
       mk "$to" || fail "cannot write in ~/.aws"
       merge 1 >>"$to" || fail "could not write the new ~/.aws/config (disk full?)"
       sync "$to" 2>/dev/null
+      hook config
       e=$(mv -f "$to" "$c" 2>&1) || fail "cannot replace ~/.aws/config: ${e##*: }"
       to=
       rp "config written"
@@ -316,6 +442,27 @@ release
 rp done
 "#;
 
+/// Test-only: `SSSO_TEST_SYNC_STALL=POINT:SECONDS` makes the remote script sleep at POINT
+/// (`read`: after reading ssso's input; `token`: with the new token in its temporary file,
+/// before the rename; `config`: likewise for ~/.aws/config), so that the tests can cut the
+/// connection in the middle of a sync. Unset or malformed (the only case in production): the
+/// script's `hook` is a no-op. Not documented for users.
+pub const TEST_STALL_ENV: &str = "SSSO_TEST_SYNC_STALL";
+
+/// Test-only: `SSSO_TEST_SYNC_TIMEOUT=SECONDS` replaces the sync's time limit.
+pub const TEST_TIMEOUT_ENV: &str = "SSSO_TEST_SYNC_TIMEOUT";
+
+fn test_stall() -> (String, u32) {
+    std::env::var(TEST_STALL_ENV)
+        .ok()
+        .and_then(|v| {
+            let (point, secs) = v.split_once(':')?;
+            let ok = matches!(point, "read" | "token" | "config");
+            Some((point.to_owned(), secs.parse().ok()?)).filter(|_| ok)
+        })
+        .unwrap_or_default()
+}
+
 /// The remote script with its parameters (none of them secret) set at the top.
 pub fn script(plan: &Plan) -> String {
     let lines = |n: usize| {
@@ -325,7 +472,7 @@ pub fn script(plan: &Plan) -> String {
     };
     let mut s = String::new();
     let _ = writeln!(s, "K={}", sh_quote(plan.cache_file_name));
-    let mode = if token_is_one_line(plan.token) {
+    let mode = if token_is_one_line(&plan.token) {
         "line"
     } else {
         "bytes"
@@ -336,17 +483,24 @@ pub fn script(plan: &Plan) -> String {
     let _ = writeln!(s, "LU={}", sh_quote(plan.start_url.unwrap_or("")));
     let _ = writeln!(s, "N={}", sh_quote(plan.wait_nonce.unwrap_or("")));
     let _ = writeln!(s, "CFG={}", u8::from(!plan.sections.is_empty()));
+    let (point, secs) = test_stall();
+    let _ = writeln!(s, "TS={point} TSS={secs}");
     let header = |n: usize| plan.sections.get(n).map(|(h, _)| *h).unwrap_or("");
     let _ = writeln!(s, "H1={} H2={}", sh_quote(header(0)), sh_quote(header(1)));
     s.push_str(SCRIPT);
     s
 }
 
-/// Parses the script's stdout.
+/// Parses the script's stdout. Whatever comes before the script's first line is the noise of
+/// the remote's shell startup files (a `.cshrc` or `.bashrc` that prints) and is ignored, even
+/// when it does not end with a newline.
 pub fn parse_report(out: &[u8]) -> Result<Report> {
+    const START: &[u8] = b"ssso-sync ";
     let mut report = Report::default();
-    let mut rest = out;
-    let mut started = false;
+    let Some(at) = out.windows(START.len()).position(|w| w == START) else {
+        bail!("the remote did not run the sync script (is /bin/sh there?)");
+    };
+    let mut rest = &out[at..];
     let mut done = false;
     while !rest.is_empty() {
         let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
@@ -354,7 +508,6 @@ pub fn parse_report(out: &[u8]) -> Result<Report> {
         rest = rest.get(end + 1..).unwrap_or(&[]);
         let (word, arg) = line.split_once(' ').unwrap_or((line.as_str(), ""));
         match word {
-            "ssso-sync" => started = true,
             "aws" if arg == "missing" => report.aws_missing = true,
             "token" if arg == "written" => report.token = TokenOutcome::Written,
             "token" if arg == "unchanged" => report.token = TokenOutcome::Unchanged,
@@ -380,9 +533,6 @@ pub fn parse_report(out: &[u8]) -> Result<Report> {
             _ => {}
         }
     }
-    if !started {
-        bail!("the remote did not run the sync script (is /bin/sh there?)");
-    }
     if !done {
         bail!("the sync stopped before it finished (connection lost?)");
     }
@@ -391,7 +541,12 @@ pub fn parse_report(out: &[u8]) -> Result<Report> {
 
 /// Runs the sync over the master at `ctl`. `timeout` bounds the whole exchange.
 pub async fn run(ctl: &std::path::Path, plan: &Plan<'_>, timeout: Duration) -> Result<Report> {
+    crate::ui::debug(plan.describe());
     let session = openssh::Session::resume_mux(ctl.to_path_buf().into_boxed_path(), None);
+    let timeout = std::env::var(TEST_TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(timeout, Duration::from_secs);
     let result = tokio::time::timeout(timeout, exchange(&session, plan)).await;
     // The master belongs to the user's session: never let the Session close it.
     let _ = session.detach();
@@ -448,9 +603,15 @@ mod tests {
     use super::*;
     use std::path::Path;
     use std::process::{Command, Stdio};
+    use std::time::Duration;
 
     /// Runs the sync script locally with `sh`, HOME pointing at `home`.
     fn run_local(home: &Path, plan: &Plan) -> Report {
+        run_local_result(home, plan).unwrap()
+    }
+
+    /// [`run_local`], the report's error (an `error` line) as an error.
+    fn run_local_result(home: &Path, plan: &Plan) -> Result<Report> {
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(script(plan))
@@ -468,7 +629,7 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        parse_report(&out.stdout).unwrap()
+        parse_report(&out.stdout)
     }
 
     fn home() -> tempfile::TempDir {
@@ -482,7 +643,7 @@ mod tests {
     fn plan<'a>(token: &'a [u8], expires_at: i64) -> Plan<'a> {
         Plan {
             cache_file_name: "abc.json",
-            token,
+            token: Cow::Borrowed(token),
             expires_at,
             start_url: Some("https://x.awsapps.com/start"),
             sections: vec![("profile dev", PROFILE), ("sso-session corp", SESSION)],
@@ -529,7 +690,7 @@ mod tests {
     fn config_sections_are_replaced_in_place_keeping_every_other_byte() {
         let h = home();
         std::fs::create_dir_all(h.path().join(".aws")).unwrap();
-        let before = "# top\r\n[default]\r\nregion = us-east-1\r\n\r\n[ profile  dev ]\r\nsso_session = old\r\ns3 =\r\n  max = 1\r\n\r\n# about other\r\n[profile other]\r\nregion=x\r\n[sso-session corp]\r\nsso_start_url = old\r\n[sso-session corp]\r\ndup = 1\r\n[last]\r\nno newline";
+        let before = "# top\r\n[default]\r\nregion = us-east-1\r\n\r\n[ profile  dev ]\r\nsso_session = old\r\ns3 =\r\n  max = 1\r\n\r\n# about other\r\n[profile other]\r\nregion=x\r\n[sso-session corp]\r\nsso_start_url = old\r\n[sso-session  corp]\r\ndup = 1\r\n[last]\r\nno = newline";
         std::fs::write(h.path().join(".aws/config"), before).unwrap();
         let t = tok("2030-01-01T00:00:00Z");
         let r = run_local(h.path(), &plan(&t, 1_893_456_000));
@@ -537,7 +698,7 @@ mod tests {
         let after = std::fs::read_to_string(h.path().join(".aws/config")).unwrap();
         let crlf = |s: &str| s.replace('\n', "\r\n");
         let want = format!(
-            "# top\r\n[default]\r\nregion = us-east-1\r\n\r\n{}\r\n# about other\r\n[profile other]\r\nregion=x\r\n{}[last]\r\nno newline",
+            "# top\r\n[default]\r\nregion = us-east-1\r\n\r\n{}\r\n# about other\r\n[profile other]\r\nregion=x\r\n{}[last]\r\nno = newline",
             crlf(PROFILE),
             crlf(SESSION)
         );
@@ -588,6 +749,236 @@ mod tests {
         assert!(!h.path().join(".aws/config").exists());
     }
 
+    fn leftovers(home: &Path) -> Vec<String> {
+        let mut v = Vec::new();
+        for dir in [".aws", ".aws/sso/cache"] {
+            if let Ok(rd) = std::fs::read_dir(home.join(dir)) {
+                v.extend(
+                    rd.map(|e| e.unwrap().file_name().into_string().unwrap())
+                        .filter(|n| n.starts_with(".ssso")),
+                );
+            }
+        }
+        v
+    }
+
+    /// Configs that botocore's configparser rejects are left byte for byte, with the reason.
+    #[test]
+    fn configs_the_aws_cli_cannot_parse_are_left_alone() {
+        let cases: &[(&str, &str)] = &[
+            ("region = x\n[profile dev]\n", "before the first [section]"),
+            ("  region = x\n[default]\n", "before the first [section]"),
+            (
+                "[default]\nregion = x\n[default]\n",
+                "[default] appears twice",
+            ),
+            (
+                "[profile dev]\nx = 1\n[profile dev]\n",
+                "[profile dev] appears twice",
+            ),
+            (
+                "[default]\r\nregion = a\r\nregion = b\r\n",
+                "region is set twice",
+            ),
+            (
+                "[default]\njust words\n",
+                "neither a [section] nor key = value",
+            ),
+            ("[default]\n = x\n", "a value without a key"),
+            ("[profile dev\nregion = x\n", "before the first [section]"),
+            ("[default]\n[profile dev\n", "neither a [section]"),
+        ];
+        for (cfg, why) in cases {
+            let h = home();
+            std::fs::create_dir_all(h.path().join(".aws")).unwrap();
+            std::fs::write(h.path().join(".aws/config"), cfg).unwrap();
+            let t = tok("2030-01-01T00:00:00Z");
+            let r = run_local(h.path(), &plan(&t, 1_893_456_000));
+            match &r.config {
+                ConfigOutcome::Skipped(m) => {
+                    assert!(
+                        m.contains("cannot be parsed") && m.contains(why),
+                        "{cfg:?}: {m}"
+                    )
+                }
+                other => panic!("{cfg:?}: {other:?}"),
+            }
+            assert_eq!(r.token, TokenOutcome::Written, "{cfg:?}");
+            assert_eq!(
+                std::fs::read_to_string(h.path().join(".aws/config")).unwrap(),
+                *cfg
+            );
+            assert!(leftovers(h.path()).is_empty(), "{cfg:?}");
+        }
+    }
+
+    /// What botocore accepts is edited as usual.
+    #[test]
+    fn configs_the_aws_cli_accepts_are_edited() {
+        let cases = [
+            "# c\n; c\n\n[default]\nregion = x\n",
+            "[default]\ns3 =\n  max = 1\n\n  region = 1\n",
+            "[default]\nregion:x\n\t# indented comment\n[DEFAULT]\n[DEFAULT]\n",
+            "[profile  dev]\nregion = x\n[other] trailing\nregion = y\n",
+            "",
+        ];
+        for cfg in cases {
+            let h = home();
+            std::fs::create_dir_all(h.path().join(".aws")).unwrap();
+            std::fs::write(h.path().join(".aws/config"), cfg).unwrap();
+            let t = tok("2030-01-01T00:00:00Z");
+            let r = run_local(h.path(), &plan(&t, 1_893_456_000));
+            assert_eq!(r.config, ConfigOutcome::Written, "{cfg:?}");
+            let after = std::fs::read_to_string(h.path().join(".aws/config")).unwrap();
+            assert_eq!(after.matches("[profile dev]").count(), 1, "{after}");
+            assert_eq!(
+                run_local(h.path(), &plan(&t, 1_893_456_000)).config,
+                ConfigOutcome::Unchanged
+            );
+        }
+    }
+
+    /// `tests/corpus/remote/`: each remote config is edited (our sections once, a second run
+    /// changes nothing) or, when the AWS CLI could not parse it, left byte for byte.
+    #[test]
+    fn remote_config_corpus() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/remote");
+        let mut n = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let f = e.unwrap().path();
+            let before = std::fs::read(&f).unwrap();
+            let h = home();
+            std::fs::create_dir_all(h.path().join(".aws")).unwrap();
+            std::fs::write(h.path().join(".aws/config"), &before).unwrap();
+            let t = tok("2030-01-01T00:00:00Z");
+            let r = run_local(h.path(), &plan(&t, 1_893_456_000));
+            let after = std::fs::read(h.path().join(".aws/config")).unwrap();
+            match r.config {
+                ConfigOutcome::Skipped(why) => {
+                    assert!(why.contains("cannot be parsed"), "{f:?}: {why}");
+                    assert_eq!(after, before, "{f:?}");
+                }
+                ConfigOutcome::Written => {
+                    let a = String::from_utf8_lossy(&after);
+                    assert_eq!(a.matches("[profile dev]").count(), 1, "{f:?}");
+                    assert_eq!(a.matches("[sso-session corp]").count(), 1, "{f:?}");
+                    let again = run_local(h.path(), &plan(&t, 1_893_456_000));
+                    assert_eq!(again.config, ConfigOutcome::Unchanged, "{f:?}");
+                }
+                other => panic!("{f:?}: {other:?}"),
+            }
+            assert!(leftovers(h.path()).is_empty(), "{f:?}");
+            n += 1;
+        }
+        assert!(n >= 15);
+    }
+
+    #[test]
+    fn unsafe_cache_directories_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tok("2030-01-01T00:00:00Z");
+        for m in [0o770, 0o702, 0o777, 0o1777] {
+            let h = home();
+            let cache = h.path().join(".aws/sso/cache");
+            std::fs::create_dir_all(&cache).unwrap();
+            std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(m)).unwrap();
+            let e = run_local_result(h.path(), &plan(&t, 1_893_456_000)).unwrap_err();
+            assert!(
+                e.to_string().contains("writable by other users"),
+                "{m:o}: {e}"
+            );
+            assert!(!cache.join("abc.json").exists());
+        }
+        // Symlinks at the directory or at the token file are not followed.
+        let h = home();
+        let elsewhere = h.path().join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::fs::create_dir_all(h.path().join(".aws/sso")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, h.path().join(".aws/sso/cache")).unwrap();
+        let e = run_local_result(h.path(), &plan(&t, 1_893_456_000)).unwrap_err();
+        assert!(e.to_string().contains("symlink"), "{e}");
+        assert!(std::fs::read_dir(&elsewhere).unwrap().next().is_none());
+        let h = home();
+        let cache = h.path().join(".aws/sso/cache");
+        std::fs::create_dir_all(&cache).unwrap();
+        let target = h.path().join("target");
+        std::fs::write(&target, b"keep").unwrap();
+        std::os::unix::fs::symlink(&target, cache.join("abc.json")).unwrap();
+        let e = run_local_result(h.path(), &plan(&t, 1_893_456_000)).unwrap_err();
+        assert!(e.to_string().contains("symlink"), "{e}");
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+    }
+
+    /// A lock left by a dead sync is taken over; one held by a live one is waited for.
+    #[test]
+    fn the_remote_lock_recovers_from_dead_owners() {
+        let h = home();
+        let cache = h.path().join(".aws/sso/cache");
+        let lock = cache.join(".ssso-lock");
+        std::fs::create_dir_all(&lock).unwrap();
+        // A pid that is surely not running.
+        std::fs::write(lock.join("pid"), b"2147483646\n").unwrap();
+        let t = tok("2030-01-01T00:00:00Z");
+        let r = run_local(h.path(), &plan(&t, 1_893_456_000));
+        assert_eq!(r.token, TokenOutcome::Written);
+        assert!(!lock.exists());
+        // A live owner (this test process): the sync waits until it lets go.
+        std::fs::create_dir_all(&lock).unwrap();
+        std::fs::write(lock.join("pid"), format!("{}\n", std::process::id())).unwrap();
+        let l2 = lock.clone();
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(600));
+            std::fs::remove_dir_all(&l2).unwrap();
+        });
+        let started = std::time::Instant::now();
+        let newer = tok("2031-01-01T00:00:00Z");
+        let r = run_local(h.path(), &plan(&newer, 1_924_992_000));
+        assert!(started.elapsed() >= Duration::from_millis(500));
+        assert_eq!(r.token, TokenOutcome::Written);
+        releaser.join().unwrap();
+        assert!(!lock.exists());
+        assert!(leftovers(h.path()).is_empty());
+    }
+
+    /// `--access-token-only`: the refresh secrets never leave, every other field does.
+    #[test]
+    fn access_token_only_plan() {
+        let cfg = crate::awsconfig::AwsConfig::parse(&format!("{PROFILE}\n{SESSION}")).unwrap();
+        let sso = cfg.sso_profile("dev").unwrap();
+        let full = br#"{"startUrl":"https://x.awsapps.com/start","region":"eu-west-1","accessToken":"AT-SECRET","expiresAt":"2030-01-01T00:00:00Z","clientId":"cid","clientSecret":"CS-SECRET","registrationExpiresAt":"2030-06-01T00:00:00Z","refreshToken":"RT-SECRET"}"#;
+        let tok = crate::token::parse(full).unwrap();
+        let opts = crate::cli::SyncOpts {
+            access_token_only: true,
+            ..Default::default()
+        };
+        let p = Plan::new(&sso, &tok, &opts, None).unwrap();
+        let sent: serde_json::Value = serde_json::from_slice(&p.token).unwrap();
+        assert!(sent.get("refreshToken").is_none() && sent.get("clientSecret").is_none());
+        for k in [
+            "startUrl",
+            "region",
+            "accessToken",
+            "expiresAt",
+            "clientId",
+            "registrationExpiresAt",
+        ] {
+            assert!(sent.get(k).is_some(), "{k}");
+        }
+        let stripped = crate::token::parse(&p.token).unwrap();
+        assert!(!stripped.refreshable);
+        assert_eq!(stripped.expires_at, tok.expires_at);
+        // Default: byte for byte.
+        let p = Plan::new(&sso, &tok, &crate::cli::SyncOpts::default(), None).unwrap();
+        assert_eq!(&*p.token, full.as_slice());
+        // -v's description hides every secret.
+        let d = p.describe();
+        for secret in ["AT-SECRET", "CS-SECRET", "RT-SECRET"] {
+            assert!(!d.contains(secret), "{d}");
+        }
+        assert!(d.contains("cid") && d.contains("[profile dev]"), "{d}");
+        assert!(!script(&p).contains("SECRET"));
+    }
+
     #[test]
     fn report_parsing() {
         assert!(parse_report(b"").is_err());
@@ -603,5 +994,23 @@ mod tests {
         .unwrap();
         assert!(r.aws_missing);
         assert_eq!(r.token, TokenOutcome::RemoteNewer(b"abc".to_vec()));
+        // Startup-file noise before the report, with or without a final newline, even when it
+        // looks like report lines.
+        for noise in [
+            &b"Welcome!\ntoken written\nerror x\ndone\n"[..],
+            b"no newline at the end",
+            b"\x1b[31mcolour\x1b[0m\r\n\0binary\xff",
+        ] {
+            let mut out = noise.to_vec();
+            out.extend_from_slice(b"ssso-sync 2\ntoken unchanged\nconfig unchanged\ndone\n");
+            let r = parse_report(&out).unwrap();
+            assert_eq!(r.token, TokenOutcome::Unchanged);
+            assert_eq!(r.config, ConfigOutcome::Unchanged);
+        }
+        // Noise only: the script never ran.
+        let e = parse_report(b"sh: Command not found.\n").unwrap_err();
+        assert!(e.to_string().contains("/bin/sh"), "{e}");
+        assert!(parse_report(b"ssso-sync 2\ntoken remote-newer 99\nabc").is_err());
+        assert!(parse_report(b"ssso-sync 2\ntoken remote-newer x\n").is_err());
     }
 }

@@ -311,17 +311,56 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 /// Replace the token at `path` with `bytes` only when `bytes` is a valid token that expires
 /// later than the one there (or there is none or it is unusable): a stale copy must never
-/// overwrite a newer one. Returns whether it wrote. Not locked: two writers racing can still
-/// both pass the check; the rename keeps each write whole.
+/// overwrite a newer one. Nor does a token that cannot refresh (an `--access-token-only` copy)
+/// ever replace one that can, whatever their expiry: the refresh token would be lost. Returns
+/// whether it wrote. Not locked: two writers racing can still both pass the check; the rename
+/// keeps each write whole.
 pub fn write_if_newer(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
     let new = parse(bytes).context("refusing to write an unusable SSO token")?;
     if let Ok(Some(old)) = read(path)
-        && old.expires_at >= new.expires_at
+        && (old.expires_at >= new.expires_at || (old.refreshable && !new.refreshable))
     {
         return Ok(false);
     }
     write_atomic(path, bytes)?;
     Ok(true)
+}
+
+/// The fields that let whoever holds the file refresh the token (`--access-token-only` drops them).
+pub const REFRESH_SECRETS: &[&str] = &["refreshToken", "clientSecret"];
+
+/// Every field whose value must never be shown.
+const SECRETS: &[&str] = &["accessToken", "refreshToken", "clientSecret"];
+
+/// The token file without [`REFRESH_SECRETS`], every other field kept (compact JSON). The
+/// holder can use the access token until `expiresAt` and cannot refresh it.
+pub fn access_token_only(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|_| anyhow::anyhow!("the token is not JSON"))?;
+    let obj = v
+        .as_object_mut()
+        .context("the token is not a JSON object")?;
+    for k in REFRESH_SECRETS {
+        obj.remove(*k);
+    }
+    Ok(serde_json::to_vec(&v)?)
+}
+
+/// The token file for messages: every field, the secret ones replaced by `<redacted N chars>`
+/// (a file that is not a JSON object: only its size).
+pub fn redacted(bytes: &[u8]) -> String {
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Object(mut obj)) => {
+            for (k, v) in obj.iter_mut() {
+                if SECRETS.contains(&k.as_str()) {
+                    let n = v.as_str().map_or(0, |s| s.chars().count());
+                    *v = serde_json::Value::String(format!("<redacted {n} chars>"));
+                }
+            }
+            serde_json::Value::Object(obj).to_string()
+        }
+        _ => format!("<{} bytes, not a JSON object>", bytes.len()),
+    }
 }
 
 fn unique() -> u64 {
@@ -673,6 +712,39 @@ pub(crate) mod tests {
         assert!(write_if_newer(&p, token_json(now + 7200).as_bytes()).unwrap());
         assert!(write_if_newer(&p, b"{}").is_err());
         assert_eq!(read(&p).unwrap().unwrap().expires_at, now + 7200);
+        // A copy without refresh secrets never replaces a refreshable token, even a later one.
+        let stripped = access_token_only(token_json(now + 86400).as_bytes()).unwrap();
+        assert!(!write_if_newer(&p, &stripped).unwrap());
+        assert_eq!(read(&p).unwrap().unwrap().expires_at, now + 7200);
+        assert!(read(&p).unwrap().unwrap().refreshable);
+        // ...but does replace a stripped one that expires sooner.
+        let q = d.0.join("s.json");
+        let older = access_token_only(token_json(now + 60).as_bytes()).unwrap();
+        assert!(write_if_newer(&q, &older).unwrap());
+        assert!(write_if_newer(&q, &stripped).unwrap());
+    }
+
+    #[test]
+    fn stripped_and_redacted_tokens() {
+        let full = token_json(now() + 3600);
+        let s = String::from_utf8(access_token_only(full.as_bytes()).unwrap()).unwrap();
+        assert!(
+            !s.contains("SECRET-REFRESH") && !s.contains("SECRET-CLIENT"),
+            "{s}"
+        );
+        assert!(
+            s.contains("SECRET-ACCESS") && s.contains("\"clientId\""),
+            "{s}"
+        );
+        let r = redacted(full.as_bytes());
+        assert!(!r.contains("SECRET"), "{r}");
+        assert!(
+            r.contains("<redacted 13 chars>") && r.contains("d-123.awsapps.com"),
+            "{r}"
+        );
+        assert_eq!(redacted(b"[1]"), "<3 bytes, not a JSON object>");
+        assert!(access_token_only(b"[1]").is_err());
+        assert!(access_token_only(b"nope").is_err());
     }
 
     // ---------------------------------------------------------------- conformance

@@ -13,10 +13,7 @@ const SESSION: &str = "corp";
 
 /// `ssso -F <test config> [args...] user@ssso-test [remote...]` in `local`'s environment.
 fn ssso(local: &Local, args: &[&str], user: &str, remote: &[&str]) -> Command {
-    let mut cmd = local.ssso();
-    cmd.arg("-F").arg(server().ssh_config());
-    cmd.args(args).arg(server().dest(user)).args(remote);
-    cmd
+    local.ssso_to(args, user, remote)
 }
 
 /// A local side with a fresh, portal-registered token for PROFILE.

@@ -50,6 +50,11 @@ pub const PW_PASSWORD: &str = "ssso-test-pw";
 pub const RO_USER: &str = "ssso-ro";
 /// bash user with no `aws` on PATH (neither in `sh -c` nor in its login shell).
 pub const NOAWS_USER: &str = "ssso-noaws";
+/// tcsh user whose ~/.cshrc prints on stdout and stderr (without a final newline), hides `sh`
+/// when `~/.aws/.test-nosh` exists and sleeps `~/.aws/.test-slow` seconds first.
+pub const NOISY_USER: &str = "ssso-noisy";
+/// bash user whose `~/.aws` the tests replace with a tiny tmpfs (see [`TinyAws`]).
+pub const FULL_USER: &str = "ssso-full";
 /// Every test user `user()` knows.
 pub const ALL_USERS: &[&str] = &[
     "ssso-bash",
@@ -62,6 +67,8 @@ pub const ALL_USERS: &[&str] = &[
     PW_USER,
     RO_USER,
     NOAWS_USER,
+    NOISY_USER,
+    FULL_USER,
 ];
 
 /// The `Host` alias of the test server in `Server::ssh_config()`.
@@ -916,6 +923,7 @@ pub fn home(user: &str) -> PathBuf {
 pub struct UserGuard {
     name: &'static str,
     _lock: MutexGuard<'static, ()>,
+    _machine_lock: fs::File,
 }
 
 /// Locks test user `name` (one of `ALL_USERS`) and wipes its `~/.aws`.
@@ -927,13 +935,30 @@ pub fn user(name: &str) -> UserGuard {
         .get_key_value(name)
         .unwrap_or_else(|| panic!("{name} is not a test user (see ALL_USERS)"));
     let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+    // Other test processes on this machine (another checkout's `cargo test`) use the same
+    // users: an flock per user, released when the guard's file closes, keeps them apart.
+    let dir = Path::new("/run/ssso-test-users");
+    fs::create_dir_all(dir).unwrap();
+    let machine_lock = fs::File::create(dir.join(name)).unwrap();
+    use std::os::fd::AsRawFd;
+    // SAFETY: a plain flock on a file this function owns.
+    while unsafe { libc::flock(machine_lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        assert_eq!(
+            io::Error::last_os_error().kind(),
+            io::ErrorKind::Interrupted
+        );
+    }
     let aws = home(name).join(".aws");
     match fs::remove_dir_all(&aws) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => panic!("wipe {}: {e}", aws.display()),
     }
-    UserGuard { name, _lock: guard }
+    UserGuard {
+        name,
+        _lock: guard,
+        _machine_lock: machine_lock,
+    }
 }
 
 impl UserGuard {
@@ -969,6 +994,58 @@ impl UserGuard {
             token_json(access_token, expires_in).as_bytes(),
             0o600,
         );
+    }
+}
+
+/// A tmpfs of `kib` KiB mounted on `FULL_USER`'s `~/.aws` (0700, the user's), unmounted on
+/// drop. Hold the user's [`UserGuard`] first: it wipes `~/.aws`, which cannot be done to a
+/// mount point.
+pub struct TinyAws {
+    path: PathBuf,
+}
+
+impl TinyAws {
+    pub fn mount(kib: u32) -> TinyAws {
+        let (uid, gid, home) = passwd(FULL_USER).expect("run tests/support/setup.sh");
+        let path = home.join(".aws");
+        let _ = Command::new("umount").arg("-l").arg(&path).status();
+        fs::create_dir_all(&path).unwrap();
+        let out = run(
+            Command::new("mount")
+                .args(["-t", "tmpfs", "-o"])
+                .arg(format!("size={kib}k,mode=0700,uid={uid},gid={gid}"))
+                .arg("tmpfs")
+                .arg(&path),
+            CMD_TIMEOUT,
+        );
+        assert_success(&out, "mount a tmpfs on ~ssso-full/.aws");
+        TinyAws { path }
+    }
+
+    /// Fills the file system up, leaving nothing free.
+    pub fn fill(&self) {
+        let filler = self.path.join("filler");
+        let mut f = fs::File::create(&filler).unwrap();
+        let chunk = [b'x'; 4096];
+        while f.write_all(&chunk).is_ok() {}
+        while f.write_all(b"x").is_ok() {}
+    }
+
+    /// Remounts it read-only.
+    pub fn read_only(&self) {
+        let out = run(
+            Command::new("mount")
+                .args(["-o", "remount,ro"])
+                .arg(&self.path),
+            CMD_TIMEOUT,
+        );
+        assert_success(&out, "remount ~ssso-full/.aws read-only");
+    }
+}
+
+impl Drop for TinyAws {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
     }
 }
 
@@ -1231,6 +1308,24 @@ impl Local {
     /// `command(ssso_bin())`.
     pub fn ssso(&self) -> Command {
         self.command(ssso_bin())
+    }
+
+    /// `ssso -F <test config> [args...] USER@ssso-test [remote...]` in this environment.
+    pub fn ssso_to(&self, args: &[&str], user: &str, remote: &[&str]) -> Command {
+        let mut cmd = self.ssso();
+        cmd.arg("-F").arg(server().ssh_config());
+        cmd.args(args).arg(server().dest(user)).args(remote);
+        cmd
+    }
+
+    /// `ssso proxy -F <test config> --user USER --alias ssso-test [args...] 127.0.0.1 PORT`:
+    /// its stdout is the SSH stream (stdin is `/dev/null`, so just the server's banner).
+    pub fn ssso_proxy(&self, args: &[&str], user: &str) -> Command {
+        let mut cmd = self.ssso();
+        cmd.arg("proxy").arg("-F").arg(server().ssh_config());
+        cmd.args(["--user", user, "--alias", HOST_ALIAS]).args(args);
+        cmd.args(["127.0.0.1", &server().port.to_string()]);
+        cmd
     }
 
     /// `~/.aws/sso/cache/<cache_key>.json` in the temp HOME.

@@ -7,7 +7,8 @@
 # - moto[server] and awscli for the python3 that runs the tests' mock services, when missing;
 # - one test user per login shell (ssso-bash, ssso-sh, ssso-zsh, ssso-ksh, ssso-tcsh, ssso-csh,
 #   ssso-fish), plus ssso-pw (bash, password "ssso-test-pw"), ssso-ro (bash, home not writable by
-#   the user, so creating ~/.aws fails) and ssso-noaws (bash, no aws on PATH);
+#   the user, so creating ~/.aws fails), ssso-noaws (bash, no aws on PATH), ssso-noisy (tcsh,
+#   a ~/.cshrc that prints) and ssso-full (bash; the tests mount a tiny tmpfs on its ~/.aws);
 # - an AWS CLI v1 for the test users in /opt/ssso-test/venv (root's pyenv awscli lives in root's
 #   0700 home), linked as /usr/local/bin/aws so login shells (whose /etc/profile resets PATH)
 #   find it as they would on a real host;
@@ -24,7 +25,7 @@ PW_USER_PASSWORD=ssso-test-pw
 
 # Debian packages: install only what is missing (a quick dpkg query when all is there).
 PACKAGES="openssh-server openssh-client tcsh csh zsh ksh fish rsync python3 python3-venv
-    hyperfine sshpass git ca-certificates procps man-db groff-base bash-completion"
+    hyperfine sshpass git ca-certificates procps man-db groff-base bash-completion strace"
 missing=
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -83,7 +84,8 @@ ensure_user() {
 }
 
 for pair in bash:"$BASH_BIN" sh:"$DASH_BIN" zsh:"$ZSH_BIN" ksh:"$KSH_BIN" tcsh:"$TCSH_BIN" \
-    csh:"$CSH_BIN" fish:"$FISH_BIN" ro:"$BASH_BIN" noaws:"$BASH_BIN"; do
+    csh:"$CSH_BIN" fish:"$FISH_BIN" ro:"$BASH_BIN" noaws:"$BASH_BIN" noisy:"$TCSH_BIN" \
+    full:"$BASH_BIN"; do
     name=ssso-${pair%%:*}
     ensure_user "$name" "${pair#*:}"
     usermod -p '*' "$name"   # '*' = no password, but not locked: key login works
@@ -120,6 +122,21 @@ export PATH
 PROFILE
 chown root:root /home/ssso-noaws/.profile
 chmod 0644 /home/ssso-noaws/.profile
+
+# ssso-noisy (tcsh): a ~/.cshrc that prints on stdout and stderr for every `tcsh -c`, as real
+# ones do; with ~/.aws/.test-nosh it hides sh (PATH), with ~/.aws/.test-slow it first sleeps that
+# many seconds. Root-owned so the user's sessions can't change it.
+cat >/home/ssso-noisy/.cshrc <<'CSHRC'
+# written by ssso's tests/support/setup.sh: a startup file that talks
+echo "Welcome to ssso-noisy (stdout noise)"
+echo "token written"
+echo "stderr noise" >/dev/stderr
+/usr/bin/printf 'no newline after this noise'
+if ( -e ~/.aws/.test-nosh ) setenv PATH /nonexistent
+if ( -e ~/.aws/.test-slow ) sleep `cat ~/.aws/.test-slow`
+CSHRC
+chown root:root /home/ssso-noisy/.cshrc
+chmod 0644 /home/ssso-noisy/.cshrc
 
 # AWS CLI v1 for the test users, in a venv of Debian's python (world-readable).
 if [ ! -x "$VENV/bin/aws" ]; then

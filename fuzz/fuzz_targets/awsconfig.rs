@@ -1,0 +1,14 @@
+//! The AWS config parser and the SSO profile resolution never panic, whatever the file holds.
+#![no_main]
+
+include!("shared.rs");
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(cfg) = awsconfig::AwsConfig::parse(&text) {
+        for name in cfg.profile_names() {
+            let _ = cfg.sso_profile(&name);
+        }
+        let _ = cfg.sso_profiles_hint();
+    }
+});
