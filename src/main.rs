@@ -13,6 +13,7 @@ mod login;
 mod master;
 mod profile;
 mod proxy;
+mod refresh;
 mod remote;
 mod setup;
 mod sshargs;
