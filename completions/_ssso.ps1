@@ -38,6 +38,7 @@ Register-ArgumentCompleter -Native -CommandName 'ssso' -ScriptBlock {
             [CompletionResult]::new('setup', 'setup', [CompletionResultType]::ParameterValue, 'Print, or --write, the ~/.ssh/config block for `ssso proxy`; --persist-profile on the host')
             [CompletionResult]::new('__complete', '__complete', [CompletionResultType]::ParameterValue, 'Completion candidates for the shell scripts (internal)')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'ProxyCommand mode: sync the token, then connect ssh to HOST PORT (see PROXYCOMMAND MODE)')
+            [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Sync the token and config to many hosts at once; a table of results (see FLEET SYNC)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -113,6 +114,20 @@ Register-ArgumentCompleter -Native -CommandName 'ssso' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'ssso;sync' {
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use [default: SSSO_PROFILE, the host''s SetEnv AWS_PROFILE, AWS_PROFILE]')
+            [CompletionResult]::new('--min-valid', '--min-valid', [CompletionResultType]::ParameterName, 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)')
+            [CompletionResult]::new('--login-arg', '--login-arg', [CompletionResultType]::ParameterName, 'Extra argument for `aws sso login` (repeatable), e.g. --login-arg=--use-device-code')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'How many hosts to work on at once (prompts need --jobs 1)')
+            [CompletionResult]::new('--hosts-file', '--hosts-file', [CompletionResultType]::ParameterName, 'Read more hosts from FILE, one a line (# comments); - for stdin')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on a host after this long (connection and sync), e.g. 10s, 1m')
+            [CompletionResult]::new('--no-login', '--no-login', [CompletionResultType]::ParameterName, 'Fail instead of running `aws sso login` when the token is not fresh')
+            [CompletionResult]::new('--no-config', '--no-config', [CompletionResultType]::ParameterName, 'Do not touch the remote ~/.aws/config (sync the token only)')
+            [CompletionResult]::new('--access-token-only', '--access-token-only', [CompletionResultType]::ParameterName, 'Send the token without refreshToken and clientSecret: the remote cannot refresh it, and it stops working at its expiresAt (see SECURITY in the man page)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'ssso;help' {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the resolved profile and the local token''s state (no network)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, powershell, elvish)')
@@ -122,6 +137,7 @@ Register-ArgumentCompleter -Native -CommandName 'ssso' -ScriptBlock {
             [CompletionResult]::new('setup', 'setup', [CompletionResultType]::ParameterValue, 'Print, or --write, the ~/.ssh/config block for `ssso proxy`; --persist-profile on the host')
             [CompletionResult]::new('__complete', '__complete', [CompletionResultType]::ParameterValue, 'Completion candidates for the shell scripts (internal)')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'ProxyCommand mode: sync the token, then connect ssh to HOST PORT (see PROXYCOMMAND MODE)')
+            [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Sync the token and config to many hosts at once; a table of results (see FLEET SYNC)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -147,6 +163,9 @@ Register-ArgumentCompleter -Native -CommandName 'ssso' -ScriptBlock {
             break
         }
         'ssso;help;proxy' {
+            break
+        }
+        'ssso;help;sync' {
             break
         }
         'ssso;help;help' {

@@ -43,6 +43,9 @@ _ssso() {
             ssso,status)
                 cmd="ssso__subcmd__status"
                 ;;
+            ssso,sync)
+                cmd="ssso__subcmd__sync"
+                ;;
             ssso__subcmd__help,__complete)
                 cmd="ssso__subcmd__help__subcmd____complete"
                 ;;
@@ -70,6 +73,9 @@ _ssso() {
             ssso__subcmd__help,status)
                 cmd="ssso__subcmd__help__subcmd__status"
                 ;;
+            ssso__subcmd__help,sync)
+                cmd="ssso__subcmd__help__subcmd__sync"
+                ;;
             *)
                 ;;
         esac
@@ -77,7 +83,7 @@ _ssso() {
 
     case "${cmd}" in
         ssso)
-            opts="-h --profile --min-valid --no-login --login-arg --no-config --access-token-only --version --help status completions man login doctor setup __complete proxy help"
+            opts="-h --profile --min-valid --no-login --login-arg --no-config --access-token-only --version --help status completions man login doctor setup __complete proxy sync help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -157,7 +163,7 @@ _ssso() {
             return 0
             ;;
         ssso__subcmd__help)
-            opts="status completions man login doctor setup __complete proxy help"
+            opts="status completions man login doctor setup __complete proxy sync help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -296,6 +302,20 @@ _ssso() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ssso__subcmd__help__subcmd__sync)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ssso__subcmd__login)
             opts="-q -v -h --profile --min-valid --force --login-arg --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -404,6 +424,44 @@ _ssso() {
                     return 0
                     ;;
                 --min-valid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ssso__subcmd__sync)
+            opts="-h --profile --min-valid --no-login --login-arg --no-config --access-token-only --jobs --hosts-file --timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --min-valid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --login-arg)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hosts-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -35,6 +35,7 @@ set edit:completion:arg-completer[ssso] = {|@words|
             cand setup 'Print, or --write, the ~/.ssh/config block for `ssso proxy`; --persist-profile on the host'
             cand __complete 'Completion candidates for the shell scripts (internal)'
             cand proxy 'ProxyCommand mode: sync the token, then connect ssh to HOST PORT (see PROXYCOMMAND MODE)'
+            cand sync 'Sync the token and config to many hosts at once; a table of results (see FLEET SYNC)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'ssso;status'= {
@@ -101,6 +102,19 @@ set edit:completion:arg-completer[ssso] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'ssso;sync'= {
+            cand --profile 'AWS profile to use [default: SSSO_PROFILE, the host''s SetEnv AWS_PROFILE, AWS_PROFILE]'
+            cand --min-valid 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)'
+            cand --login-arg 'Extra argument for `aws sso login` (repeatable), e.g. --login-arg=--use-device-code'
+            cand --jobs 'How many hosts to work on at once (prompts need --jobs 1)'
+            cand --hosts-file 'Read more hosts from FILE, one a line (# comments); - for stdin'
+            cand --timeout 'Give up on a host after this long (connection and sync), e.g. 10s, 1m'
+            cand --no-login 'Fail instead of running `aws sso login` when the token is not fresh'
+            cand --no-config 'Do not touch the remote ~/.aws/config (sync the token only)'
+            cand --access-token-only 'Send the token without refreshToken and clientSecret: the remote cannot refresh it, and it stops working at its expiresAt (see SECURITY in the man page)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'ssso;help'= {
             cand status 'Show the resolved profile and the local token''s state (no network)'
             cand completions 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
@@ -110,6 +124,7 @@ set edit:completion:arg-completer[ssso] = {|@words|
             cand setup 'Print, or --write, the ~/.ssh/config block for `ssso proxy`; --persist-profile on the host'
             cand __complete 'Completion candidates for the shell scripts (internal)'
             cand proxy 'ProxyCommand mode: sync the token, then connect ssh to HOST PORT (see PROXYCOMMAND MODE)'
+            cand sync 'Sync the token and config to many hosts at once; a table of results (see FLEET SYNC)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'ssso;help;status'= {
@@ -127,6 +142,8 @@ set edit:completion:arg-completer[ssso] = {|@words|
         &'ssso;help;__complete'= {
         }
         &'ssso;help;proxy'= {
+        }
+        &'ssso;help;sync'= {
         }
         &'ssso;help;help'= {
         }

@@ -40,6 +40,7 @@ complete -c ssso -n "__fish_ssso_needs_command" -a "doctor" -d 'Check a host for
 complete -c ssso -n "__fish_ssso_needs_command" -a "setup" -d 'Print, or --write, the ~/.ssh/config block for `ssso proxy`; --persist-profile on the host'
 complete -c ssso -n "__fish_ssso_needs_command" -a "__complete" -d 'Completion candidates for the shell scripts (internal)'
 complete -c ssso -n "__fish_ssso_needs_command" -a "proxy" -d 'ProxyCommand mode: sync the token, then connect ssh to HOST PORT (see PROXYCOMMAND MODE)'
+complete -c ssso -n "__fish_ssso_needs_command" -a "sync" -d 'Sync the token and config to many hosts at once; a table of results (see FLEET SYNC)'
 complete -c ssso -n "__fish_ssso_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ssso -n "__fish_ssso_using_subcommand status" -l profile -d 'AWS profile to use [default: SSSO_PROFILE, the host\'s SetEnv AWS_PROFILE, AWS_PROFILE]' -r
 complete -c ssso -n "__fish_ssso_using_subcommand status" -l min-valid -d 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)' -r
@@ -79,15 +80,26 @@ complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l strict -d 'Fail (exi
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l quiet -d 'Only errors on stderr'
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l verbose -d 'Say what ssso does, on stderr'
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -s h -l help -d 'Print help'
-complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy help" -f -a "status" -d 'Show the resolved profile and the local token\'s state (no network)'
-complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
-complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy help" -f -a "man" -d 'Print the man page (roff)'
-complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy help" -f -a "login" -d 'Make the local SSO token fresh, running `aws sso login` only when needed (no ssh)'
-complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy help" -f -a "doctor" -d 'Check a host for ssso: ssh, remote aws, config, token, credentials, a live AWS call'
-complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy help" -f -a "setup" -d 'Print, or --write, the ~/.ssh/config block for `ssso proxy`; --persist-profile on the host'
-complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy help" -f -a "__complete" -d 'Completion candidates for the shell scripts (internal)'
-complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy help" -f -a "proxy" -d 'ProxyCommand mode: sync the token, then connect ssh to HOST PORT (see PROXYCOMMAND MODE)'
-complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ssso -n "__fish_ssso_using_subcommand sync" -l profile -d 'AWS profile to use [default: SSSO_PROFILE, the host\'s SetEnv AWS_PROFILE, AWS_PROFILE]' -r
+complete -c ssso -n "__fish_ssso_using_subcommand sync" -l min-valid -d 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)' -r
+complete -c ssso -n "__fish_ssso_using_subcommand sync" -l login-arg -d 'Extra argument for `aws sso login` (repeatable), e.g. --login-arg=--use-device-code' -r
+complete -c ssso -n "__fish_ssso_using_subcommand sync" -l jobs -d 'How many hosts to work on at once (prompts need --jobs 1)' -r
+complete -c ssso -n "__fish_ssso_using_subcommand sync" -l hosts-file -d 'Read more hosts from FILE, one a line (# comments); - for stdin' -r -F
+complete -c ssso -n "__fish_ssso_using_subcommand sync" -l timeout -d 'Give up on a host after this long (connection and sync), e.g. 10s, 1m' -r
+complete -c ssso -n "__fish_ssso_using_subcommand sync" -l no-login -d 'Fail instead of running `aws sso login` when the token is not fresh'
+complete -c ssso -n "__fish_ssso_using_subcommand sync" -l no-config -d 'Do not touch the remote ~/.aws/config (sync the token only)'
+complete -c ssso -n "__fish_ssso_using_subcommand sync" -l access-token-only -d 'Send the token without refreshToken and clientSecret: the remote cannot refresh it, and it stops working at its expiresAt (see SECURITY in the man page)'
+complete -c ssso -n "__fish_ssso_using_subcommand sync" -s h -l help -d 'Print help'
+complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy sync help" -f -a "status" -d 'Show the resolved profile and the local token\'s state (no network)'
+complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy sync help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
+complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy sync help" -f -a "man" -d 'Print the man page (roff)'
+complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy sync help" -f -a "login" -d 'Make the local SSO token fresh, running `aws sso login` only when needed (no ssh)'
+complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy sync help" -f -a "doctor" -d 'Check a host for ssso: ssh, remote aws, config, token, credentials, a live AWS call'
+complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy sync help" -f -a "setup" -d 'Print, or --write, the ~/.ssh/config block for `ssso proxy`; --persist-profile on the host'
+complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy sync help" -f -a "__complete" -d 'Completion candidates for the shell scripts (internal)'
+complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy sync help" -f -a "proxy" -d 'ProxyCommand mode: sync the token, then connect ssh to HOST PORT (see PROXYCOMMAND MODE)'
+complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy sync help" -f -a "sync" -d 'Sync the token and config to many hosts at once; a table of results (see FLEET SYNC)'
+complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy sync help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 
 # ssso: --profile from the AWS config, DESTINATION from ~/.ssh/config and known_hosts.
 complete -c ssso -l profile -x -a '(command ssso __complete --shell fish -- (commandline -opc)[2..] (commandline -ct) 2>/dev/null)'

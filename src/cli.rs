@@ -136,6 +136,10 @@ pub enum Command {
 
     /// ProxyCommand mode: sync the token, then connect ssh to HOST PORT (see PROXYCOMMAND MODE)
     Proxy(ProxyArgs),
+
+    /// Sync the token and config to many hosts at once; a table of results (see FLEET SYNC)
+    #[command(after_help = FLEET_EXAMPLES)]
+    Sync(FleetArgs),
 }
 
 #[derive(Debug, Args)]
@@ -284,4 +288,37 @@ pub struct ProxyArgs {
 
     /// Port to connect to: pass %p
     pub port: u16,
+}
+
+const FLEET_EXAMPLES: &str = "\
+Examples:
+  ssso sync --profile dev web-1 web-2 db-1        one login at most, then every host at once
+  ssso sync --jobs 32 --timeout 10s --hosts-file hosts.txt
+  ssso sync -F ~/.ssh/fleet.conf -l alice h1 h2   ssh options (before the hosts) apply to every host
+
+With --jobs above 1, ssh runs with BatchMode=yes (no password or host-key prompts): use keys,
+or --jobs 1. Exit status 1 when any host failed.";
+
+/// `ssso sync [--profile NAME] [--jobs N] [--hosts-file FILE|-] [--timeout D] [SSH OPTIONS]
+/// HOST...`: the arguments after `sync` are split like the connect path's.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    #[command(flatten)]
+    pub connect: ConnectOpts,
+
+    /// How many hosts to work on at once (prompts need --jobs 1)
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub jobs: usize,
+
+    /// Read more hosts from FILE, one a line (# comments); - for stdin
+    #[arg(long, value_name = "FILE")]
+    pub hosts_file: Option<std::path::PathBuf>,
+
+    /// Give up on a host after this long (connection and sync), e.g. 10s, 1m
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub timeout: String,
+
+    /// ssh options, then the hosts
+    #[arg(value_name = "[SSH OPTIONS] HOST", allow_hyphen_values = true)]
+    pub target: Vec<OsString>,
 }

@@ -22,7 +22,7 @@ use crate::master::{self, PrivateDir};
 use crate::remote::{self, Run};
 use crate::sshargs::SshArgs;
 use crate::sync::{self, ConfigOutcome, TokenOutcome};
-use crate::{login, profile, token, ui};
+use crate::{login, profile, refresh, token, ui};
 
 /// How long the sync may take once the connection is up.
 pub(crate) const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
@@ -54,6 +54,7 @@ pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
         }
     };
     let (name, sso, tok) = fresh_token(opts, &cfg, false)?;
+    let min_valid = token::parse_duration(&opts.profile.min_valid)?;
 
     // What the session runs on the remote.
     let user_command = match ssh.command_line() {
@@ -139,10 +140,23 @@ pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
             }
         };
         tokio::pin!(sync);
+        // Once the session's own sync is done: keep the remote token fresh while it runs.
+        let keep = refresh::keep_fresh(
+            refresh::Session {
+                ctl: &ctl,
+                sso: &sso,
+                sync: &opts.sync,
+                min_valid,
+                dest: &dest,
+            },
+            tok.clone(),
+        );
+        tokio::pin!(keep);
         let mut sync_done = false;
         let status = loop {
             tokio::select! {
                 r = &mut sync, if !sync_done => { sync_done = true; report(&r, &dest, &sso, &tok); }
+                () = &mut keep, if sync_done => {}
                 s = child.wait() => break s?,
                 _ = term.recv() => forward(pid, libc::SIGTERM),
                 _ = hup.recv() => forward(pid, libc::SIGHUP),
@@ -242,7 +256,7 @@ pub(crate) fn report_sync(
 
 /// The remote had a newer token for the same session (its botocore refreshed it): keep it
 /// here too, so the next sync does not push the older one and a rotated refresh token is not lost.
-fn keep_remote_token(bytes: &[u8], sso: &awsconfig::SsoProfile, local: &token::Token) {
+pub(crate) fn keep_remote_token(bytes: &[u8], sso: &awsconfig::SsoProfile, local: &token::Token) {
     let store = || -> Result<bool> {
         let remote = token::parse(bytes).context("the remote's newer token is not valid")?;
         if remote.start_url != local.start_url {

@@ -169,6 +169,22 @@ The session itself is ssh's, so ssso cannot export \fBAWS_PROFILE\fR in it. Eith
 ssso also works as the ssh program of these tools: \fBrsync \-e ssso\fR, \fBscp \-S ssso\fR, \fBsftp \-S ssso\fR, \fBGIT_SSH_COMMAND=ssso\fR, with the same output and exit status as ssh."#,
     ),
     (
+        "LONG SESSIONS",
+        r#"While \fBssso\fR \fIHOST\fR holds a session open, it keeps the host's token fresh over the same connection, with no process left on the host (each push is one short \fBsh\fR that exits), and stops when the session ends:
+.IP \(bu 2
+every 2 seconds it looks at the local token file; a new token (you ran \fBaws sso login\fR, or your local AWS CLI refreshed it) is pushed within seconds;
+.IP \(bu 2
+when the token comes within \fB\-\-min\-valid\fR of expiry and can be refreshed (an sso-session profile whose token has a refresh token and an unexpired client registration), ssso refreshes it itself, as botocore does (SSO-OIDC \fBCreateToken\fR with the refresh_token grant at \fBAWS_ENDPOINT_URL_SSO_OIDC\fR or \fBhttps://oidc.\fR\fIREGION\fR\fB.amazonaws.com\fR; at most one attempt a minute, or per \fB\-\-min\-valid\fR when that is shorter; the old token is kept when it fails), writes it locally with the fields botocore writes (a rotated refresh token included; never over a newer file) and pushes it. ssso is then the one refresher for the machines it syncs, so a rotated refresh token never collides with another copy;
+.IP \(bu 2
+when it cannot refresh, one warning line appears on your terminal 5 minutes (or \fB\-\-min\-valid\fR, when shorter) before the token expires, saying to run \fBaws sso login\fR; nothing with \fB\-q\fR.
+.PP
+\fBssso login\fR and the login step of every command refresh the same way before they fall back to \fBaws sso login\fR."#,
+    ),
+    (
+        "FLEET SYNC",
+        r#"\fBssso sync\fR [\fB\-\-profile\fR \fINAME\fR] [\fB\-\-jobs\fR \fIN\fR] [\fB\-\-hosts\-file\fR \fIFILE\fR|\fB\-\fR] [\fB\-\-timeout\fR \fID\fR] [\fISSH OPTIONS\fR] \fIHOST\fR... syncs the token and config sections to every host. The profile is \fB\-\-profile\fR, \fBSSSO_PROFILE\fR, the first host's \fBSetEnv AWS_PROFILE\fR, then \fBAWS_PROFILE\fR; the token is made fresh once (one login at most) before any host is contacted. Then up to \fB\-\-jobs\fR hosts (8 by default) are worked on at once, each within \fB\-\-timeout\fR (30s by default, connection and sync), so a slow or dead host holds no other up: a short-lived master of its own (\fBControlPersist=no\fR), the sync, \fBssh \-O exit\fR. With \fB\-\-jobs\fR above 1, ssh runs with \fBBatchMode=yes\fR: password, 2FA and host-key prompts from many hosts at once cannot be answered, so use keys, or \fB\-\-jobs 1\fR. ssh options come before the hosts and apply to every host (\fB\-F\fR included); \fB\-\-hosts\-file\fR adds one host a line (\fB#\fR comments, \fB\-\fR for stdin). A progress line goes to stderr when it is a terminal; the table (HOST, RESULT: synced, already current or failed, DETAIL) goes to stdout. Exit status 1 when any host failed, 254 when ssso failed before contacting any."#,
+    ),
+    (
         "PROFILE RESOLUTION",
         r#"The first of: \fB\-\-profile\fR; \fBSSSO_PROFILE\fR; the host's \fBSetEnv AWS_PROFILE=\fR\fINAME\fR in your ssh configuration (as \fBssh \-G\fR resolves it); \fBAWS_PROFILE\fR. With none, ssso stops and lists the SSO profiles it found. The profile must be an IAM Identity Center profile: either \fBsso_session\fR pointing at an \fB[sso\-session]\fR section, or a legacy profile with \fBsso_start_url\fR and \fBsso_region\fR."#,
     ),
@@ -204,7 +220,7 @@ no colour in ssso's messages."#,
     ),
     (
         "EXIT STATUS",
-        r#"The remote command's exit status; 255 when \fBssh\fR fails (unknown host, refused, authentication failed: ssh's own message is shown); 254 when ssso itself fails before connecting (no AWS config, unknown or non-SSO profile, unreadable token, failed or cancelled login, \-\-no\-login with a stale token); 2 for a usage error. A failed sync does not stop the session: it is reported as a warning. \fBssso status\fR exits 0 when the token is fresh and 1 when it is not; \fBssso doctor\fR exits 1 when a check fails; \fBssso login\fR exits 0 when the token is fresh afterwards."#,
+        r#"The remote command's exit status; 255 when \fBssh\fR fails (unknown host, refused, authentication failed: ssh's own message is shown); 254 when ssso itself fails before connecting (no AWS config, unknown or non-SSO profile, unreadable token, failed or cancelled login, \-\-no\-login with a stale token); 2 for a usage error. A failed sync does not stop the session: it is reported as a warning. \fBssso status\fR exits 0 when the token is fresh and 1 when it is not; \fBssso doctor\fR exits 1 when a check fails; \fBssso login\fR exits 0 when the token is fresh afterwards; \fBssso sync\fR exits 1 when any host failed."#,
     ),
     (
         "SECURITY",
@@ -228,6 +244,12 @@ log in with the device-code flow when a login is needed.
 .TP
 \fBssso status \-\-json\fR
 the local token's state, without network.
+.TP
+\fBssso sync \-\-profile dev \-\-jobs 32 \-\-timeout 10s \-\-hosts\-file hosts.txt\fR
+the token and config to every host in hosts.txt, 32 at a time; a table of results.
+.TP
+\fBssso \-\-profile dev alice@host\fR, then \fBaws sso login \-\-profile dev\fR on your machine
+the new token reaches the open session within seconds (see LONG SESSIONS).
 .TP
 \fBProxyCommand ssso proxy \-\-user %r \-\-alias %n %h %p\fR
 in \fI~/.ssh/config\fR: scp, rsync, sftp and git to that host get a fresh, synced token first.

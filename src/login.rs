@@ -1,7 +1,9 @@
 //! The login step: make sure the profile's IAM Identity Center token is fresh, running
 //! `aws sso login` only when it is not. `aws sso login` always opens a new browser login, so
 //! the decision is ssso's: a fresh token (more than `--min-valid` left) is used as it is,
-//! without starting any process. ssso writes nothing here; the AWS CLI writes the token.
+//! without starting any process. A token that is not fresh but refreshable is first refreshed
+//! without a browser ([`crate::refresh`], the same call botocore makes); only when that fails
+//! does `aws sso login` run, and then the AWS CLI writes the token.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -29,7 +31,7 @@ pub fn ensure_fresh(
     stdout_to_stderr: bool,
 ) -> anyhow::Result<Token> {
     let cache_file = token::cache_dir()?.join(&sso.cache_file_name);
-    ensure_fresh_with(
+    login_if_needed(
         &cache_file,
         || which::which("aws").ok(),
         sso,
@@ -37,6 +39,7 @@ pub fn ensure_fresh(
         no_login,
         extra_args,
         stdout_to_stderr,
+        Mode::RefreshFirst,
     )
 }
 
@@ -71,11 +74,9 @@ fn describe(
     }
 }
 
-/// [`ensure_fresh`] with the token file and the way to find `aws` given (tests).
-#[allow(
-    dead_code,
-    reason = "called by ensure_fresh, which the connect path calls"
-)]
+/// [`ensure_fresh`] with the token file and the way to find `aws` given, and no network
+/// refresh (tests).
+#[cfg(test)]
 pub(crate) fn ensure_fresh_with(
     cache_file: &Path,
     find_aws: impl FnOnce() -> Option<PathBuf>,
@@ -93,7 +94,7 @@ pub(crate) fn ensure_fresh_with(
         no_login,
         extra_args,
         stdout_to_stderr,
-        false,
+        Mode::LoginOnly,
     )
 }
 
@@ -116,7 +117,11 @@ pub fn run(args: &crate::cli::LoginArgs) -> anyhow::Result<u8> {
         false,
         &args.login_arg,
         false,
-        args.force,
+        if args.force {
+            Mode::Force
+        } else {
+            Mode::RefreshFirst
+        },
     )?;
     crate::ui::info(format_args!(
         "the SSO token for profile `{}` {}",
@@ -126,7 +131,19 @@ pub fn run(args: &crate::cli::LoginArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// [`ensure_fresh_with`], or with `force` a login even for a fresh token.
+/// What to do with a token that is not fresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Refresh it natively (see [`crate::refresh`]) when it can be, else log in.
+    RefreshFirst,
+    /// Log in (tests: no network).
+    #[cfg_attr(not(test), allow(dead_code, reason = "the unit tests' mode"))]
+    LoginOnly,
+    /// `--force`: log in even when the token is fresh.
+    Force,
+}
+
+/// Makes the token fresh: as it is, refreshed, or by `aws sso login` (see [`Mode`]).
 #[allow(
     clippy::too_many_arguments,
     reason = "the steps' inputs, passed through"
@@ -139,8 +156,9 @@ fn login_if_needed(
     no_login: bool,
     extra_args: &[String],
     stdout_to_stderr: bool,
-    force: bool,
+    mode: Mode,
 ) -> anyhow::Result<Token> {
+    let force = mode == Mode::Force;
     let state = token::read(cache_file);
     if let Ok(Some(t)) = &state
         && !force
@@ -152,6 +170,22 @@ fn login_if_needed(
             token::human_duration(t.expires_at - token::now())
         ));
         return Ok(t.clone());
+    }
+    if mode == Mode::RefreshFirst
+        && let Ok(Some(t)) = &state
+        && crate::refresh::can_refresh(sso, t)
+    {
+        match crate::refresh::refresh_file(cache_file, sso, t) {
+            Ok(t) if token::is_fresh(&t, token::now(), min_valid_secs) => {
+                crate::ui::debug(format_args!(
+                    "refreshed the SSO token for profile `{}` without a login",
+                    sso.profile
+                ));
+                return Ok(t);
+            }
+            Ok(_) => crate::ui::debug("the refreshed token is still not fresh enough"),
+            Err(e) => crate::ui::debug(format_args!("could not refresh the token: {e:#}")),
+        }
     }
     let why = if force {
         format!("--force: logging in again for profile `{}`", sso.profile)

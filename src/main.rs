@@ -9,10 +9,12 @@ mod complete;
 mod connect;
 mod docs;
 mod doctor;
+mod fleet;
 mod login;
 mod master;
 mod profile;
 mod proxy;
+mod refresh;
 mod remote;
 mod setup;
 mod sshargs;
@@ -64,7 +66,7 @@ fn run(args: Vec<OsString>) -> anyhow::Result<u8> {
                     Ok(0)
                 }
                 Some(cli::Command::Login(a)) => login::run(&a),
-                Some(cli::Command::Doctor(_) | cli::Command::Setup(_)) => {
+                Some(cli::Command::Doctor(_) | cli::Command::Setup(_) | cli::Command::Sync(_)) => {
                     with_ssh_args(&args, &names)
                 }
                 Some(cli::Command::Complete(a)) => Ok(complete::run(&a.shell, &a.words, &names)),
@@ -79,7 +81,7 @@ fn run(args: Vec<OsString>) -> anyhow::Result<u8> {
     }
 }
 
-/// `doctor` and `setup` take ssh options and a host like the connect path: the words after the
+/// `doctor`, `setup` and `sync` take ssh options and a host like the connect path: the words after the
 /// subcommand are split by [`sshargs::split`]; clap parses only ssso's long options among them.
 fn with_ssh_args(args: &[OsString], names: &[&str]) -> anyhow::Result<u8> {
     let sshargs::Split::Connect { ssso, ssh } = sshargs::split(&args[1..], &[])? else {
@@ -90,6 +92,7 @@ fn with_ssh_args(args: &[OsString], names: &[&str]) -> anyhow::Result<u8> {
     match cli.command {
         Some(cli::Command::Doctor(a)) => doctor::run(&a, ssh),
         Some(cli::Command::Setup(a)) => setup::run(&a, ssh),
-        _ => unreachable!("called for doctor and setup only: {names:?}"),
+        Some(cli::Command::Sync(a)) => fleet::run(&a, ssh),
+        _ => unreachable!("called for doctor, setup and sync only: {names:?}"),
     }
 }

@@ -163,6 +163,36 @@ pub fn command(
     cmd
 }
 
+/// A master that carries only syncs, started in the background once authenticated:
+/// `ssh -M -N -f -T -S CTL -o ControlPersist=PERSIST`, no forwardings, X11, agent,
+/// LocalCommand or RemoteCommand (the first value of an option wins: these come before the
+/// user's own), then `extra`, the user's config-shaping options and the destination. A
+/// `ssso proxy` in the host's ProxyCommand only connects (see [`crate::proxy::mark_inner`]).
+pub fn sync_master_command(ssh: &SshArgs, ctl: &Path, persist: &str, extra: &[&str]) -> Command {
+    let mut cmd = Command::new("ssh");
+    cmd.args(["-M", "-N", "-f", "-T", "-S"]).arg(ctl);
+    cmd.args([
+        "-o",
+        &format!("ControlPersist={persist}"),
+        "-o",
+        "ClearAllForwardings=yes",
+        "-o",
+        "ForwardAgent=no",
+        "-o",
+        "ForwardX11=no",
+        "-o",
+        "PermitLocalCommand=no",
+        "-o",
+        "RemoteCommand=none",
+    ]);
+    cmd.args(extra);
+    cmd.args(ssh.config_options());
+    cmd.arg("--");
+    cmd.arg(ssh.destination.as_deref().unwrap_or_default());
+    crate::proxy::mark_inner(&mut cmd);
+    cmd
+}
+
 /// Plain ssh with exactly the user's arguments (queries such as `-G`, `-V`, `-O`).
 pub fn passthrough(args: &[OsString]) -> Command {
     let mut cmd = Command::new("ssh");

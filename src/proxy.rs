@@ -325,34 +325,15 @@ fn remove_stale_socket(ctl: &Path) {
 
 /// The sync master's command line (see [`start_master`]).
 fn master_command(t: &Target, cfg: &SshConfig, ctl: &Path) -> Command {
-    let mut cmd = Command::new("ssh");
-    // The first value of an option wins: these come before the user's own. No forwarding,
-    // X11, agent, tty, LocalCommand or RemoteCommand: the master only carries the sync.
-    cmd.args(["-M", "-N", "-f", "-T", "-S"]).arg(ctl);
-    cmd.args([
-        "-o",
-        &format!("ControlPersist={PERSIST_SECS}"),
-        "-o",
-        "ClearAllForwardings=yes",
-        "-o",
-        "ForwardAgent=no",
-        "-o",
-        "ForwardX11=no",
-        "-o",
-        "PermitLocalCommand=no",
-        "-o",
-        "RemoteCommand=none",
-    ]);
     // When the host's ProxyCommand is `ssso proxy`, the inner one hands ssh the socket and
     // exits: no relay process lives on beside the master.
-    if cfg.get("proxycommand").is_some_and(runs_ssso_proxy) {
-        cmd.args(["-o", "ProxyUseFdpass=yes"]);
-    }
-    cmd.args(t.ssh.config_options());
-    cmd.arg("--");
-    cmd.arg(t.ssh.destination.as_deref().unwrap_or_default());
-    cmd.env(INNER_ENV, "1");
-    cmd
+    let fdpass = cfg.get("proxycommand").is_some_and(runs_ssso_proxy);
+    let extra: &[&str] = if fdpass {
+        &["-o", "ProxyUseFdpass=yes"]
+    } else {
+        &[]
+    };
+    master::sync_master_command(&t.ssh, ctl, &PERSIST_SECS.to_string(), extra)
 }
 
 /// Starts the sync master in the background: prompts on the terminal (ssh opens /dev/tty),

@@ -24,6 +24,9 @@ pub const SSSO_LONG: &[(&str, bool)] = &[
     ("no-login", false),
     ("login-arg", true),
     ("no-config", false),
+    ("jobs", true),
+    ("hosts-file", true),
+    ("timeout", true),
     ("help", false),
     ("version", false),
 ];

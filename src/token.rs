@@ -780,10 +780,9 @@ pub(crate) mod tests {
 
     /// botocore's SSO token refresh cases, judged the way ssso does: botocore refreshes a token
     /// with less than 15 minutes left; ssso calls such a token not fresh (and, when it cannot
-    /// be used, runs `aws sso login`). ssso never refreshes over the network itself, so for the
-    /// cases where botocore refreshes ("Expired token refresh with(out) new refresh token") the
-    /// test checks that ssso sees the token as stale but refreshable, and the expected
-    /// write-back is not applicable.
+    /// be used, refreshes it or runs `aws sso login`). For the cases where botocore refreshes
+    /// ("Expired token refresh with(out) new refresh token") the test checks that ssso sees the
+    /// token as stale but refreshable; the write-back is checked in `refresh.rs`.
     #[test]
     fn conformance_botocore_refresh() {
         let Some(dir) = conformance_dir("conformance_botocore_refresh") else {

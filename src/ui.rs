@@ -42,6 +42,23 @@ pub fn warn(msg: impl std::fmt::Display) {
     }
 }
 
+/// A warning while the user's session owns the terminal (raw mode, where `\n` does not return
+/// the carriage): one line of its own, `\r\n` before and after, nothing else on the screen
+/// changed. Plain [`warn`] when stderr is not a terminal.
+pub fn warn_in_session(msg: impl std::fmt::Display) {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return warn(msg);
+    }
+    if level() >= 1 {
+        let _ = write!(
+            std::io::stderr(),
+            "\r\nssso: {} {msg}\r\n",
+            label("warning:", "33")
+        );
+    }
+}
+
 pub fn info(msg: impl std::fmt::Display) {
     if level() >= 1 {
         let _ = writeln!(std::io::stderr(), "ssso: {msg}");

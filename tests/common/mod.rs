@@ -506,7 +506,8 @@ fn write_file(path: &Path, contents: &[u8], mode: u32) {
 // ---------------------------------------------------------------------------------------------
 
 /// The mock IAM Identity Center portal (`tests/support/mock_sso.py`, also answering SSO-OIDC
-/// refreshes with `InvalidGrantException`) and moto's server (STS).
+/// refreshes: refused for botocore, rotating refresh tokens for ssso; see
+/// [`Portal::register_refresh`]) and moto's server (STS).
 pub struct Portal {
     /// Port of the mock portal on 127.0.0.1 (`AWS_ENDPOINT_URL_SSO`, `..._SSO_OIDC`).
     pub sso_port: u16,
@@ -514,6 +515,7 @@ pub struct Portal {
     pub sts_port: u16,
     tokens_file: PathBuf,
     seen_log: PathBuf,
+    refresh_dir: PathBuf,
     register_lock: Mutex<()>,
     _keep: Mutex<Vec<(Child, ChildStdin, BufReader<ChildStdout>)>>,
 }
@@ -528,13 +530,16 @@ pub fn portal() -> &'static Portal {
         let seen_log = dir.join("seen");
         write_file(&tokens_file, b"", 0o644);
         write_file(&seen_log, b"", 0o644);
+        let refresh_dir = dir.join("refresh");
+        fs::create_dir_all(&refresh_dir).unwrap();
 
         // mock_sso needs only the standard library: Debian's python3.
         let sso_log = dir.join("mock_sso.log");
         let mut cmd = Command::new("/usr/bin/python3");
         cmd.arg(support_dir().join("mock_sso.py"))
             .arg(&tokens_file)
-            .arg(&seen_log);
+            .arg(&seen_log)
+            .arg(&refresh_dir);
         let (sso_port, sso) = start_python(cmd, "mock_sso.py", &sso_log);
 
         // moto needs the python that has moto[server] (root's pyenv on the CI image).
@@ -549,6 +554,7 @@ pub fn portal() -> &'static Portal {
             sts_port,
             tokens_file,
             seen_log,
+            refresh_dir,
             register_lock: Mutex::new(()),
             _keep: Mutex::new(vec![sso, moto]),
         }
@@ -573,12 +579,43 @@ fn start_python(
 impl Portal {
     /// Makes the portal accept `token` from now on.
     pub fn register_token(&self, token: &str) {
+        self.append(&self.tokens_file, token);
+    }
+
+    /// Makes the mock SSO-OIDC accept `refresh_token` (once; refresh tokens rotate) from ssso,
+    /// issuing access tokens that the portal accepts and that last `expires_in` seconds. The
+    /// refresh token names the *family* of every token issued from it.
+    pub fn register_refresh(&self, refresh_token: &str, expires_in: i64) {
+        self.append(
+            &self.refresh_dir.join("registered"),
+            &format!("{refresh_token} {expires_in}"),
+        );
+    }
+
+    /// From now on, every refresh of `family` fails (400 invalid_grant).
+    pub fn fail_refresh(&self, family: &str) {
+        self.append(&self.refresh_dir.join("fail"), family);
+    }
+
+    /// The access tokens issued by refreshes of `family`, in order.
+    pub fn refreshes(&self, family: &str) -> Vec<String> {
+        fs::read_to_string(self.refresh_dir.join("log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .filter(|(f, _)| *f == family)
+            .map(|(_, t)| t.to_owned())
+            .collect()
+    }
+
+    fn append(&self, file: &Path, line: &str) {
         let _g = self.register_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut f = fs::OpenOptions::new()
             .append(true)
-            .open(&self.tokens_file)
+            .create(true)
+            .open(file)
             .unwrap();
-        f.write_all(format!("{token}\n").as_bytes()).unwrap();
+        f.write_all(format!("{line}\n").as_bytes()).unwrap();
     }
 
     /// Every bearer token the portal has received (one entry per request, in order, all tests
@@ -1271,7 +1308,9 @@ impl Local {
     }
 
     /// `program` with this environment: HOME, PATH (see `path_var`), FAKE_AWS_LOG,
-    /// FAKE_AWS_TOKEN; AWS_PROFILE, SSSO_PROFILE, AWS_CONFIG_FILE and other AWS/agent variables
+    /// FAKE_AWS_TOKEN, `AWS_ENDPOINT_URL_SSO_OIDC` at a closed port of 127.0.0.1 (ssso's own
+    /// token refresh fails at once and never leaves the machine; set it to
+    /// `portal().sso_url()` to refresh against the mock); AWS_PROFILE, SSSO_PROFILE, AWS_CONFIG_FILE and other AWS/agent variables
     /// removed. stdin is `/dev/null`.
     pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
         let mut cmd = Command::new(program);
@@ -1301,6 +1340,7 @@ impl Local {
             .env("PATH", self.path_var())
             .env("FAKE_AWS_LOG", &self.fake_log)
             .env("FAKE_AWS_TOKEN", &self.token)
+            .env("AWS_ENDPOINT_URL_SSO_OIDC", "http://127.0.0.1:9")
             .stdin(Stdio::null());
         cmd
     }

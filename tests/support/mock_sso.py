@@ -1,14 +1,24 @@
 #!/usr/bin/env python3
-"""Mock AWS IAM Identity Center portal (and an SSO-OIDC that refuses refreshes) for ssso's tests.
+"""Mock AWS IAM Identity Center portal and SSO-OIDC token refresh for ssso's tests.
 
-Usage: mock_sso.py TOKENS_FILE SEEN_LOG
+Usage: mock_sso.py TOKENS_FILE SEEN_LOG [REFRESH_DIR]
 
 - GET /federation/credentials?role_name=R&account_id=A with header x-amz-sso_bearer_token: T
   -> 200 roleCredentials if T is a line of TOKENS_FILE (re-read on every request, so tests can
   append to it), else 401 UnauthorizedException. Every bearer token received (even unknown or
   empty ones) is appended as one line to SEEN_LOG before answering.
-- POST /token (SSO-OIDC CreateToken, botocore's token refresh) -> 400 InvalidGrantException,
-  so an expired token stays expired and nothing ever leaves 127.0.0.1.
+- POST /token (SSO-OIDC CreateToken, grantType refresh_token):
+  - from botocore (a User-Agent with "botocore": the remote's AWS CLI) -> always 400
+    InvalidGrantException, so an expired token stays expired on the remote and a test proves
+    that ssso, not the remote, kept the session's token fresh;
+  - from anyone else (ssso), with REFRESH_DIR given: the refreshToken must be a registration
+    (the first word of a line of REFRESH_DIR/registered: "REFRESH_TOKEN EXPIRES_IN"; the
+    refresh token is also the name of its *family*) or a token this mock issued, and not used
+    before (refresh tokens rotate: each is good once). A family listed in REFRESH_DIR/fail is
+    refused. Success: 200 {accessToken, expiresIn, refreshToken, tokenType}; the new access
+    token is appended to TOKENS_FILE (the portal accepts it) and "FAMILY ACCESS_TOKEN" to
+    REFRESH_DIR/log.
+  - otherwise 400 InvalidGrantException.
 - anything else -> 404.
 
 Listens on 127.0.0.1, port chosen by the kernel; prints the port as the first line of stdout.
@@ -25,7 +35,45 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 TOKENS_FILE, SEEN_LOG = sys.argv[1], sys.argv[2]
+REFRESH_DIR = sys.argv[3] if len(sys.argv) > 3 else None
 LOCK = threading.Lock()
+ISSUED = {}  # refresh token this mock issued -> (family, expires_in)
+USED = set()  # refresh tokens already exchanged
+
+
+def lines(name):
+    try:
+        with open(os.path.join(REFRESH_DIR, name), encoding="utf-8") as f:
+            return [line.split() for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def refresh(body):
+    """(status, answer) for a CreateToken refresh_token request from ssso."""
+    refused = (400, {"error": "invalid_grant", "error_description": "refresh token not valid"})
+    if REFRESH_DIR is None or body.get("grantType") != "refresh_token":
+        return refused
+    if not body.get("clientId") or not body.get("clientSecret"):
+        return 400, {"error": "invalid_client", "error_description": "client credentials missing"}
+    token = body.get("refreshToken") or ""
+    with LOCK:
+        if token in USED:
+            return 400, {"error": "invalid_grant", "error_description": "refresh token already used"}
+        registered = {w[0]: (w[0], int(w[1])) for w in lines("registered") if len(w) == 2}
+        family = ISSUED.get(token) or registered.get(token)
+        if family is None or family[0] in {w[0] for w in lines("fail")}:
+            return refused
+        USED.add(token)
+        access = "refreshed-" + rand(string.ascii_lowercase + string.digits, 20)
+        new_refresh = family[0] + "~" + rand(string.ascii_lowercase + string.digits, 8)
+        ISSUED[new_refresh] = family
+        with open(TOKENS_FILE, "a", encoding="utf-8") as f:
+            f.write(access + "\n")
+        with open(os.path.join(REFRESH_DIR, "log"), "a", encoding="utf-8") as f:
+            f.write("%s %s\n" % (family[0], access))
+    return 200, {"accessToken": access, "expiresIn": family[1], "refreshToken": new_refresh,
+                 "tokenType": "Bearer"}
 
 
 def valid_tokens():
@@ -80,11 +128,18 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(length)
+        raw = self.rfile.read(length)
         if urlparse(self.path).path == "/token":
-            return self.reply(400, {"error": "invalid_grant",
-                                    "error_description": "mock_sso refuses refreshes"},
-                              "InvalidGrantException")
+            if "botocore" in self.headers.get("User-Agent", ""):
+                return self.reply(400, {"error": "invalid_grant",
+                                        "error_description": "mock_sso refuses botocore's refreshes"},
+                                  "InvalidGrantException")
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                body = {}
+            status, answer = refresh(body if isinstance(body, dict) else {})
+            return self.reply(status, answer, None if status == 200 else "InvalidGrantException")
         self.reply(404, {"message": "not found"}, "NotFoundException")
 
 

@@ -1,0 +1,348 @@
+//! `ssso sync [OPTIONS] [SSH OPTIONS] HOST...`: the token and config sections of one profile
+//! synced to many hosts at once. The profile is resolved and the token made fresh once (one
+//! login at most, before any host is contacted), then up to `--jobs` hosts are worked on
+//! concurrently, each within `--timeout`: a short-lived master of its own
+//! ([`master::sync_master_command`], `ControlPersist=no`, `BatchMode=yes` unless `--jobs 1`
+//! since prompts from many hosts at once cannot be answered), the usual [`sync::run`] over
+//! it, then `ssh -O exit`. A live progress line goes to stderr when it is a terminal; the
+//! per-host table goes to stdout, and the exit status is 1 when any host failed.
+
+use std::ffi::OsString;
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::Path;
+use std::process::Stdio;
+use std::rc::Rc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::awsconfig::SsoProfile;
+use crate::cli::FleetArgs;
+use crate::master::{self, PrivateDir};
+use crate::sshargs::SshArgs;
+use crate::sync::{self, ConfigOutcome, TokenOutcome};
+use crate::token::{self, Token};
+use crate::{connect, ui};
+
+/// What happened on one host.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Synced(String),
+    Current(String),
+    Failed(String),
+}
+
+impl Outcome {
+    fn word(&self) -> &'static str {
+        match self {
+            Outcome::Synced(_) => "synced",
+            Outcome::Current(_) => "already current",
+            Outcome::Failed(_) => "failed",
+        }
+    }
+    fn detail(&self) -> &str {
+        match self {
+            Outcome::Synced(d) | Outcome::Current(d) | Outcome::Failed(d) => d,
+        }
+    }
+}
+
+/// What every host's task shares.
+struct Shared {
+    sso: SsoProfile,
+    tok: Token,
+    sync: crate::cli::SyncOpts,
+    options: Vec<OsString>,
+    timeout: Duration,
+    batch: bool,
+}
+
+pub fn run(args: &FleetArgs, ssh: SshArgs) -> Result<u8> {
+    ui::set_level(if ssh.flags.quiet {
+        0
+    } else if ssh.flags.verbose > 0 {
+        2
+    } else {
+        1
+    });
+    let hosts = hosts(&ssh, args.hosts_file.as_deref())?;
+    let timeout =
+        Duration::from_secs(token::parse_duration(&args.timeout).context("bad --timeout")?);
+    let jobs = args.jobs.max(1);
+
+    // One profile and one fresh token for the whole fleet, before any host is contacted; a
+    // login's own output goes to stderr (stdout is the table).
+    let first = SshArgs {
+        options: ssh.options.clone(),
+        destination: Some(hosts[0].clone()),
+        ..Default::default()
+    };
+    let cfg = master::resolve(&first)?;
+    let (_, sso, tok) = connect::fresh_token(&args.connect, &cfg, true)?;
+    let shared = Rc::new(Shared {
+        sso,
+        tok,
+        sync: args.connect.sync.clone(),
+        options: ssh.options.clone(),
+        timeout,
+        batch: jobs > 1,
+    });
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let progress = std::io::stderr().is_terminal() && ui::level() > 0;
+    let results = runtime.block_on(tokio::task::LocalSet::new().run_until(async {
+        let slots = Rc::new(tokio::sync::Semaphore::new(jobs));
+        let mut set = tokio::task::JoinSet::new();
+        for (i, host) in hosts.iter().enumerate() {
+            let (host, shared, slots) = (host.clone(), shared.clone(), slots.clone());
+            set.spawn_local(async move {
+                let _slot = slots.acquire().await;
+                (i, one_host(host, &shared).await)
+            });
+        }
+        let mut results: Vec<Option<Outcome>> = hosts.iter().map(|_| None).collect();
+        let mut counts = [0usize; 3];
+        show_progress(progress, 0, hosts.len(), &counts);
+        while let Some(done) = set.join_next().await {
+            let (i, outcome) = done.expect("a host's task panicked");
+            counts[match outcome {
+                Outcome::Synced(_) => 0,
+                Outcome::Current(_) => 1,
+                Outcome::Failed(_) => 2,
+            }] += 1;
+            results[i] = Some(outcome);
+            show_progress(progress, counts.iter().sum(), hosts.len(), &counts);
+        }
+        if progress {
+            eprint!("\r\x1b[K");
+        }
+        results
+    }));
+    let results: Vec<(String, Outcome)> = hosts
+        .iter()
+        .map(|h| h.to_string_lossy().into_owned())
+        .zip(
+            results
+                .into_iter()
+                .map(|r| r.expect("every host has a result")),
+        )
+        .collect();
+    print_table(&results, &mut std::io::stdout())?;
+    let failed = results.iter().any(|(_, o)| matches!(o, Outcome::Failed(_)));
+    Ok(u8::from(failed))
+}
+
+/// The hosts: the destination and the words after it, then the `--hosts-file` lines (blank
+/// lines and `#` comments skipped; `-` is stdin).
+fn hosts(ssh: &SshArgs, file: Option<&Path>) -> Result<Vec<OsString>> {
+    let mut hosts: Vec<OsString> = ssh
+        .destination
+        .iter()
+        .chain(&ssh.command)
+        .cloned()
+        .collect();
+    if let Some(w) = hosts.iter().find(|w| w.to_string_lossy().starts_with('-')) {
+        bail!(
+            "{} after the first host: put ssh options before the hosts",
+            w.to_string_lossy()
+        );
+    }
+    if let Some(file) = file {
+        let reader: Box<dyn std::io::BufRead> = if file == Path::new("-") {
+            Box::new(std::io::stdin().lock())
+        } else {
+            Box::new(std::io::BufReader::new(
+                std::fs::File::open(file)
+                    .with_context(|| format!("cannot read {}", file.display()))?,
+            ))
+        };
+        for line in reader.lines() {
+            let line = line.context("reading the hosts file")?;
+            let line = line.split('#').next().unwrap_or_default().trim();
+            if !line.is_empty() {
+                hosts.push(line.into());
+            }
+        }
+    }
+    if hosts.is_empty() {
+        bail!(
+            "no HOST given (usage: ssso sync [OPTIONS] [SSH OPTIONS] HOST... or --hosts-file FILE)"
+        );
+    }
+    Ok(hosts)
+}
+
+/// One host: its own master, the sync, `-O exit`; all within the timeout.
+async fn one_host(host: OsString, sh: &Shared) -> Outcome {
+    let dir = match PrivateDir::new() {
+        Ok(d) => d,
+        Err(e) => return Outcome::Failed(format!("{e:#}")),
+    };
+    let ctl = dir.socket();
+    let err_path = ctl.with_extension("err");
+    let target = SshArgs {
+        options: sh.options.clone(),
+        destination: Some(host.clone()),
+        ..Default::default()
+    };
+    let extra: Vec<String> = if sh.batch {
+        vec![
+            "-o".into(),
+            "BatchMode=yes".into(),
+            "-o".into(),
+            format!("ConnectTimeout={}", sh.timeout.as_secs().max(1)),
+        ]
+    } else {
+        Vec::new()
+    };
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let mut cmd =
+        tokio::process::Command::from(master::sync_master_command(&target, &ctl, "no", &extra));
+    cmd.stdin(Stdio::null()).kill_on_drop(true);
+    if sh.batch {
+        cmd.stdout(Stdio::null());
+        match std::fs::File::create(&err_path) {
+            Ok(f) => cmd.stderr(f),
+            Err(_) => cmd.stderr(Stdio::null()),
+        };
+    }
+    let plan = match sync::Plan::new(&sh.sso, &sh.tok, &sh.sync, None) {
+        Ok(p) => p,
+        Err(e) => return Outcome::Failed(format!("{e:#}")),
+    };
+    let work = async {
+        let status = cmd.status().await.context("could not run ssh")?;
+        if !status.success() {
+            let said = std::fs::read_to_string(&err_path).unwrap_or_default();
+            match said.lines().rev().find(|l| !l.trim().is_empty()) {
+                Some(l) => bail!("{}", l.trim()),
+                None => bail!("ssh failed ({status})"),
+            }
+        }
+        sync::run(&ctl, &plan, sh.timeout).await
+    };
+    let result = tokio::time::timeout(sh.timeout, work).await;
+    if ctl.exists() {
+        let _ = tokio::process::Command::new("ssh")
+            .args(["-F", "/dev/null", "-o", "LogLevel=QUIET", "-S"])
+            .arg(&ctl)
+            .args(["-O", "exit", "ssso-sync"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await;
+    }
+    drop(dir);
+    match result {
+        Err(_) => Outcome::Failed(format!("no answer within {}s", sh.timeout.as_secs())),
+        Ok(Err(e)) => Outcome::Failed(format!("{e:#}")),
+        Ok(Ok(r)) => outcome(&r, sh),
+    }
+}
+
+/// Classifies a finished sync.
+fn outcome(r: &sync::Report, sh: &Shared) -> Outcome {
+    let mut notes = Vec::new();
+    let mut wrote = false;
+    match &r.token {
+        TokenOutcome::Written => {
+            wrote = true;
+            notes.push("token written".to_owned());
+        }
+        TokenOutcome::Unchanged => {}
+        TokenOutcome::RemoteNewer(bytes) => {
+            connect::keep_remote_token(bytes, &sh.sso, &sh.tok);
+            notes.push("the host had a newer token: kept it, stored it here".to_owned());
+        }
+    }
+    match &r.config {
+        ConfigOutcome::Written => {
+            wrote = true;
+            notes.push("config updated".to_owned());
+        }
+        ConfigOutcome::Skipped(why) => notes.push(format!("config skipped: {why}")),
+        ConfigOutcome::Unchanged | ConfigOutcome::NotRequested => {}
+    }
+    if r.aws_missing {
+        notes.push("no `aws` on the host's PATH".to_owned());
+    }
+    let detail = notes.join("; ");
+    if wrote {
+        Outcome::Synced(detail)
+    } else {
+        Outcome::Current(detail)
+    }
+}
+
+fn show_progress(on: bool, done: usize, total: usize, c: &[usize; 3]) {
+    if on {
+        eprint!(
+            "\r\x1b[Kssso: {done}/{total} hosts: {} synced, {} already current, {} failed",
+            c[0], c[1], c[2]
+        );
+        let _ = std::io::stderr().flush();
+    }
+}
+
+/// `HOST  RESULT  DETAIL`, aligned.
+fn print_table(rows: &[(String, Outcome)], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let w = rows.iter().map(|(h, _)| h.len()).max().unwrap_or(0).max(4);
+    writeln!(out, "{:w$}  {:15}  DETAIL", "HOST", "RESULT")?;
+    for (host, o) in rows {
+        let line = format!("{host:w$}  {:15}  {}", o.word(), o.detail());
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_from_words_and_file() {
+        let ssh = SshArgs {
+            destination: Some("a".into()),
+            command: vec!["b".into(), "c".into()],
+            ..Default::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("hosts");
+        std::fs::write(&f, "d\n\n# comment\n  e  # web\n").unwrap();
+        let got = hosts(&ssh, Some(&f)).unwrap();
+        assert_eq!(got, ["a", "b", "c", "d", "e"]);
+        let bad = SshArgs {
+            destination: Some("a".into()),
+            command: vec!["-p".into(), "22".into()],
+            ..Default::default()
+        };
+        let e = hosts(&bad, None).unwrap_err().to_string();
+        assert!(e.contains("put ssh options before the hosts"), "{e}");
+        assert!(hosts(&SshArgs::default(), None).is_err());
+    }
+
+    #[test]
+    fn table_is_aligned() {
+        let rows = vec![
+            (
+                "alice@web-1".to_owned(),
+                Outcome::Synced("token written".into()),
+            ),
+            (
+                "db".to_owned(),
+                Outcome::Failed("Connection refused".into()),
+            ),
+        ];
+        let mut out = Vec::new();
+        print_table(&rows, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HOST         RESULT           DETAIL\n\
+             alice@web-1  synced           token written\n\
+             db           failed           Connection refused\n"
+        );
+    }
+}
