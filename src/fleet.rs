@@ -1,16 +1,15 @@
 //! `ssso sync [OPTIONS] [SSH OPTIONS] HOST...`: the token and config sections of one profile
 //! synced to many hosts at once. The profile is resolved and the token made fresh once (one
 //! login at most, before any host is contacted), then up to `--jobs` hosts are worked on
-//! concurrently, each within `--timeout`: a short-lived master of its own
-//! ([`master::sync_master_command`], `ControlPersist=no`, `BatchMode=yes` unless `--jobs 1`
-//! since prompts from many hosts at once cannot be answered), the usual [`sync::run`] over
-//! it, then `ssh -O exit`. A live progress line goes to stderr when it is a terminal; the
+//! concurrently, each within `--timeout`: one ssh connection whose remote command is the
+//! usual sync script ([`master::sync_command`], [`sync::run_command`]; no master, so one
+//! local process per host), with `BatchMode=yes` unless `--jobs 1`, since prompts from many
+//! hosts at once cannot be answered. A live progress line goes to stderr when it is a terminal; the
 //! per-host table goes to stdout, and the exit status is 1 when any host failed.
 
 use std::ffi::OsString;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::Path;
-use std::process::Stdio;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -18,7 +17,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::awsconfig::SsoProfile;
 use crate::cli::FleetArgs;
-use crate::master::{self, PrivateDir};
+use crate::master;
 use crate::sshargs::SshArgs;
 use crate::sync::{self, ConfigOutcome, TokenOutcome};
 use crate::token::{self, Token};
@@ -174,17 +173,11 @@ fn hosts(ssh: &SshArgs, file: Option<&Path>) -> Result<Vec<OsString>> {
     Ok(hosts)
 }
 
-/// One host: its own master, the sync, `-O exit`; all within the timeout.
+/// One host: one ssh connection whose remote command is the sync, within the timeout.
 async fn one_host(host: OsString, sh: &Shared) -> Outcome {
-    let dir = match PrivateDir::new() {
-        Ok(d) => d,
-        Err(e) => return Outcome::Failed(format!("{e:#}")),
-    };
-    let ctl = dir.socket();
-    let err_path = ctl.with_extension("err");
     let target = SshArgs {
         options: sh.options.clone(),
-        destination: Some(host.clone()),
+        destination: Some(host),
         ..Default::default()
     };
     let extra: Vec<String> = if sh.batch {
@@ -198,48 +191,14 @@ async fn one_host(host: OsString, sh: &Shared) -> Outcome {
         Vec::new()
     };
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-    let mut cmd =
-        tokio::process::Command::from(master::sync_master_command(&target, &ctl, "no", &extra));
-    cmd.stdin(Stdio::null()).kill_on_drop(true);
-    if sh.batch {
-        cmd.stdout(Stdio::null());
-        match std::fs::File::create(&err_path) {
-            Ok(f) => cmd.stderr(f),
-            Err(_) => cmd.stderr(Stdio::null()),
-        };
-    }
+    let cmd = tokio::process::Command::from(master::sync_command(&target, &extra));
     let plan = match sync::Plan::new(&sh.sso, &sh.tok, &sh.sync, None) {
         Ok(p) => p,
         Err(e) => return Outcome::Failed(format!("{e:#}")),
     };
-    let work = async {
-        let status = cmd.status().await.context("could not run ssh")?;
-        if !status.success() {
-            let said = std::fs::read_to_string(&err_path).unwrap_or_default();
-            match said.lines().rev().find(|l| !l.trim().is_empty()) {
-                Some(l) => bail!("{}", l.trim()),
-                None => bail!("ssh failed ({status})"),
-            }
-        }
-        sync::run(&ctl, &plan, sh.timeout).await
-    };
-    let result = tokio::time::timeout(sh.timeout, work).await;
-    if ctl.exists() {
-        let _ = tokio::process::Command::new("ssh")
-            .args(["-F", "/dev/null", "-o", "LogLevel=QUIET", "-S"])
-            .arg(&ctl)
-            .args(["-O", "exit", "ssso-sync"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await;
-    }
-    drop(dir);
-    match result {
-        Err(_) => Outcome::Failed(format!("no answer within {}s", sh.timeout.as_secs())),
-        Ok(Err(e)) => Outcome::Failed(format!("{e:#}")),
-        Ok(Ok(r)) => outcome(&r, sh),
+    match sync::run_command(cmd, &plan, sh.timeout).await {
+        Err(e) => Outcome::Failed(format!("{e:#}")),
+        Ok(r) => outcome(&r, sh),
     }
 }
 

@@ -163,28 +163,41 @@ pub fn command(
     cmd
 }
 
-/// A master that carries only syncs, started in the background once authenticated:
-/// `ssh -M -N -f -T -S CTL -o ControlPersist=PERSIST`, no forwardings, X11, agent,
-/// LocalCommand or RemoteCommand (the first value of an option wins: these come before the
-/// user's own), then `extra`, the user's config-shaping options and the destination. A
-/// `ssso proxy` in the host's ProxyCommand only connects (see [`crate::proxy::mark_inner`]).
+/// Options for a connection that only runs ssso's sync: no tty, forwardings, agent, X11,
+/// LocalCommand or RemoteCommand, whatever the user's config says for the host (the first
+/// value of an option wins in ssh: these come before the user's own). A `ssso proxy` in the
+/// host's ProxyCommand only connects (see `proxy::mark_inner`).
+const SYNC_ONLY: &[&str] = &[
+    "-T",
+    "-o",
+    "ClearAllForwardings=yes",
+    "-o",
+    "ForwardAgent=no",
+    "-o",
+    "ForwardX11=no",
+    "-o",
+    "PermitLocalCommand=no",
+    "-o",
+    "RemoteCommand=none",
+];
+
+/// A background master for syncs only (ProxyCommand mode): `ssh -M -N -f -S CTL` with
+/// `ControlPersist=persist`, the user's config options for the host and `extra`.
 pub fn sync_master_command(ssh: &SshArgs, ctl: &Path, persist: &str, extra: &[&str]) -> Command {
     let mut cmd = Command::new("ssh");
-    cmd.args(["-M", "-N", "-f", "-T", "-S"]).arg(ctl);
-    cmd.args([
-        "-o",
-        &format!("ControlPersist={persist}"),
-        "-o",
-        "ClearAllForwardings=yes",
-        "-o",
-        "ForwardAgent=no",
-        "-o",
-        "ForwardX11=no",
-        "-o",
-        "PermitLocalCommand=no",
-        "-o",
-        "RemoteCommand=none",
-    ]);
+    cmd.args(["-M", "-N", "-f", "-S"]).arg(ctl);
+    cmd.args(["-o", &format!("ControlPersist={persist}")]);
+    sync_connection(cmd, ssh, extra)
+}
+
+/// One connection that runs the sync as its remote command (the caller appends it): for
+/// `ssso sync`, where a master would only add processes.
+pub fn sync_command(ssh: &SshArgs, extra: &[&str]) -> Command {
+    sync_connection(Command::new("ssh"), ssh, extra)
+}
+
+fn sync_connection(mut cmd: Command, ssh: &SshArgs, extra: &[&str]) -> Command {
+    cmd.args(SYNC_ONLY);
     cmd.args(extra);
     cmd.args(ssh.config_options());
     cmd.arg("--");

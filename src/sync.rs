@@ -566,9 +566,57 @@ async fn exchange(session: &openssh::Session, plan: &Plan<'_>) -> Result<Report>
         .spawn()
         .await
         .context("could not open a channel on the ssh connection")?;
-    let mut stdin = child.stdin().take().context("no stdin")?;
-    let mut stdout = child.stdout().take().context("no stdout")?;
-    let mut stderr = child.stderr().take().context("no stderr")?;
+    let stdin = child.stdin().take().context("no stdin")?;
+    let stdout = child.stdout().take().context("no stdout")?;
+    let stderr = child.stderr().take().context("no stderr")?;
+    let (out, err) = talk(stdin, stdout, stderr, plan).await?;
+    let _ = child.wait().await;
+    finish(&out, &err)
+}
+
+/// Runs the sync as the remote command of `ssh` (a whole connection of its own, no master):
+/// `ssh` is the command up to and including the destination. `timeout` bounds it all.
+pub async fn run_command(
+    mut ssh: tokio::process::Command,
+    plan: &Plan<'_>,
+    timeout: Duration,
+) -> Result<Report> {
+    crate::ui::debug(plan.describe());
+    ssh.arg(remote::wrap(&script(plan)))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let work = async {
+        let mut child = ssh.spawn().context("could not run ssh")?;
+        let stdin = child.stdin.take().context("no stdin")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let stderr = child.stderr.take().context("no stderr")?;
+        let (out, err) = talk(stdin, stdout, stderr, plan).await?;
+        let status = child.wait().await?;
+        if status.code() == Some(255) && !out.windows(10).any(|w| w == b"ssso-sync ") {
+            // ssh itself failed: its own last words say why.
+            let err = String::from_utf8_lossy(&err);
+            match err.lines().rev().find(|l| !l.trim().is_empty()) {
+                Some(l) => bail!("{}", l.trim()),
+                None => bail!("ssh failed ({status})"),
+            }
+        }
+        finish(&out, &err)
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(r) => r,
+        Err(_) => bail!("no answer within {}s", timeout.as_secs()),
+    }
+}
+
+/// Writes the plan's input and reads the remote's stdout and stderr to their ends.
+async fn talk(
+    mut stdin: impl tokio::io::AsyncWrite + Unpin,
+    mut stdout: impl tokio::io::AsyncRead + Unpin,
+    mut stderr: impl tokio::io::AsyncRead + Unpin,
+    plan: &Plan<'_>,
+) -> Result<(Vec<u8>, Vec<u8>)> {
     let data = input(plan);
     let write = async move {
         // A remote that exits early closes the pipe: the report says why.
@@ -583,9 +631,13 @@ async fn exchange(session: &openssh::Session, plan: &Plan<'_>) -> Result<Report>
     let (_, r1, r2) = tokio::join!(write, read_out, read_err);
     r1.context("reading the remote's report")?;
     r2.context("reading the remote's errors")?;
-    let _ = child.wait().await;
-    parse_report(&out).map_err(|e| {
-        let err = String::from_utf8_lossy(&err);
+    Ok((out, err))
+}
+
+/// The report, or an error with the remote's last words on stderr.
+fn finish(out: &[u8], err: &[u8]) -> Result<Report> {
+    parse_report(out).map_err(|e| {
+        let err = String::from_utf8_lossy(err);
         let err = err.trim();
         if err.is_empty() {
             e
