@@ -115,13 +115,11 @@ pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
         .unwrap_or_default()
         .to_string_lossy();
     let status = runtime.block_on(async {
-        let mut child = tokio::process::Command::from(std::mem::replace(
-            &mut cmd,
-            std::process::Command::new("ssh"),
-        ))
-        .spawn()
-        .context("could not run ssh; is OpenSSH installed?")?;
-        let pid = child.id();
+        let child = cmd
+            .spawn()
+            .context("could not run ssh; is OpenSSH installed?")?;
+        let pid = Some(child.id());
+        let mut exited = master::wait_following_stops(child);
         let mut term = signal(SignalKind::terminate())?;
         let mut hup = signal(SignalKind::hangup())?;
         // Ctrl-C and Ctrl-\ reach ssh from the terminal; ssso only must not die of them.
@@ -157,7 +155,7 @@ pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
             tokio::select! {
                 r = &mut sync, if !sync_done => { sync_done = true; report(&r, &dest, &sso, &tok); }
                 () = &mut keep, if sync_done => {}
-                s = child.wait() => break s?,
+                s = &mut exited => break s.context("lost track of ssh")??,
                 _ = term.recv() => forward(pid, libc::SIGTERM),
                 _ = hup.recv() => forward(pid, libc::SIGHUP),
                 _ = int.recv() => {},

@@ -213,6 +213,40 @@ pub fn passthrough(args: &[OsString]) -> Command {
     cmd
 }
 
+/// Waits for ssh to exit, in a thread of its own, and follows its job-control stops: when ssh
+/// stops (`~^Z`, or SIGTSTP/SIGTTIN/SIGTTOU), ssso stops too, so the shell sees the whole job
+/// stopped and `fg` (SIGCONT to the job) resumes both; a plain parent would keep the job
+/// "running" with ssh frozen.
+pub fn wait_following_stops(
+    child: std::process::Child,
+) -> tokio::sync::oneshot::Receiver<std::io::Result<std::process::ExitStatus>> {
+    use std::os::unix::process::ExitStatusExt;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let pid = child.id() as libc::pid_t;
+    std::thread::spawn(move || {
+        let _child = child; // std never reaps on its own: this thread does.
+        let result = loop {
+            let mut status = 0;
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
+            if r < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                break Err(e);
+            }
+            if libc::WIFSTOPPED(status) {
+                // Stop the whole of ssso; SIGCONT from `fg` reaches ssh and ssso alike.
+                unsafe { libc::raise(libc::SIGTSTP) };
+                continue;
+            }
+            break Ok(std::process::ExitStatus::from_raw(status));
+        };
+        let _ = tx.send(result);
+    });
+    rx
+}
+
 /// Waits until the control socket exists; `alive` says whether the master is still running.
 pub async fn wait_for_socket(ctl: &Path, mut alive: impl FnMut() -> bool) -> bool {
     let start = Instant::now();

@@ -644,3 +644,35 @@ fn queries_pass_through_and_subcommand_names_are_hosts() {
     assert_success(&out, "ssso -V");
     assert!(stderr(&out).starts_with("OpenSSH"), "{}", stderr(&out));
 }
+
+/// `~^Z` suspends the whole job (ssso with its ssh), as with plain ssh, and `fg` resumes it.
+#[test]
+fn escape_suspend_stops_the_job_and_fg_resumes_it() {
+    let u = user("ssso-bash");
+    let (local, _) = fresh_local();
+    let line = format!(
+        "{} --profile {PROFILE} -F {} {}\\r",
+        ssso_bin().display(),
+        server().ssh_config().display(),
+        server().dest(u.name())
+    );
+    let mut shell = local.command("/bin/bash");
+    shell
+        .args(["--norc", "--noprofile", "-i"])
+        .env("PS1", "local$ ");
+    let out = run_in_pty(
+        &shell,
+        &[
+            ("local\\$ ", &line),
+            ("ssso-bash@", "echo IN-$AWS_PROFILE\\r"),
+            ("IN-dev", "\\r~\\x1a"),
+            ("Stopped", "fg\\r"),
+            ("ssso", "echo BACK-$AWS_PROFILE\\r"),
+            ("BACK-dev", "exit\\r"),
+            ("local\\$ ", "exit\\r"),
+        ],
+        CMD_TIMEOUT,
+    );
+    let screen = stdout(&out);
+    assert!(screen.contains("BACK-dev"), "{screen}");
+}
