@@ -707,7 +707,7 @@ mod tests {
         let joined = words.join(" ");
         assert!(
             joined
-                .starts_with("-M -N -f -T -S /s/c -o ControlPersist=60 -o ClearAllForwardings=yes"),
+                .starts_with("-M -N -f -S /s/c -o ControlPersist=60 -T -o ClearAllForwardings=yes"),
             "{joined}"
         );
         assert!(
