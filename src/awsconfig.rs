@@ -10,7 +10,7 @@
 //! its `[sso-session]` to the remote as they stand here. `~/.aws/credentials` is never read:
 //! ssso only deals in IAM Identity Center tokens, never in long-term credentials.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -263,23 +263,42 @@ impl AwsConfig {
 
     /// Names of the profiles that use IAM Identity Center (they have `sso_session` or
     /// `sso_start_url`), in the order they first appear.
+    /// One pass over the file (a config with thousands of profiles stays fast).
     pub fn sso_profile_names(&self) -> Vec<String> {
+        let sso_key = |b: &Block| {
+            b.props
+                .iter()
+                .any(|(k, _)| k == "sso_session" || k == "sso_start_url")
+        };
+        let mut sso: HashSet<&str> = HashSet::new();
+        for b in &self.blocks {
+            if let Kind::Profile { name, .. } = &b.kind
+                && name != "default"
+                && sso_key(b)
+            {
+                sso.insert(name);
+            }
+        }
         self.profile_names()
             .into_iter()
             .filter(|n| {
-                self.profile_props(n).is_some_and(|p| {
-                    p.contains_key("sso_session") || p.contains_key("sso_start_url")
-                })
+                if n == "default" {
+                    // `[default]` and `[profile default]` do not simply merge: ask the rule.
+                    self.profile_blocks(n).into_iter().any(sso_key)
+                } else {
+                    sso.contains(n.as_str())
+                }
             })
             .collect()
     }
 
     /// Names of all valid profiles, in the order they first appear.
     pub fn profile_names(&self) -> Vec<String> {
+        let mut seen: HashSet<&str> = HashSet::new();
         let mut out: Vec<String> = Vec::new();
         for b in &self.blocks {
             if let Kind::Profile { name, .. } = &b.kind
-                && !out.contains(name)
+                && seen.insert(name)
             {
                 out.push(name.clone());
             }
