@@ -348,6 +348,7 @@ impl AwsConfig {
 
     /// A profile's merged properties (keys lowercased, last definition wins, invalid keys
     /// dropped), or None when there is no such profile.
+    #[cfg(test)]
     pub fn profile_props(&self, name: &str) -> Option<BTreeMap<String, String>> {
         merged(&self.profile_blocks(name))
     }
