@@ -95,8 +95,8 @@ pub fn session_script(profile: &str, wait_nonce: Option<&str>, run: &Run) -> Str
     let _ = writeln!(s, "AWS_PROFILE={}; export AWS_PROFILE", sh_quote(profile));
     if let Some(nonce) = wait_nonce {
         // The sync, running in parallel, creates the marker once the token is in place (or
-        // once it has given up). Poll for it with shell built-ins and a short sleep; give up
-        // after about 20 s. No FIFO, no background process: nothing can be left behind. A
+        // once it has given up). Poll for it with shell built-ins and a short sleep (2 ms at
+        // first, when the sync is about to finish, then 10 ms); give up after about 20 s. No FIFO, no background process: nothing can be left behind. A
         // home where the cache directory cannot be made or written (read-only) means the sync
         // cannot write either, nor create the marker: no waiting then.
         let _ = write!(
@@ -105,10 +105,14 @@ pub fn session_script(profile: &str, wait_nonce: Option<&str>, run: &Run) -> Str
 [ -d "${{m%/*}}" ] || (umask 077 && mkdir -p "${{m%/*}}") 2>/dev/null
 if [ -d "${{m%/*}}" ] && [ -w "${{m%/*}}" ]; then
   i=0
-  while [ ! -e "$m" ] && [ "$i" -lt 2000 ]; do sleep 0.01 2>/dev/null || sleep 1; i=$((i + 1)); done
+  while [ ! -e "$m" ] && [ "$i" -lt 2100 ]; do
+    if [ "$i" -lt 100 ]; then t=0.002; else t=0.01; fi
+    sleep "$t" 2>/dev/null || sleep 1
+    i=$((i + 1))
+  done
   rm -f "$m"
 fi
-unset m i
+unset m i t
 "#,
             marker = done_marker(nonce)
         );
