@@ -162,9 +162,15 @@ pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
                 _ = quit.recv() => {},
             }
         };
-        if !sync_done && status.success() {
-            // `ssh -f`: the master went to the background; finish the sync against it.
-            report(&sync.await, &dest, &sso, &tok);
+        if !sync_done {
+            if status.success() {
+                // `ssh -f`: the master went to the background; finish the sync against it.
+                report(&sync.await, &dest, &sso, &tok);
+            } else if let Ok(r) = tokio::time::timeout(Duration::from_secs(5), &mut sync).await {
+                // The connection died under the sync: its end comes right after ssh's, and
+                // the user should hear whether the token got there.
+                report(&r, &dest, &sso, &tok);
+            }
         }
         anyhow::Ok(status)
     })?;
