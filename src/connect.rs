@@ -28,13 +28,7 @@ use crate::{login, profile, refresh, token, ui};
 pub(crate) const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
-    ui::set_level(if ssh.flags.quiet {
-        0
-    } else if ssh.flags.verbose > 0 {
-        2
-    } else {
-        1
-    });
+    ui::set_verbosity(ssh.flags.quiet, ssh.flags.verbose > 0);
     if ssh.flags.query {
         // -G, -V, -Q, -O: ssh answers by itself; nothing to sync.
         let err = master::passthrough(&ssh.to_args()).exec();
@@ -194,10 +188,9 @@ pub(crate) fn fresh_token(
     let (_, sso) = profile::resolve(opts.profile.profile.as_deref(), || {
         cfg.setenv("AWS_PROFILE")
     })?;
+    // awsconfig accepts only the SDKs' identifier characters, so the name needs no more
+    // checking before it goes into the remote script.
     let name = sso.profile.clone();
-    if name.bytes().any(|b| b < 0x20 || b == 0x7f) {
-        bail!("the profile name {name:?} has control characters; ssso cannot pass it on safely");
-    }
     let min_valid = token::parse_duration(&opts.profile.min_valid)?;
     let tok = login::ensure_fresh(
         &sso,

@@ -86,13 +86,7 @@ fn bad(
 }
 
 pub fn run(args: &DoctorArgs, mut ssh: SshArgs) -> Result<u8> {
-    ui::set_level(if ssh.flags.quiet {
-        0
-    } else if ssh.flags.verbose > 0 {
-        2
-    } else {
-        1
-    });
+    ui::set_verbosity(ssh.flags.quiet, ssh.flags.verbose > 0);
     let min_valid = token::parse_duration(&args.profile.min_valid).context("bad --min-valid")?;
     let dest = ssh.destination.clone().context(
         "no HOST given (usage: ssso doctor [--profile NAME] [--json] [SSH OPTIONS] HOST)",

@@ -57,13 +57,7 @@ struct Shared {
 }
 
 pub fn run(args: &FleetArgs, ssh: SshArgs) -> Result<u8> {
-    ui::set_level(if ssh.flags.quiet {
-        0
-    } else if ssh.flags.verbose > 0 {
-        2
-    } else {
-        1
-    });
+    ui::set_verbosity(ssh.flags.quiet, ssh.flags.verbose > 0);
     let hosts = hosts(&ssh, args.hosts_file.as_deref())?;
     let timeout =
         Duration::from_secs(token::parse_duration(&args.timeout).context("bad --timeout")?);

@@ -101,11 +101,7 @@ pub(crate) fn ensure_fresh_with(
 /// `ssso login`: [`ensure_fresh`] without ssh, or with `--force` a login whatever the token's
 /// state. Its messages go to stderr; exit 0 when the token is fresh afterwards.
 pub fn run(args: &crate::cli::LoginArgs) -> anyhow::Result<u8> {
-    crate::ui::set_level(match (args.quiet, args.verbose) {
-        (true, _) => 0,
-        (_, true) => 2,
-        _ => 1,
-    });
+    crate::ui::set_verbosity(args.quiet, args.verbose);
     let min_valid = token::parse_duration(&args.profile.min_valid).context("bad --min-valid")?;
     let (_, sso) = crate::profile::resolve(args.profile.profile.as_deref(), || None)?;
     let cache_file = token::cache_dir()?.join(&sso.cache_file_name);

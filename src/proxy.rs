@@ -44,13 +44,7 @@ const PERSIST_SECS: u64 = 60;
 const RELAY_ENV: &str = "SSSO_PROXY_RELAY";
 
 pub fn run(args: &ProxyArgs) -> Result<u8> {
-    ui::set_level(if args.quiet {
-        0
-    } else if args.verbose {
-        2
-    } else {
-        1
-    });
+    ui::set_verbosity(args.quiet, args.verbose);
     if std::env::var_os(INNER_ENV).is_some() {
         // The inner hop: just connect. After the connection is made nothing more is said, and
         // a master in the background must not keep the caller's stderr open through us.

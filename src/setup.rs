@@ -31,13 +31,7 @@ use crate::sshargs::SshArgs;
 use crate::{profile, ui};
 
 pub fn run(args: &SetupArgs, mut ssh: SshArgs) -> Result<u8> {
-    ui::set_level(if ssh.flags.quiet {
-        0
-    } else if ssh.flags.verbose > 0 {
-        2
-    } else {
-        1
-    });
+    ui::set_verbosity(ssh.flags.quiet, ssh.flags.verbose > 0);
     let dest = ssh
         .destination
         .clone()

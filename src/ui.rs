@@ -9,8 +9,17 @@ use std::sync::atomic::{AtomicU8, Ordering};
 static LEVEL: AtomicU8 = AtomicU8::new(1);
 
 /// 0: errors only (`-q`), 1: warnings and notices, 2+: `-v` steps.
-pub fn set_level(level: u8) {
+fn set_level(level: u8) {
     LEVEL.store(level, Ordering::Relaxed);
+}
+
+/// The level from ssh-style `-q` and `-v` (quiet wins).
+pub fn set_verbosity(quiet: bool, verbose: bool) {
+    set_level(match (quiet, verbose) {
+        (true, _) => 0,
+        (_, true) => 2,
+        _ => 1,
+    });
 }
 
 pub fn level() -> u8 {
