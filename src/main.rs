@@ -3,35 +3,14 @@
 //! This file only parses, dispatches and maps errors to exit codes; each concept lives in a
 //! module of its own (see the `mod` list below).
 
-mod awsconfig;
-mod cli;
-mod complete;
-mod connect;
-mod docs;
-mod doctor;
-mod fleet;
-mod login;
-mod master;
-mod profile;
-mod proxy;
-mod refresh;
-mod remote;
-mod setup;
-mod sshargs;
-mod status;
-mod sync;
-mod token;
-mod ui;
-
 use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-
-/// Exit status for ssso's own failures (bad AWS config, no token, failed login, bad usage of
-/// the remote side). ssh's own failures keep ssh's 255; a remote command's status passes
-/// through unchanged.
-pub const EXIT_SSSO: u8 = 254;
+use ssso::{
+    EXIT_SSSO, cli, complete, connect, docs, doctor, fleet, login, proxy, setup, sshargs, status,
+    ui,
+};
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
