@@ -1241,6 +1241,10 @@ pub fn assert_token_unused(token: &str) {
 
 /// A per-test local environment: a temp HOME (`/tmp/ssso-XXXXXX`, removed on drop) with
 /// `~/.aws/config`, the fake AWS CLI v2 first on PATH, its log, and the token it will issue.
+/// Every command it makes has the scratch directory as `XDG_RUNTIME_DIR`, so ssso's control
+/// sockets live there; on drop it ends every ssh master still listening there (`ssh -O exit`)
+/// and kills whatever process it started that is still running (see [`end_processes_of`]):
+/// a `ControlPersist` master of `ssso proxy` must not outlive the test.
 pub struct Local {
     dir: tempfile::TempDir,
     home: PathBuf,
@@ -1421,6 +1425,114 @@ impl Local {
     pub fn register_token(&self, token: &str) {
         register_token(token)
     }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        end_processes_of(self.dir.path());
+    }
+}
+
+/// Ends what a [`Local`] started and left running: first every ssh master whose control socket
+/// is under `scratch` gets `ssh -O exit` (which closes its connection cleanly, so the remote
+/// side ends too), then every process whose environment has `XDG_RUNTIME_DIR=<scratch>` (what
+/// `Local::command` sets, inherited by ssso, its ssh and a master that ssh forked into the
+/// background) gets SIGTERM, and SIGKILL if it is still there after a second. Never panics: it
+/// runs in `drop`, maybe while a failed test unwinds.
+pub fn end_processes_of(scratch: &Path) {
+    for socket in sockets_under(scratch) {
+        let mut cmd = Command::new("ssh");
+        cmd.args(["-F", "/dev/null", "-o", "LogLevel=QUIET", "-S"])
+            .arg(&socket)
+            .args(["-O", "exit", "ssso-test-cleanup"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Ok(mut child) = cmd.spawn() {
+            wait_or_kill(&mut child, Duration::from_secs(5));
+        }
+    }
+    let mut wanted = b"XDG_RUNTIME_DIR=".to_vec();
+    wanted.extend_from_slice(scratch.as_os_str().as_encoded_bytes());
+    let ours = std::process::id() as i32;
+    let started_here = || -> Vec<i32> {
+        let mut pids = Vec::new();
+        for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            if pid == ours {
+                continue;
+            }
+            let Ok(env) = fs::read(entry.path().join("environ")) else {
+                continue;
+            };
+            let zombie = fs::read_to_string(entry.path().join("stat"))
+                .ok()
+                .and_then(|st| {
+                    st.rsplit_once(')')
+                        .map(|(_, r)| r.trim_start().starts_with('Z'))
+                })
+                .unwrap_or(true);
+            if !zombie && env.split(|&b| b == 0).any(|var| var == wanted.as_slice()) {
+                pids.push(pid);
+            }
+        }
+        pids
+    };
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut signal = libc::SIGTERM;
+    loop {
+        let pids = started_here();
+        if pids.is_empty() {
+            return;
+        }
+        for pid in &pids {
+            // SAFETY: a plain kill(2) of a process this test's Local started.
+            unsafe { libc::kill(*pid, signal) };
+        }
+        if Instant::now() > deadline {
+            return;
+        }
+        thread::sleep(Duration::from_millis(100));
+        if deadline.saturating_duration_since(Instant::now()) < Duration::from_secs(2) {
+            signal = libc::SIGKILL;
+        }
+    }
+}
+
+/// Unix sockets anywhere under `dir` (ssso's control sockets), not following symlinks.
+fn sockets_under(dir: &Path) -> Vec<PathBuf> {
+    use std::os::unix::fs::FileTypeExt;
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in fs::read_dir(&d).into_iter().flatten().flatten() {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => todo.push(entry.path()),
+                Ok(t) if t.is_socket() => found.push(entry.path()),
+                _ => {}
+            }
+        }
+    }
+    found
+}
+
+/// Waits for `child` at most `limit`, then kills it; never panics.
+fn wait_or_kill(child: &mut Child, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) | Err(_) = child.try_wait() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// `(exit status, stdout, stderr)` as strings, for assertions.
