@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -11,24 +10,18 @@ use common::*;
 const PROFILE: &str = "dev";
 const SESSION: &str = "corp";
 
-fn out(cmd: &mut Command) -> (i32, String, String) {
-    let o = run(cmd, CMD_TIMEOUT);
-    let (status, stdout, stderr) = text(&o);
-    (status.code().unwrap_or(-1), stdout, stderr)
-}
-
 /// A subcommand is only the first word: `--`, `user@` or an ssh option first make it a host.
 #[test]
 fn subcommand_names_are_host_names_after_dash_dash_or_user() {
     let local = Local::new("");
     for name in ["status", "login", "doctor", "setup", "completions", "help"] {
         for args in [vec!["-G", "--", name], vec!["-G", &format!("me@{name}")]] {
-            let (code, stdout, stderr) = out(local.ssso().args(&args));
-            assert_eq!(code, 0, "{args:?}: {stderr}");
-            assert!(
-                stdout.contains(&format!("\nhostname {name}\n")),
-                "{args:?}: {stdout}"
-            );
+            local
+                .test()
+                .context(format!("{args:?}"))
+                .args(&args)
+                .stdout_contains(format!("\nhostname {name}\n"))
+                .run();
         }
     }
 }
@@ -37,32 +30,33 @@ fn subcommand_names_are_host_names_after_dash_dash_or_user() {
 fn login_runs_aws_sso_login_only_when_needed() {
     let local = Local::new(&sso_config(PROFILE, SESSION));
     local.write_token(&cache_key(SESSION), &unique_token("fresh"), 3600);
-    let (code, _, stderr) = out(local.ssso().args(["login", "--profile", PROFILE]));
-    assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("expires in"), "{stderr}");
+    // A fresh token: `ssso login` only says how long it lasts.
+    local
+        .test()
+        .args(["login", "--profile", PROFILE])
+        .stderr_contains("expires in")
+        .run();
     assert!(local.login_calls().is_empty());
 
-    let (code, _, stderr) = out(local.ssso().args([
-        "login",
-        "--profile",
-        PROFILE,
-        "--force",
-        "--login-arg=--use-device-code",
-    ]));
-    assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stderr.contains("waiting for the IAM Identity Center login"),
-        "{stderr}"
-    );
+    // --force logs in anyway, with the --login-arg values.
+    local
+        .test()
+        .args(["login", "--profile", PROFILE, "--force"])
+        .arg("--login-arg=--use-device-code")
+        .stderr_contains("waiting for the IAM Identity Center login")
+        .run();
     assert_eq!(
         local.login_calls(),
         [format!("sso login --profile {PROFILE} --use-device-code")]
     );
 
+    // A stale token logs in, and -q says nothing about it.
     local.write_token(&cache_key(SESSION), &unique_token("stale"), 60);
-    let (code, _, stderr) = out(local.ssso().args(["login", "-q", "--profile", PROFILE]));
-    assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.is_empty(), "-q: {stderr}");
+    local
+        .test()
+        .args(["login", "-q", "--profile", PROFILE])
+        .stderr("")
+        .run();
     assert_eq!(local.login_calls().len(), 2);
 }
 
@@ -74,15 +68,20 @@ fn status_all_lists_sessions_profiles_and_tokens() {
         legacy_sso_config("old")
     ));
     local.write_token(&cache_key(SESSION), &unique_token("s"), 3 * 3600 + 600);
-    let (code, stdout, _) = out(local.ssso().args(["status", "--all"]));
-    assert_eq!(code, 1, "the legacy profile has no token: {stdout}");
-    assert!(stdout.contains("sso-session corp: https://example.awsapps.com/start (us-east-1)\n  profiles: dev\n  token:    expires in 3h"), "{stdout}");
-    assert!(
-        stdout.contains("profiles: old\n  token:    none"),
-        "{stdout}"
-    );
-    let (_, stdout, _) = out(local.ssso().args(["status", "--all", "--json"]));
-    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    local
+        .test()
+        .context("the legacy profile has no token")
+        .args(["status", "--all"])
+        .status(1)
+        .stdout_contains("sso-session corp: https://example.awsapps.com/start (us-east-1)\n  profiles: dev\n  token:    expires in 3h")
+        .stdout_contains("profiles: old\n  token:    none")
+        .run();
+    let v = local
+        .test()
+        .args(["status", "--all", "--json"])
+        .status(1)
+        .run()
+        .json();
     assert_eq!(v["sessions"][0]["sso_session"], SESSION);
     assert_eq!(v["sessions"][0]["profiles"], serde_json::json!([PROFILE]));
     assert_eq!(v["sessions"][0]["token"]["fresh"], true);
@@ -90,14 +89,11 @@ fn status_all_lists_sessions_profiles_and_tokens() {
     assert_eq!(v["sessions"][1]["token"]["present"], false);
 }
 
-fn doctor(local: &Local, user: &str, json: bool) -> (i32, String, String) {
-    let mut cmd = local.ssso();
-    cmd.args(["doctor", "--profile", PROFILE, "-F"])
-        .arg(server().ssh_config());
-    if json {
-        cmd.arg("--json");
-    }
-    out(cmd.arg(server().dest(user)))
+/// `ssso doctor --profile dev [--json] USER@ssso-test`.
+fn doctor<'a>(local: &'a Local, user: &str, json: bool) -> Test<'a> {
+    let test = local.test().args(["doctor", "--profile", PROFILE]);
+    let test = if json { test.arg("--json") } else { test };
+    test.to(user)
 }
 
 #[test]
@@ -108,23 +104,25 @@ fn doctor_reports_before_and_after_a_sync() {
     local.write_token(&cache_key(SESSION), &token, 3600);
     local.register_token(&token);
 
-    let (code, stdout, stderr) = doctor(&local, u.name(), false);
-    assert_eq!(code, 1, "nothing synced yet: {stdout}{stderr}");
-    assert!(stdout.contains("ok    ssh "), "{stdout}");
-    assert!(stdout.contains("fail  token "), "{stdout}");
-    assert!(stdout.contains("fail  identity "), "{stdout}");
+    doctor(&local, u.name(), false)
+        .context("nothing synced yet")
+        .status(1)
+        .stdout_contains("ok    ssh ")
+        .stdout_contains("fail  token ")
+        .stdout_contains("fail  identity ")
+        .run();
 
-    let mut sync = local.ssso();
-    sync.args(["--profile", PROFILE, "-F"])
-        .arg(server().ssh_config())
-        .arg(server().dest(u.name()))
-        .arg("true");
-    let (code, _, stderr) = out(&mut sync);
-    assert_eq!(code, 0, "{stderr}");
+    local
+        .test()
+        .args(["--profile", PROFILE])
+        .to(u.name())
+        .remote(["true"])
+        .run();
 
-    let (code, stdout, stderr) = doctor(&local, u.name(), true);
-    assert_eq!(code, 0, "{stdout}{stderr}");
-    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let report = doctor(&local, u.name(), true)
+        .stdout_lacks(&token) // the token never leaks into the report
+        .run();
+    let v = report.json();
     assert_eq!(v["ok"], true, "{v:#}");
     let status = |name: &str| {
         v["checks"]
@@ -152,23 +150,20 @@ fn doctor_reports_before_and_after_a_sync() {
     );
     let identity = v["checks"][6]["detail"].as_str().unwrap();
     assert!(identity.contains(ACCOUNT_ID), "{identity}");
-    assert!(!stdout.contains(&token), "the token leaked into the report");
 }
 
 #[test]
 fn doctor_says_how_to_fix_a_refused_key() {
     let local = Local::new(&sso_config(PROFILE, SESSION));
     local.write_token(&cache_key(SESSION), &unique_token("pw"), 3600);
-    let mut cmd = local.ssso();
-    cmd.args(["doctor", "--profile", PROFILE, "-o", "BatchMode=yes", "-F"])
-        .arg(server().ssh_config())
-        .arg(server().dest(PW_USER));
-    let (code, stdout, _) = out(&mut cmd);
-    assert_eq!(code, 1, "{stdout}");
-    assert!(
-        stdout.contains("fail  ssh ") && stdout.contains("ssh-copy-id"),
-        "{stdout}"
-    );
+    local
+        .test()
+        .args(["doctor", "--profile", PROFILE, "-o", "BatchMode=yes"])
+        .to(PW_USER)
+        .status(1)
+        .stdout_contains("fail  ssh ")
+        .stdout_contains("ssh-copy-id")
+        .run();
 }
 
 #[test]
@@ -182,29 +177,19 @@ fn setup_writes_the_ssh_block_and_persists_the_profile_idempotently() {
         "Compression yes\nHost *\n    ServerAliveInterval 5\n",
     )
     .unwrap();
-    let setup = |extra: &[&str]| {
-        let mut cmd = local.ssso();
-        cmd.arg("setup")
-            .args(extra)
-            .arg("-F")
-            .arg(server().ssh_config())
-            .arg(server().dest(u.name()));
-        out(&mut cmd)
-    };
-    let (code, stdout, stderr) = setup(&["--profile", PROFILE]);
-    assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stdout.contains("    ProxyCommand ssso proxy %h %p\n    SetEnv AWS_PROFILE=dev\n"),
-        "{stdout}"
-    );
+    let setup = |extra: &[&str]| local.test().arg("setup").args(extra).to(u.name());
+    // Without --write: the block is printed, the file untouched.
+    setup(&["--profile", PROFILE])
+        .stdout_contains("    ProxyCommand ssso proxy %h %p\n    SetEnv AWS_PROFILE=dev\n")
+        .run();
     assert_eq!(
         std::fs::read_to_string(&ssh_config).unwrap(),
         "Compression yes\nHost *\n    ServerAliveInterval 5\n"
     );
 
+    // Twice with --write and --persist-profile: one block here, one line there.
     for _ in 0..2 {
-        let (code, _, stderr) = setup(&["--profile", PROFILE, "--persist-profile", "--write"]);
-        assert_eq!(code, 0, "{stderr}");
+        setup(&["--profile", PROFILE, "--persist-profile", "--write"]).run();
     }
     let written = std::fs::read_to_string(&ssh_config).unwrap();
     assert!(
@@ -229,8 +214,8 @@ fn setup_writes_the_ssh_block_and_persists_the_profile_idempotently() {
         "{o:?}"
     );
 
-    let (code, _, stderr) = setup(&["--undo", "--persist-profile", "--write"]);
-    assert_eq!(code, 0, "{stderr}");
+    // --undo takes both away.
+    setup(&["--undo", "--persist-profile", "--write"]).run();
     assert_eq!(
         std::fs::read_to_string(&ssh_config).unwrap(),
         "Compression yes\nHost *\n    ServerAliveInterval 5\n"

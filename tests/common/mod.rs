@@ -14,6 +14,10 @@
 //! Use it from a test file with `mod common;`.
 #![allow(dead_code)]
 
+mod builder;
+#[allow(unused_imports)] // not every test binary tells its stories with the builder
+pub use builder::{Ran, Test};
+
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs;
