@@ -11,11 +11,6 @@ use common::*;
 const PROFILE: &str = "dev";
 const SESSION: &str = "corp";
 
-/// `ssso -F <test config> [args...] user@ssso-test [remote...]` in `local`'s environment.
-fn ssso(local: &Local, args: &[&str], user: &str, remote: &[&str]) -> Command {
-    local.ssso_to(args, user, remote)
-}
-
 /// A local side with a fresh, portal-registered token for PROFILE.
 fn fresh_local() -> (Local, String) {
     let local = Local::new(&sso_config(PROFILE, SESSION));
@@ -23,10 +18,6 @@ fn fresh_local() -> (Local, String) {
     local.write_token(&cache_key(SESSION), &token, 3600);
     local.register_token(&token);
     (local, token)
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn stdout(out: &std::process::Output) -> String {
@@ -49,17 +40,14 @@ fn every_login_shell_gets_the_token_and_aws_profile() {
                     !before.status.success(),
                     "{shell}: aws worked before any sync"
                 );
-                let out = run(
-                    &mut ssso(
-                        &local,
-                        &["--profile", PROFILE],
-                        name,
-                        &["aws sts get-caller-identity --output json"],
-                    ),
-                    CMD_TIMEOUT,
-                );
-                assert_success(&out, &format!("ssso through {shell}"));
-                caller_identity_check(&out, &token);
+                let ran = local
+                    .test()
+                    .context(format!("ssso through {shell}"))
+                    .args(["--profile", PROFILE])
+                    .to(name)
+                    .remote(["aws sts get-caller-identity --output json"])
+                    .run();
+                caller_identity_check(&ran.output, &token);
                 assert!(
                     local.login_calls().is_empty(),
                     "a fresh token must not log in"
@@ -98,31 +86,26 @@ fn special_profile_names_arrive_intact() {
             let local = Local::new(&sso_config(name, SESSION));
             let token = unique_token("special");
             local.write_token(&cache_key(SESSION), &token, 3600);
-            let out = run(
-                &mut ssso(
-                    &local,
-                    &["--profile", name],
-                    user_name,
-                    &["printenv AWS_PROFILE"],
-                ),
-                CMD_TIMEOUT,
-            );
-            assert_success(&out, &format!("{shell} with profile {name:?}"));
-            assert_eq!(stdout(&out).trim_end(), name, "{shell}");
+            let ran = local
+                .test()
+                .context(format!("{shell} with profile {name:?}"))
+                .args(["--profile", name])
+                .to(user_name)
+                .remote(["printenv AWS_PROFILE"])
+                .run();
+            assert_eq!(ran.stdout.trim_end(), name, "{shell}");
         }
     }
     // Names the AWS SDKs do not accept are refused with a clear message.
     let local = Local::new(&sso_config("x!y", SESSION));
-    let out = run(
-        &mut ssso(&local, &["--profile", "x!y"], "ssso-bash", &["true"]),
-        CMD_TIMEOUT,
-    );
-    assert_eq!(out.status.code(), Some(254));
-    assert!(
-        stderr(&out).contains("not a valid AWS profile name"),
-        "{}",
-        stderr(&out)
-    );
+    local
+        .test()
+        .args(["--profile", "x!y"])
+        .to("ssso-bash")
+        .remote(["true"])
+        .status(254)
+        .stderr_contains("not a valid AWS profile name")
+        .run();
 }
 
 /// Interactive: a login shell of the user's own kind, on a tty, with AWS_PROFILE exported,
@@ -132,21 +115,19 @@ fn interactive_login_shell_on_a_tty() {
     for &(shell, name) in SHELL_USERS {
         let _u = user(name);
         let (local, _) = fresh_local();
-        let cmd = ssso(&local, &["--profile", PROFILE], name, &[]);
-        let out = run_in_pty(
-            &cmd,
-            &[(
+        local
+            .test()
+            .context(shell)
+            .args(["--profile", PROFILE])
+            .to(name)
+            .typing(
                 "",
                 "echo P=$AWS_PROFILE; test -t 0 && echo TTY-OK; exit 3\\r",
-            )],
-            CMD_TIMEOUT,
-        );
-        let screen = stdout(&out);
-        assert!(
-            screen.contains("P=dev") && screen.contains("TTY-OK"),
-            "{shell}: unexpected session:\n{screen}"
-        );
-        assert_eq!(out.status.code(), Some(3), "{shell}: exit status\n{screen}");
+            )
+            .status(3)
+            .stdout_contains("P=dev")
+            .stdout_contains("TTY-OK")
+            .run();
     }
 }
 
@@ -155,20 +136,17 @@ fn interactive_login_shell_on_a_tty() {
 fn interactive_shell_is_a_login_shell() {
     let _u = user("ssso-bash");
     let (local, _) = fresh_local();
-    let cmd = ssso(&local, &["--profile", PROFILE], "ssso-bash", &[]);
-    let out = run_in_pty(
-        &cmd,
-        &[(
+    local
+        .test()
+        .args(["--profile", PROFILE])
+        .to("ssso-bash")
+        .typing(
             "",
             "echo ZERO=$0; shopt -q login_shell && echo LOGIN-OK; exit\\r",
-        )],
-        CMD_TIMEOUT,
-    );
-    let screen = stdout(&out);
-    assert!(
-        screen.contains("ZERO=-bash") && screen.contains("LOGIN-OK"),
-        "{screen}"
-    );
+        )
+        .stdout_contains("ZERO=-bash")
+        .stdout_contains("LOGIN-OK")
+        .run();
 }
 
 /// A password prompt appears once and works, through the master connection.
@@ -176,33 +154,25 @@ fn interactive_shell_is_a_login_shell() {
 fn password_prompt_appears_once() {
     let _u = user(PW_USER);
     let (local, token) = fresh_local();
-    let mut cmd = ssso(
-        &local,
-        &[
-            "--profile",
-            PROFILE,
-            "-o",
-            "PubkeyAuthentication=no",
+    let screen = local
+        .test()
+        .args(["--profile", PROFILE, "-o", "PubkeyAuthentication=no"])
+        .args([
             "-o",
             "PreferredAuthentications=password,keyboard-interactive",
-        ],
-        PW_USER,
-        &["aws sts get-caller-identity --output json"],
-    );
-    cmd.env_remove("SSH_ASKPASS");
-    let out = run_in_pty(
-        &cmd,
-        &[("(?i)password: ", &format!("{PW_PASSWORD}\\r"))],
-        CMD_TIMEOUT,
-    );
-    let screen = stdout(&out);
-    assert!(out.status.success(), "{screen}");
+        ])
+        .to(PW_USER)
+        .remote(["aws sts get-caller-identity --output json"])
+        .env_remove("SSH_ASKPASS")
+        .typing("(?i)password: ", &format!("{PW_PASSWORD}\\r"))
+        .stdout_contains(ACCOUNT_ID)
+        .run()
+        .stdout;
     assert_eq!(
         screen.to_lowercase().matches("password:").count(),
         1,
         "{screen}"
     );
-    assert!(screen.contains(ACCOUNT_ID), "{screen}");
     assert_token_used(&token);
 }
 
@@ -213,51 +183,39 @@ fn exit_statuses() {
     let u = user("ssso-sh");
     let (local, _) = fresh_local();
     // Connection refused: ssh's message and 255.
-    let out = run(
-        &mut ssso(
-            &local,
-            &["--profile", PROFILE, "-p", "1"],
-            u.name(),
-            &["true"],
-        ),
-        CMD_TIMEOUT,
-    );
-    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
-    assert!(stderr(&out).contains("refused"), "{}", stderr(&out));
+    local
+        .test()
+        .args(["--profile", PROFILE, "-p", "1"])
+        .to(u.name())
+        .remote(["true"])
+        .status(255)
+        .stderr_contains("refused")
+        .run();
 
     // Authentication failure (a user the server does not know): ssh's message and 255.
-    let out = run(
-        &mut ssso(
-            &local,
-            &["--profile", PROFILE, "-o", "BatchMode=yes"],
-            "ssso-nosuchuser",
-            &["true"],
-        ),
-        CMD_TIMEOUT,
-    );
-    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("Permission denied"),
-        "{}",
-        stderr(&out)
-    );
+    local
+        .test()
+        .args(["--profile", PROFILE, "-o", "BatchMode=yes"])
+        .to("ssso-nosuchuser")
+        .remote(["true"])
+        .status(255)
+        .stderr_contains("Permission denied")
+        .run();
     assert!(
         u.read(".aws").is_none(),
         "nothing may be written when ssh fails"
     );
 
-    let out = run(
-        &mut ssso(
-            &local,
-            &["--profile", PROFILE],
-            u.name(),
-            &["echo out; echo err >&2; exit 7"],
-        ),
-        CMD_TIMEOUT,
-    );
-    assert_eq!(out.status.code(), Some(7));
-    assert_eq!(stdout(&out), "out\n");
-    assert_eq!(stderr(&out), "err\n");
+    // The remote command's status and both outputs, untouched.
+    local
+        .test()
+        .args(["--profile", PROFILE])
+        .to(u.name())
+        .remote(["echo out; echo err >&2; exit 7"])
+        .status(7)
+        .stdout("out\n")
+        .stderr("err\n")
+        .run();
 }
 
 /// Fresh token: no `aws` process at all. Stale: exactly one `aws sso login --profile P` with
@@ -267,43 +225,41 @@ fn login_only_when_needed() {
     let u = user("ssso-zsh");
     let local = Local::new(&sso_config(PROFILE, SESSION));
     local.write_token(&cache_key(SESSION), &unique_token("stale"), 60); // < 15 min left
-    let out = run(
-        &mut ssso(
-            &local,
-            &["--profile", PROFILE, "--no-login"],
-            u.name(),
-            &["true"],
-        ),
-        CMD_TIMEOUT,
-    );
-    assert_eq!(out.status.code(), Some(254), "{}", stderr(&out));
-    assert!(stderr(&out).contains("aws sso login"), "{}", stderr(&out));
+    // --no-login: a stale token is an error that says what to run.
+    local
+        .test()
+        .args(["--profile", PROFILE, "--no-login"])
+        .to(u.name())
+        .remote(["true"])
+        .status(254)
+        .stderr_contains("aws sso login")
+        .run();
     assert!(local.login_calls().is_empty());
     assert!(u.read(&token_rel_path(&cache_key(SESSION))).is_none());
 
+    // Stale: one login with the --login-arg values, and the new token works on the host.
     local.register_token(local.login_token());
-    let out = run(
-        &mut ssso(
-            &local,
-            &["--profile", PROFILE, "--login-arg=--use-device-code"],
-            u.name(),
-            &["aws sts get-caller-identity --output json"],
-        ),
-        CMD_TIMEOUT,
-    );
-    assert_success(&out, "ssso with a stale token");
+    let ran = local
+        .test()
+        .context("ssso with a stale token")
+        .args(["--profile", PROFILE, "--login-arg=--use-device-code"])
+        .to(u.name())
+        .remote(["aws sts get-caller-identity --output json"])
+        .run();
     assert_eq!(
         local.login_calls(),
         vec![format!("sso login --profile {PROFILE} --use-device-code")]
     );
-    caller_identity_check(&out, local.login_token());
+    caller_identity_check(&ran.output, local.login_token());
 
     // Now fresh: a second run starts no aws.
-    let out = run(
-        &mut ssso(&local, &["--profile", PROFILE], u.name(), &["true"]),
-        CMD_TIMEOUT,
-    );
-    assert_success(&out, "second run");
+    local
+        .test()
+        .context("second run")
+        .args(["--profile", PROFILE])
+        .to(u.name())
+        .remote(["true"])
+        .run();
     assert_eq!(local.login_calls().len(), 1);
 }
 
@@ -312,24 +268,28 @@ fn login_only_when_needed() {
 fn login_failures_are_clear() {
     let u = user("ssso-ksh");
     let local = Local::new(&sso_config(PROFILE, SESSION));
-    let mut cmd = ssso(&local, &["--profile", PROFILE], u.name(), &["true"]);
-    cmd.env("FAKE_AWS_FAIL", "1");
-    let out = run(&mut cmd, CMD_TIMEOUT);
-    assert_eq!(out.status.code(), Some(254), "{}", stderr(&out));
-    assert!(stderr(&out).contains("login"), "{}", stderr(&out));
+    // `aws sso login` fails.
+    local
+        .test()
+        .args(["--profile", PROFILE])
+        .to(u.name())
+        .remote(["true"])
+        .env("FAKE_AWS_FAIL", "1")
+        .status(254)
+        .stderr_contains("login")
+        .run();
     assert!(!local.token_path(&cache_key(SESSION)).exists());
 
+    // No `aws` at all: where to get it.
     local.remove_fake_aws();
-    let out = run(
-        &mut ssso(&local, &["--profile", PROFILE], u.name(), &["true"]),
-        CMD_TIMEOUT,
-    );
-    assert_eq!(out.status.code(), Some(254), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("getting-started-install"),
-        "{}",
-        stderr(&out)
-    );
+    local
+        .test()
+        .args(["--profile", PROFILE])
+        .to(u.name())
+        .remote(["true"])
+        .status(254)
+        .stderr_contains("getting-started-install")
+        .run();
     assert!(u.read(".aws/config").is_none());
 }
 
@@ -355,18 +315,17 @@ fn profile_resolution_order() {
     )
     .unwrap();
     let with = |env: &[(&str, &str)], args: &[&str]| {
-        let mut cmd = local.ssso();
-        cmd.arg("-F")
-            .arg(&cfg)
+        let mut test = local
+            .test()
+            .context("profile resolution")
             .args(args)
-            .arg(server().dest(u.name()))
-            .arg("printenv AWS_PROFILE");
+            .ssh_config(&cfg)
+            .to(u.name())
+            .remote(["printenv AWS_PROFILE"]);
         for (k, v) in env {
-            cmd.env(k, v);
+            test = test.env(k, v);
         }
-        let out = run(&mut cmd, CMD_TIMEOUT);
-        assert_success(&out, "profile resolution");
-        stdout(&out).trim().to_owned()
+        test.run().stdout.trim().to_owned()
     };
     assert_eq!(
         with(&[("AWS_PROFILE", "other")], &[]),
@@ -384,13 +343,14 @@ fn profile_resolution_order() {
     );
 
     // Nothing chosen: an error that lists the SSO profiles.
-    let out = run(&mut ssso(&local, &[], u.name(), &["true"]), CMD_TIMEOUT);
-    assert_eq!(out.status.code(), Some(254));
-    assert!(
-        stderr(&out).contains("other") && stderr(&out).contains("--profile"),
-        "{}",
-        stderr(&out)
-    );
+    local
+        .test()
+        .to(u.name())
+        .remote(["true"])
+        .status(254)
+        .stderr_contains("other")
+        .stderr_contains("--profile")
+        .run();
 }
 
 /// Bad local input: a clear error, exit 254, nothing written anywhere.
@@ -439,24 +399,17 @@ fn bad_local_input() {
             std::fs::create_dir_all(local.token_path(&key).parent().unwrap()).unwrap();
             std::fs::write(local.token_path(&key), t).unwrap();
         }
-        let mut cmd = ssso(
-            &local,
-            &["--profile", PROFILE, "--no-login"],
-            u.name(),
-            &["true"],
-        );
-        let out = run(&mut cmd, CMD_TIMEOUT);
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(254), "{what}: {err}");
-        assert!(
-            err.contains(needle),
-            "{what}: {err:?} should mention {needle:?}"
-        );
-        assert!(
-            !err.contains("SECRET-VALUE"),
-            "{what}: the token leaked into a message"
-        );
-        assert!(stdout(&out).is_empty(), "{what}: ssso wrote to stdout");
+        local
+            .test()
+            .context(what)
+            .args(["--profile", PROFILE, "--no-login"])
+            .to(u.name())
+            .remote(["true"])
+            .status(254)
+            .stderr_contains(needle)
+            .stderr_lacks("SECRET-VALUE") // the token never leaks into a message
+            .stdout("") // ssso's own messages never go to stdout
+            .run();
         assert!(
             u.read(".aws").is_none() && u.read(".aws/config").is_none(),
             "{what}: remote touched"
@@ -474,11 +427,13 @@ fn remote_config_is_edited_in_place() {
         "# mine\n[default]\nregion = eu-west-1\n\n[profile {PROFILE}]\nsso_session = stale\n\n# keep me\n[profile other]\nregion = x\n"
     );
     u.write(".aws/config", before.as_bytes(), 0o644);
-    let out = run(
-        &mut ssso(&local, &["--profile", PROFILE], u.name(), &["true"]),
-        CMD_TIMEOUT,
-    );
-    assert_success(&out, "sync");
+    local
+        .test()
+        .context("sync")
+        .args(["--profile", PROFILE])
+        .to(u.name())
+        .remote(["true"])
+        .run();
     let after = String::from_utf8(u.read(".aws/config").unwrap()).unwrap();
     let local_cfg = sso_config(PROFILE, SESSION);
     let profile_section: String = local_cfg.split("\n\n").next().unwrap().to_owned() + "\n";
@@ -498,12 +453,15 @@ fn remote_config_is_edited_in_place() {
     );
     assert_eq!(after.matches(&format!("[profile {PROFILE}]")).count(), 1);
 
-    let out = run(
-        &mut ssso(&local, &["--profile", PROFILE, "-v"], u.name(), &["true"]),
-        CMD_TIMEOUT,
-    );
-    assert_success(&out, "second sync");
-    assert!(stderr(&out).contains("already current"), "{}", stderr(&out));
+    // A second run writes nothing.
+    local
+        .test()
+        .context("second sync")
+        .args(["--profile", PROFILE, "-v"])
+        .to(u.name())
+        .remote(["true"])
+        .stderr_contains("already current")
+        .run();
     assert_eq!(
         String::from_utf8(u.read(".aws/config").unwrap()).unwrap(),
         after
@@ -511,16 +469,13 @@ fn remote_config_is_edited_in_place() {
 
     // --no-config leaves a changed remote config alone.
     u.write(".aws/config", b"[default]\n", 0o644);
-    let out = run(
-        &mut ssso(
-            &local,
-            &["--profile", PROFILE, "--no-config"],
-            u.name(),
-            &["true"],
-        ),
-        CMD_TIMEOUT,
-    );
-    assert_success(&out, "--no-config");
+    local
+        .test()
+        .context("--no-config")
+        .args(["--profile", PROFILE, "--no-config"])
+        .to(u.name())
+        .remote(["true"])
+        .run();
     assert_eq!(u.read(".aws/config").unwrap(), b"[default]\n");
 }
 
@@ -537,17 +492,14 @@ fn newer_remote_token_wins() {
         &newer,
         7200,
     );
-    let out = run(
-        &mut ssso(
-            &local,
-            &["--profile", PROFILE],
-            u.name(),
-            &["aws sts get-caller-identity --output json"],
-        ),
-        CMD_TIMEOUT,
-    );
-    assert_success(&out, "sync with a newer remote token");
-    caller_identity_check(&out, &newer);
+    let ran = local
+        .test()
+        .context("sync with a newer remote token")
+        .args(["--profile", PROFILE])
+        .to(u.name())
+        .remote(["aws sts get-caller-identity --output json"])
+        .run();
+    caller_identity_check(&ran.output, &newer);
     assert_token_unused(&old);
     let local_now = local.read_token(&cache_key(SESSION)).unwrap();
     assert_eq!(
@@ -562,26 +514,27 @@ fn newer_remote_token_wins() {
 fn remote_problems_are_warnings() {
     let _u = user(RO_USER);
     let (local, _) = fresh_local();
-    let out = run(
-        &mut ssso(
-            &local,
-            &["--profile", PROFILE],
-            RO_USER,
-            &["echo still-here"],
-        ),
-        CMD_TIMEOUT,
-    );
-    assert_success(&out, "read-only home");
-    assert_eq!(stdout(&out), "still-here\n");
-    assert!(stderr(&out).contains("could not sync"), "{}", stderr(&out));
+    // A home where ~/.aws cannot be made: a warning, and the command still runs.
+    local
+        .test()
+        .context("read-only home")
+        .args(["--profile", PROFILE])
+        .to(RO_USER)
+        .remote(["echo still-here"])
+        .stdout("still-here\n")
+        .stderr_contains("could not sync")
+        .run();
 
+    // No aws on the host: synced all the same, with a warning.
     let u = user(NOAWS_USER);
-    let out = run(
-        &mut ssso(&local, &["--profile", PROFILE], u.name(), &["echo ok"]),
-        CMD_TIMEOUT,
-    );
-    assert_success(&out, "no aws");
-    assert!(stderr(&out).contains("no `aws`"), "{}", stderr(&out));
+    local
+        .test()
+        .context("no aws")
+        .args(["--profile", PROFILE])
+        .to(u.name())
+        .remote(["echo ok"])
+        .stderr_contains("no `aws`")
+        .run();
     assert!(u.read(&token_rel_path(&cache_key(SESSION))).is_some());
 }
 
@@ -603,14 +556,15 @@ fn user_control_settings_and_cleanup() {
         ),
     )
     .unwrap();
-    let mut cmd = local.ssso();
-    cmd.args(["--profile", PROFILE, "-F"])
-        .arg(&cfg)
-        .arg(server().dest(u.name()))
-        .arg("echo hi");
-    let out = run(&mut cmd, CMD_TIMEOUT);
-    assert_success(&out, "with the user's ControlMaster settings");
-    assert_eq!(stdout(&out), "hi\n");
+    local
+        .test()
+        .context("with the user's ControlMaster settings")
+        .args(["--profile", PROFILE])
+        .ssh_config(&cfg)
+        .to(u.name())
+        .remote(["echo hi"])
+        .stdout("hi\n")
+        .run();
     std::thread::sleep(Duration::from_millis(200));
     let masters = Command::new("pgrep")
         .args(["-f", &format!("ssh .*ControlMaster=yes.*{}", u.name())])
@@ -627,22 +581,15 @@ fn user_control_settings_and_cleanup() {
 /// reachable with `--`.
 #[test]
 fn queries_pass_through_and_subcommand_names_are_hosts() {
-    let local = Local::new("");
-    let out = run(
-        local
-            .ssso()
-            .arg("-G")
-            .arg("-F")
-            .arg(server().ssh_config())
-            .arg("--")
-            .arg("status"),
-        CMD_TIMEOUT,
-    );
-    assert_success(&out, "ssso -G -- status");
-    assert!(stdout(&out).contains("hostname status"), "{}", stdout(&out));
-    let out = run(local.ssso().arg("-V"), CMD_TIMEOUT);
-    assert_success(&out, "ssso -V");
-    assert!(stderr(&out).starts_with("OpenSSH"), "{}", stderr(&out));
+    Test::new()
+        .context("ssso -G -- status")
+        .args(["-G", "-F"])
+        .arg(server().ssh_config())
+        .args(["--", "status"])
+        .stdout_contains("hostname status")
+        .run();
+    let ran = Test::new().context("ssso -V").arg("-V").run();
+    assert!(ran.stderr.starts_with("OpenSSH"), "{}", ran.stderr);
 }
 
 /// `~^Z` suspends the whole job (ssso with its ssh), as with plain ssh, and `fg` resumes it.
