@@ -1314,8 +1314,11 @@ impl Local {
     }
 
     /// The PATH `command` uses: the fake-aws dir, then this process's PATH without root's
-    /// pyenv and without any directory whose `aws` is the test users' v1 (older setups linked
-    /// it into `/usr/local/bin`): the local side must never pick up a real AWS CLI by accident.
+    /// pyenv and without any directory that holds an `aws` (the machine's own AWS CLI v2 in
+    /// `/usr/local/bin`, a pip `--user` one, the test users' v1): the local side must never
+    /// run a real AWS CLI, not even after [`Local::remove_fake_aws`]. `/usr/bin` and `/bin`
+    /// stay whatever they hold (everything needs them); `local_path_hides_real_aws` fails on a
+    /// machine with an `aws` there (Debian's awscli package).
     pub fn path_var(&self) -> String {
         let system = std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into());
         let mut parts = vec![self.bin.display().to_string()];
@@ -1323,11 +1326,9 @@ impl Local {
             if dir.contains("/.pyenv/") || dir.ends_with("/.pyenv") {
                 continue;
             }
-            if let Ok(target) = fs::canonicalize(Path::new(dir).join("aws")) {
-                let t = target.to_string_lossy();
-                if t.starts_with("/opt/ssso-test/") || t.contains("/.pyenv/") {
-                    continue;
-                }
+            let essential = matches!(dir, "/usr/bin" | "/bin");
+            if !essential && fs::symlink_metadata(Path::new(dir).join("aws")).is_ok() {
+                continue;
             }
             parts.push(dir.to_owned());
         }
