@@ -2,7 +2,7 @@
 //!
 //! `ssso` is used like `ssh`, so its own options are long options only and never clash with
 //! ssh's one-letter ones. The connect path (`ssso [SSSO OPTIONS] [SSH OPTIONS] DESTINATION
-//! [COMMAND]`) is split by [`crate::sshargs`] before clap sees it: clap parses only ssso's own
+//! [COMMAND]`) is split by [`crate::ssh::args`] before clap sees it: clap parses only ssso's own
 //! long options, and the ssh options, destination and command go to ssh unchanged. Subcommands
 //! are parsed by clap as usual. These definitions also feed `--help`, the completions and the
 //! man page.

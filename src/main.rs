@@ -7,10 +7,10 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use ssso::{
-    EXIT_SSSO, cli, complete, connect, docs, doctor, fleet, login, proxy, setup, sshargs, status,
-    ui,
-};
+use ssso::aws::login;
+use ssso::cmd::{complete, connect, doctor, fleet, proxy, setup, status};
+use ssso::ssh::args as sshargs;
+use ssso::{EXIT_SSSO, cli, docs, ui};
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();

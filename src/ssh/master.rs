@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::sshargs::SshArgs;
+use crate::ssh::args::SshArgs;
 
 /// The user's ssh configuration for one destination, as `ssh -G` resolves it.
 #[derive(Debug, Default)]
@@ -202,7 +202,7 @@ fn sync_connection(mut cmd: Command, ssh: &SshArgs, extra: &[&str]) -> Command {
     cmd.args(ssh.config_options());
     cmd.arg("--");
     cmd.arg(ssh.destination.as_deref().unwrap_or_default());
-    crate::proxy::mark_inner(&mut cmd);
+    crate::cmd::proxy::mark_inner(&mut cmd);
     cmd
 }
 

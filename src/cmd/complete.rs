@@ -7,7 +7,7 @@
 //! names of `~/.ssh/known_hosts`, keeping a `user@` prefix). A shell hook calls
 //! `ssso __complete --shell SHELL -- WORD... CURRENT` with the words typed after `ssso`;
 //! the helper decides, with the same ssh option table as the connect path
-//! ([`crate::sshargs::split`]), whether CURRENT is one of those two and prints the matching
+//! ([`crate::ssh::args::split`]), whether CURRENT is one of those two and prints the matching
 //! candidates one per line (exit 0), or exits 1 to let the static completion answer. It reads
 //! local files only, never the network, and prints nothing on stderr.
 //!
@@ -17,7 +17,7 @@
 
 use std::path::Path;
 
-use crate::sshargs::{self, SSSO_LONG, Split};
+use crate::ssh::args::{self, SSSO_LONG, Split};
 
 /// What the helper answers for the word being completed.
 #[derive(Debug, PartialEq, Eq)]
@@ -130,7 +130,7 @@ pub(crate) fn candidates(
     }
     let os: Vec<std::ffi::OsString> = before.iter().map(Into::into).collect();
     // An error here is an ssh option still waiting for its value (`-p`, `-i`).
-    let Ok(Split::Connect { ssh, .. }) = sshargs::split(&os, &[]) else {
+    let Ok(Split::Connect { ssh, .. }) = args::split(&os, &[]) else {
         return Answer::Files;
     };
     if ssh.destination.is_some() {
@@ -160,8 +160,8 @@ pub(crate) fn candidates(
 
 /// The SSO profiles of the local AWS config (none when it cannot be read).
 fn profiles() -> Vec<String> {
-    crate::awsconfig::config_path()
-        .and_then(|p| crate::awsconfig::AwsConfig::load(&p))
+    crate::aws::config::config_path()
+        .and_then(|p| crate::aws::config::AwsConfig::load(&p))
         .map(|c| c.sso_profile_names())
         .unwrap_or_default()
 }

@@ -47,15 +47,15 @@ use std::io::Write as _;
 
 use anyhow::Context;
 
-use crate::awsconfig::{self, AwsConfig, SsoProfile};
-use crate::profile::{self, Source};
-use crate::token::{self, Token};
+use crate::aws::config::{self, AwsConfig, SsoProfile};
+use crate::aws::profile::{self, Source};
+use crate::aws::token::{self, Token};
 
 /// Run `ssso status`; see the module doc for the exit status and the JSON fields.
 pub fn run(args: &crate::cli::StatusArgs) -> anyhow::Result<u8> {
     let min_valid = token::parse_duration(&args.profile.min_valid).context("bad --min-valid")?;
     if args.all {
-        let cfg = AwsConfig::load(&awsconfig::config_path()?)?;
+        let cfg = AwsConfig::load(&config::config_path()?)?;
         let all = All::gather(&cfg, token::now(), min_valid)?;
         let out = if args.json {
             format!("{}\n", all.json())
@@ -376,7 +376,7 @@ impl Report<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::tests::token_json;
+    use crate::aws::token::tests::token_json;
 
     const CFG: &str = "[profile dev]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\n[sso-session corp]\nsso_start_url = https://corp/start\nsso_region = eu-west-1\n[profile old]\nsso_start_url = https://old/start\nsso_region = us-east-1\n";
 

@@ -15,13 +15,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::awsconfig::SsoProfile;
+use crate::aws::config::SsoProfile;
+use crate::aws::token::{self, Token};
 use crate::cli::FleetArgs;
-use crate::master;
-use crate::sshargs::SshArgs;
+use crate::cmd::connect;
+use crate::ssh::args::SshArgs;
+use crate::ssh::master;
 use crate::sync::{self, ConfigOutcome, TokenOutcome};
-use crate::token::{self, Token};
-use crate::{connect, ui};
+use crate::ui;
 
 /// What happened on one host.
 #[derive(Debug, PartialEq, Eq)]

@@ -2,9 +2,9 @@
 //! one host, as one report. Each check is `ok`, `warn` or `fail`, with the fix when it is not
 //! `ok`; the exit status is 1 when any check fails (254 for ssso's own errors, as elsewhere).
 //!
-//! One connection: ssh with the user's options (the same [`crate::master::command`] as the
+//! One connection: ssh with the user's options (the same [`crate::ssh::master::command`] as the
 //! connect path, so the same config, keys and prompts) runs one POSIX sh script through
-//! [`crate::remote::wrap`] that gathers everything in one round trip: who the user is, the
+//! [`crate::ssh::remote::wrap`] that gathers everything in one round trip: who the user is, the
 //! remote `aws` and its version, the remote `~/.aws/config` (compared here with the local
 //! profile, by the same parser), the token file's expiry, start URL, mode and owner (never its
 //! contents), how many long-term keys `~/.aws/credentials` holds, and finally a live
@@ -30,12 +30,14 @@ use std::process::Stdio;
 
 use anyhow::{Context, Result};
 
-use crate::awsconfig::{AwsConfig, SsoProfile};
+use crate::aws::config::{AwsConfig, SsoProfile};
+use crate::aws::profile;
+use crate::aws::token;
 use crate::cli::DoctorArgs;
-use crate::master::{self, PrivateDir};
-use crate::remote::{self, sh_quote};
-use crate::sshargs::SshArgs;
-use crate::{profile, token, ui};
+use crate::ssh::args::SshArgs;
+use crate::ssh::master::{self, PrivateDir};
+use crate::ssh::remote::{self, sh_quote};
+use crate::ui;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Status {

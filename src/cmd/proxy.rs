@@ -27,9 +27,11 @@ use anyhow::{Context, Result, bail};
 use sha1::{Digest as _, Sha1};
 
 use crate::cli::ProxyArgs;
-use crate::master::{self, SshConfig};
-use crate::sshargs::{self, SshArgs};
-use crate::{connect, sync, ui};
+use crate::cmd::connect;
+use crate::ssh::args::{self, SshArgs};
+use crate::ssh::master::{self, SshConfig};
+use crate::sync;
+use crate::ui;
 
 /// Set in the environment of every ssh that ssso starts: a `ssso proxy` that sees it only
 /// connects (no config lookup, no sync), which ends the recursion through the user's
@@ -187,8 +189,8 @@ fn parse_ssh_cmdline(raw: &[u8]) -> Option<SshArgs> {
     if Path::new(argv.first()?).file_name()? != "ssh" {
         return None;
     }
-    match sshargs::split(&argv[1..], &[]).ok()? {
-        sshargs::Split::Connect { ssso, ssh } if ssso.is_empty() && ssh.destination.is_some() => {
+    match args::split(&argv[1..], &[]).ok()? {
+        args::Split::Connect { ssso, ssh } if ssso.is_empty() && ssh.destination.is_some() => {
             Some(ssh)
         }
         _ => None,

@@ -518,7 +518,7 @@ impl AwsConfig {
         let key = session.as_deref().unwrap_or(&start_url);
         Ok(SsoProfile {
             profile: name.to_owned(),
-            cache_file_name: crate::token::cache_file_name(key),
+            cache_file_name: crate::aws::token::cache_file_name(key),
             session,
             start_url,
             region,
@@ -953,7 +953,10 @@ sso_region = eu-central-1
         assert_eq!(sso.start_url, "https://corp.awsapps.com/start");
         assert_eq!(sso.region, "eu-central-1");
         assert_eq!(sso.scopes.as_deref(), Some("sso:account:access"));
-        assert_eq!(sso.cache_file_name, crate::token::cache_file_name("corp"));
+        assert_eq!(
+            sso.cache_file_name,
+            crate::aws::token::cache_file_name("corp")
+        );
         assert_eq!(sso.account_id.as_deref(), Some("111122223333"));
         assert_eq!(sso.role_name.as_deref(), Some("Dev"));
         assert!(sso.profile_section.text.starts_with("[profile dev]\n"));
@@ -976,7 +979,7 @@ sso_region = eu-central-1
         assert_eq!(sso.session_section, None);
         assert_eq!(
             sso.cache_file_name,
-            crate::token::cache_file_name("https://d-123.awsapps.com/start")
+            crate::aws::token::cache_file_name("https://d-123.awsapps.com/start")
         );
     }
 
@@ -1254,7 +1257,10 @@ sso_region = eu-central-1
                 "{doc}: {got:?}"
             );
             if let Ok(sso) = got {
-                assert_eq!(sso.cache_file_name, crate::token::cache_file_name("admin"));
+                assert_eq!(
+                    sso.cache_file_name,
+                    crate::aws::token::cache_file_name("admin")
+                );
             }
         }
     }

@@ -450,7 +450,7 @@ pub fn human_duration(secs: i64) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::awsconfig::tests::conformance_dir;
+    use crate::aws::config::tests::conformance_dir;
 
     /// A token file's JSON as CLI v2 writes it, expiring at `expires` (Unix secs).
     pub(crate) fn token_json(expires: i64) -> String {
@@ -856,7 +856,7 @@ pub(crate) mod tests {
                     serde_json::from_slice(&std::fs::read(scen.join("test-case.json")).unwrap())
                         .unwrap();
                 let home = scen.join("fs/home");
-                let cfg = crate::awsconfig::AwsConfig::load(&home.join(".aws/config")).unwrap();
+                let cfg = crate::aws::config::AwsConfig::load(&home.join(".aws/config")).unwrap();
                 let profile = env["AWS_PROFILE"].as_str().unwrap_or("default");
                 let sso = cfg
                     .sso_profile(profile)

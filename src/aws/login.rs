@@ -2,7 +2,7 @@
 //! `aws sso login` only when it is not. `aws sso login` always opens a new browser login, so
 //! the decision is ssso's: a fresh token (more than `--min-valid` left) is used as it is,
 //! without starting any process. A token that is not fresh but refreshable is first refreshed
-//! without a browser ([`crate::refresh`], the same call botocore makes); only when that fails
+//! without a browser ([`crate::aws::oidc`], the same call botocore makes); only when that fails
 //! does `aws sso login` run, and then the AWS CLI writes the token.
 
 use std::path::{Path, PathBuf};
@@ -10,8 +10,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
-use crate::awsconfig::SsoProfile;
-use crate::token::{self, Token};
+use crate::aws::config::SsoProfile;
+use crate::aws::token::{self, Token};
 
 const INSTALL_HINT: &str = "install AWS CLI v2: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html";
 
@@ -103,7 +103,7 @@ pub(crate) fn ensure_fresh_with(
 pub fn run(args: &crate::cli::LoginArgs) -> anyhow::Result<u8> {
     crate::ui::set_verbosity(args.quiet, args.verbose);
     let min_valid = token::parse_duration(&args.profile.min_valid).context("bad --min-valid")?;
-    let (_, sso) = crate::profile::resolve(args.profile.profile.as_deref(), || None)?;
+    let (_, sso) = crate::aws::profile::resolve(args.profile.profile.as_deref(), || None)?;
     let cache_file = token::cache_dir()?.join(&sso.cache_file_name);
     let t = login_if_needed(
         &cache_file,
@@ -130,7 +130,7 @@ pub fn run(args: &crate::cli::LoginArgs) -> anyhow::Result<u8> {
 /// What to do with a token that is not fresh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    /// Refresh it natively (see [`crate::refresh`]) when it can be, else log in.
+    /// Refresh it natively (see [`crate::aws::oidc`]) when it can be, else log in.
     RefreshFirst,
     /// Log in (tests: no network).
     #[cfg_attr(not(test), allow(dead_code, reason = "the unit tests' mode"))]
@@ -169,9 +169,9 @@ fn login_if_needed(
     }
     if mode == Mode::RefreshFirst
         && let Ok(Some(t)) = &state
-        && crate::refresh::can_refresh(sso, t)
+        && crate::aws::oidc::can_refresh(sso, t)
     {
-        match crate::refresh::refresh_file(cache_file, sso, t) {
+        match crate::aws::oidc::refresh_file(cache_file, sso, t) {
             Ok(t) if token::is_fresh(&t, token::now(), min_valid_secs) => {
                 crate::ui::debug(format_args!(
                     "refreshed the SSO token for profile `{}` without a login",
@@ -314,8 +314,8 @@ impl Drop for SigintGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::awsconfig::AwsConfig;
-    use crate::token::tests::{TempDir, token_json};
+    use crate::aws::config::AwsConfig;
+    use crate::aws::token::tests::{TempDir, token_json};
     use std::sync::Mutex;
 
     /// Tests that write and exec a script run one at a time: a fork in another thread while

@@ -4,7 +4,7 @@
 //! a token to a remote host is something to choose, not to fall into. An empty value counts as
 //! unset at every layer.
 
-use crate::awsconfig::AwsConfig;
+use crate::aws::config::AwsConfig;
 
 /// Where the chosen profile came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,8 +83,8 @@ pub(crate) fn choose_from(
 pub fn resolve(
     flag: Option<&str>,
     ssh_setenv: impl FnOnce() -> Option<String>,
-) -> anyhow::Result<(Source, crate::awsconfig::SsoProfile)> {
-    let path = crate::awsconfig::config_path()?;
+) -> anyhow::Result<(Source, crate::aws::config::SsoProfile)> {
+    let path = crate::aws::config::config_path()?;
     let Some((name, source)) = choose(flag, ssh_setenv) else {
         return Err(no_profile_error(AwsConfig::load(&path).ok().as_ref()));
     };

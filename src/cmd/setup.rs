@@ -12,7 +12,7 @@
 //!   `~/.bashrc` (bash), `~/.zshenv` (zsh) or `~/.profile` (sh, dash, ksh), `setenv` in
 //!   `~/.tcshrc` (tcsh, when it exists) or `~/.cshrc`, `set -gx` in
 //!   `~/.config/fish/config.fish`. One ssh connection runs one sh script
-//!   ([`crate::remote::wrap`]) that edits the file the same way.
+//!   ([`crate::ssh::remote::wrap`]) that edits the file the same way.
 //!
 //! Nothing changes without `--write`: the blocks are printed instead. `--undo` removes them.
 //! Running it twice changes nothing the second time.
@@ -24,11 +24,12 @@ use std::process::Stdio;
 
 use anyhow::{Context, Result, bail};
 
+use crate::aws::profile;
 use crate::cli::SetupArgs;
-use crate::master::{self, PrivateDir};
-use crate::remote::{self, sh_quote};
-use crate::sshargs::SshArgs;
-use crate::{profile, ui};
+use crate::ssh::args::SshArgs;
+use crate::ssh::master::{self, PrivateDir};
+use crate::ssh::remote::{self, sh_quote};
+use crate::ui;
 
 pub fn run(args: &SetupArgs, mut ssh: SshArgs) -> Result<u8> {
     ui::set_verbosity(ssh.flags.quiet, ssh.flags.verbose > 0);

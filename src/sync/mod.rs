@@ -1,6 +1,6 @@
 //! Syncing one SSO session's token file and its config sections to the remote.
 //!
-//! The whole sync is one remote `sh` script (sent through [`crate::remote::wrap`], so the login
+//! The whole sync is one remote `sh` script (sent through [`crate::ssh::remote::wrap`], so the login
 //! shell does not matter) and one exchange over a channel of the master connection: ssso writes
 //! the token file's bytes and the wanted config sections to the script's stdin straight away,
 //! and the script answers with a short report. The token therefore never appears on a command
@@ -14,7 +14,7 @@
 //! that one back instead, and replaces the `[profile NAME]` and `[sso-session S]` sections of
 //! `~/.aws/config` in place, every other byte untouched (CRLF files stay CRLF, a missing final
 //! newline stays missing). When it is done it creates the marker file that the waiting session
-//! polls for (named by the nonce; see [`crate::remote::session_script`]).
+//! polls for (named by the nonce; see [`crate::ssh::remote::session_script`]).
 //!
 //! When something has to change, and only then (the unchanged path runs no external program),
 //! the script refuses a cache directory that others can write (`ls -ld`), takes a `mkdir` lock
@@ -32,7 +32,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::remote::{self, sh_quote};
+use crate::ssh::remote::{self, sh_quote};
 
 /// What to sync.
 #[derive(Debug, Clone)]
@@ -57,8 +57,8 @@ impl<'a> Plan<'a> {
     /// The plan for `sso`'s token `tok`: its config sections too unless `--no-config`, the
     /// token without its refresh secrets with `--access-token-only`.
     pub fn new(
-        sso: &'a crate::awsconfig::SsoProfile,
-        tok: &'a crate::token::Token,
+        sso: &'a crate::aws::config::SsoProfile,
+        tok: &'a crate::aws::token::Token,
         opts: &crate::cli::SyncOpts,
         wait_nonce: Option<&'a str>,
     ) -> Result<Plan<'a>> {
@@ -71,7 +71,7 @@ impl<'a> Plan<'a> {
             Vec::new()
         };
         let token = if opts.access_token_only {
-            Cow::Owned(crate::token::access_token_only(&tok.bytes)?)
+            Cow::Owned(crate::aws::token::access_token_only(&tok.bytes)?)
         } else {
             Cow::Borrowed(tok.bytes.as_slice())
         };
@@ -96,7 +96,7 @@ impl<'a> Plan<'a> {
             "syncing ~/.aws/sso/cache/{} ({} bytes: {}){}",
             self.cache_file_name,
             self.token.len(),
-            crate::token::redacted(&self.token),
+            crate::aws::token::redacted(&self.token),
             if headers.is_empty() {
                 String::from(", not the config (--no-config)")
             } else {
@@ -156,7 +156,7 @@ pub fn input(plan: &Plan) -> Vec<u8> {
 
 /// 14 digits, YYYYMMDDHHMMSS, as the remote script compares them.
 fn digits(secs: i64) -> String {
-    crate::token::format_timestamp(secs)
+    crate::aws::token::format_timestamp(secs)
         .chars()
         .filter(char::is_ascii_digit)
         .take(14)
@@ -995,10 +995,10 @@ mod tests {
     /// `--access-token-only`: the refresh secrets never leave, every other field does.
     #[test]
     fn access_token_only_plan() {
-        let cfg = crate::awsconfig::AwsConfig::parse(&format!("{PROFILE}\n{SESSION}")).unwrap();
+        let cfg = crate::aws::config::AwsConfig::parse(&format!("{PROFILE}\n{SESSION}")).unwrap();
         let sso = cfg.sso_profile("dev").unwrap();
         let full = br#"{"startUrl":"https://x.awsapps.com/start","region":"eu-west-1","accessToken":"AT-SECRET","expiresAt":"2030-01-01T00:00:00Z","clientId":"cid","clientSecret":"CS-SECRET","registrationExpiresAt":"2030-06-01T00:00:00Z","refreshToken":"RT-SECRET"}"#;
-        let tok = crate::token::parse(full).unwrap();
+        let tok = crate::aws::token::parse(full).unwrap();
         let opts = crate::cli::SyncOpts {
             access_token_only: true,
             ..Default::default()
@@ -1016,7 +1016,7 @@ mod tests {
         ] {
             assert!(sent.get(k).is_some(), "{k}");
         }
-        let stripped = crate::token::parse(&p.token).unwrap();
+        let stripped = crate::aws::token::parse(&p.token).unwrap();
         assert!(!stripped.refreshable);
         assert_eq!(stripped.expires_at, tok.expires_at);
         // Default: byte for byte.

@@ -3,7 +3,7 @@
 //!
 //! Order of events: resolve the host's ssh config (`ssh -G`) and the AWS profile; make sure the
 //! local token is fresh (no process at all when it is); start the master, which is also the
-//! user's session (see [`crate::master`]); as soon as its control socket appears, run the sync
+//! user's session (see [`crate::ssh::master`]); as soon as its control socket appears, run the sync
 //! over it while the session's wrapper waits on the remote for the sync to release it; then
 //! wait for ssh and exit with its status. ssso stays in the foreground only to forward
 //! termination signals and report the sync; stdin, stdout, stderr and the terminal are ssh's.
@@ -16,13 +16,17 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::awsconfig;
+use crate::aws::config;
+use crate::aws::login;
+use crate::aws::oidc;
+use crate::aws::profile;
+use crate::aws::token;
 use crate::cli::ConnectOpts;
-use crate::master::{self, PrivateDir};
-use crate::remote::{self, Run};
-use crate::sshargs::SshArgs;
+use crate::ssh::args::SshArgs;
+use crate::ssh::master::{self, PrivateDir};
+use crate::ssh::remote::{self, Run};
 use crate::sync::{self, ConfigOutcome, TokenOutcome};
-use crate::{login, profile, refresh, token, ui};
+use crate::ui;
 
 /// How long the sync may take once the connection is up.
 pub(crate) const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
@@ -95,7 +99,7 @@ pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
     let dir = PrivateDir::new()?;
     let ctl = dir.socket();
     let mut cmd = master::command(&ssh, &ctl, add_tty, remote_command.as_deref());
-    crate::proxy::mark_inner(&mut cmd);
+    crate::cmd::proxy::mark_inner(&mut cmd);
     ui::debug(format_args!(
         "starting ssh with control socket {}",
         ctl.display()
@@ -133,8 +137,8 @@ pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
         };
         tokio::pin!(sync);
         // Once the session's own sync is done: keep the remote token fresh while it runs.
-        let keep = refresh::keep_fresh(
-            refresh::Session {
+        let keep = oidc::keep_fresh(
+            oidc::Session {
                 ctl: &ctl,
                 sso: &sso,
                 sync: &opts.sync,
@@ -184,7 +188,7 @@ pub(crate) fn fresh_token(
     opts: &ConnectOpts,
     cfg: &master::SshConfig,
     login_stdout_to_stderr: bool,
-) -> Result<(String, awsconfig::SsoProfile, token::Token)> {
+) -> Result<(String, config::SsoProfile, token::Token)> {
     let (_, sso) = profile::resolve(opts.profile.profile.as_deref(), || {
         cfg.setenv("AWS_PROFILE")
     })?;
@@ -212,7 +216,7 @@ fn forward(pid: Option<u32>, sig: i32) {
 fn report(
     result: &Option<Result<sync::Report>>,
     dest: &str,
-    sso: &awsconfig::SsoProfile,
+    sso: &config::SsoProfile,
     local: &token::Token,
 ) {
     if let Some(result) = result {
@@ -224,7 +228,7 @@ fn report(
 pub(crate) fn report_sync(
     result: &Result<sync::Report>,
     dest: &str,
-    sso: &awsconfig::SsoProfile,
+    sso: &config::SsoProfile,
     local: &token::Token,
 ) {
     match result {
@@ -253,7 +257,7 @@ pub(crate) fn report_sync(
 
 /// The remote had a newer token for the same session (its botocore refreshed it): keep it
 /// here too, so the next sync does not push the older one and a rotated refresh token is not lost.
-pub(crate) fn keep_remote_token(bytes: &[u8], sso: &awsconfig::SsoProfile, local: &token::Token) {
+pub(crate) fn keep_remote_token(bytes: &[u8], sso: &config::SsoProfile, local: &token::Token) {
     let store = || -> Result<bool> {
         let remote = token::parse(bytes).context("the remote's newer token is not valid")?;
         if remote.start_url != local.start_url {

@@ -19,9 +19,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::awsconfig::SsoProfile;
-use crate::token::{self, Token};
-use crate::{connect, sync, ui};
+use crate::aws::config::SsoProfile;
+use crate::aws::token::{self, Token};
+use crate::cmd::connect;
+use crate::sync;
+use crate::ui;
 
 /// Overrides the SSO-OIDC endpoint (as botocore reads it).
 pub const ENDPOINT_ENV: &str = "AWS_ENDPOINT_URL_SSO_OIDC";
@@ -276,8 +278,8 @@ async fn push(s: &Session<'_>, tok: &Token) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::awsconfig::AwsConfig;
-    use crate::awsconfig::tests::conformance_dir;
+    use crate::aws::config::AwsConfig;
+    use crate::aws::config::tests::conformance_dir;
 
     fn sso() -> SsoProfile {
         AwsConfig::parse(
@@ -290,7 +292,7 @@ mod tests {
 
     #[test]
     fn new_token_is_written_like_botocore() {
-        let old = fields(crate::token::tests::token_json(1000).as_bytes()).unwrap();
+        let old = fields(crate::aws::token::tests::token_json(1000).as_bytes()).unwrap();
         let answer = serde_json::json!({"accessToken": "new", "expiresIn": 3600, "refreshToken": "r2", "tokenType": "Bearer"});
         let bytes = refreshed(&old, &sso(), &answer, 1_795_684_636).unwrap();
         assert_eq!(
@@ -311,8 +313,8 @@ mod tests {
         .unwrap()
         .sso_profile("p")
         .unwrap();
-        let t =
-            token::parse(crate::token::tests::token_json(token::now() + 60).as_bytes()).unwrap();
+        let t = token::parse(crate::aws::token::tests::token_json(token::now() + 60).as_bytes())
+            .unwrap();
         assert!(can_refresh(&sso(), &t));
         assert!(!can_refresh(&legacy, &t));
     }

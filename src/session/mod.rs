@@ -1,0 +1,1 @@
+//! The local half of a sync, for every command that syncs.

@@ -1,0 +1,8 @@
+//! The ssh side: ssh's argument grammar ([`args`]), the resolved client configuration
+//! ([`config`]), the ControlMaster that carries the user's session ([`master`]), and how a
+//! POSIX sh program reaches the remote whatever the login shell ([`remote`]). Nothing here
+//! knows about AWS.
+
+pub mod args;
+pub mod master;
+pub mod remote;
