@@ -19,6 +19,7 @@ pub mod docs;
 pub mod session;
 pub mod ssh;
 pub mod sync;
+pub mod time;
 pub mod ui;
 
 /// Exit status for ssso's own failures (bad AWS config, no token, failed login, bad usage of

@@ -32,9 +32,8 @@ use anyhow::{Context, Result};
 
 use crate::aws::config::{AwsConfig, SsoProfile};
 use crate::aws::profile;
-use crate::aws::token;
-use crate::cli::DoctorArgs;
 use crate::ssh::args::SshArgs;
+use crate::ssh::config::SshConfig;
 use crate::ssh::master::{self, PrivateDir};
 use crate::ssh::remote::{self, sh_quote};
 use crate::ui;
@@ -87,19 +86,25 @@ fn bad(
     }
 }
 
-pub fn run(args: &DoctorArgs, mut ssh: SshArgs) -> Result<u8> {
-    ui::set_verbosity(ssh.flags.quiet, ssh.flags.verbose > 0);
-    let min_valid = token::parse_duration(&args.profile.min_valid).context("bad --min-valid")?;
+/// `ssso doctor`'s settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub profile: Option<String>,
+    /// A token with this much or less left is reported as not fresh.
+    pub min_valid: std::time::Duration,
+    pub json: bool,
+}
+
+pub fn run(args: &Settings, mut ssh: SshArgs) -> Result<u8> {
+    let min_valid = args.min_valid.as_secs();
     let dest = ssh.destination.clone().context(
         "no HOST given (usage: ssso doctor [--profile NAME] [--json] [SSH OPTIONS] HOST)",
     )?;
     if !ssh.command.is_empty() {
         anyhow::bail!("ssso doctor takes no remote command");
     }
-    let cfg = master::resolve(&ssh)?;
-    let (_, sso) = profile::resolve(args.profile.profile.as_deref(), || {
-        cfg.setenv("AWS_PROFILE")
-    })?;
+    let cfg = SshConfig::resolve(&ssh)?;
+    let (_, sso) = profile::resolve(args.profile.as_deref(), || cfg.setenv("AWS_PROFILE"))?;
     let dest = dest.to_string_lossy().into_owned();
 
     // No tty: the answer is parsed, and a tty would turn its newlines into CRLF.
@@ -123,7 +128,7 @@ pub fn run(args: &DoctorArgs, mut ssh: SshArgs) -> Result<u8> {
         &sso,
         &out.stdout,
         &String::from_utf8_lossy(&out.stderr),
-        token::now(),
+        crate::time::now(),
         min_valid,
     );
     let failed = checks.iter().any(|c| c.status == Status::Fail);
@@ -479,9 +484,9 @@ fn token_check(f: &Facts, local: &SsoProfile, now: i64, min_valid: u64, rerun: &
             rerun,
         );
     }
-    match f.get("token-expires").map(token::parse_timestamp) {
+    match f.get("token-expires").map(crate::time::parse_timestamp) {
         Some(Ok(exp)) => {
-            let when = token::relative_expiry(exp, now);
+            let when = crate::time::relative_expiry(exp, now);
             if exp <= now {
                 bad(
                     "token",
@@ -642,7 +647,7 @@ mod tests {
         let aws = r#"case $1 in --version) echo 'aws-cli/2.15.0 Python/3.11';; *) echo '{"Account": "1", "Arn": "arn:aws:sts::1:assumed-role/R/me"}';; esac"#;
         let out = run_script(h.path(), aws);
         assert!(!String::from_utf8_lossy(&out).contains("SECRET"));
-        let checks = evaluate("h", &sso, &out, "", token::now(), 900);
+        let checks = evaluate("h", &sso, &out, "", crate::time::now(), 900);
         assert_eq!(
             statuses(&checks),
             [
@@ -675,7 +680,7 @@ mod tests {
         std::fs::write(h.path().join(".aws/config"), "[profile dev]\nsso_session = corp\nsso_account_id = 2\nsso_role_name = R\n[sso-session corp]\nsso_start_url = https://corp/start\nsso_region = eu-west-1\n").unwrap();
         let aws = r#"case $1 in --version) echo 'aws-cli/1.29.0 Python/3.11' >&2;; *) echo 'Error loading SSO Token: Token for corp does not exist' >&2; exit 255;; esac"#;
         let out = run_script(h.path(), aws);
-        let checks = evaluate("h", &local(), &out, "", token::now(), 900);
+        let checks = evaluate("h", &local(), &out, "", crate::time::now(), 900);
         assert_eq!(
             statuses(&checks),
             [

@@ -25,14 +25,25 @@ use std::process::Stdio;
 use anyhow::{Context, Result, bail};
 
 use crate::aws::profile;
-use crate::cli::SetupArgs;
 use crate::ssh::args::SshArgs;
+use crate::ssh::config::SshConfig;
 use crate::ssh::master::{self, PrivateDir};
 use crate::ssh::remote::{self, sh_quote};
 use crate::ui;
 
-pub fn run(args: &SetupArgs, mut ssh: SshArgs) -> Result<u8> {
-    ui::set_verbosity(ssh.flags.quiet, ssh.flags.verbose > 0);
+/// `ssso setup`'s settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub profile: Option<String>,
+    /// Also set AWS_PROFILE in the host's login-shell startup file.
+    pub persist_profile: bool,
+    /// Change the files; without it, only show what would change.
+    pub write: bool,
+    /// Remove ssso's blocks instead of adding them.
+    pub undo: bool,
+}
+
+pub fn run(args: &Settings, mut ssh: SshArgs) -> Result<u8> {
     let dest = ssh
         .destination
         .clone()
@@ -48,7 +59,7 @@ pub fn run(args: &SetupArgs, mut ssh: SshArgs) -> Result<u8> {
     let name = if args.undo {
         String::new()
     } else {
-        let cfg = master::resolve(&ssh)?;
+        let cfg = SshConfig::resolve(&ssh)?;
         let (_, sso) = profile::resolve(args.profile.as_deref(), || cfg.setenv("AWS_PROFILE"))?;
         if !sso
             .profile

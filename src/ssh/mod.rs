@@ -4,5 +4,6 @@
 //! knows about AWS.
 
 pub mod args;
+pub mod config;
 pub mod master;
 pub mod remote;

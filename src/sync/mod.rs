@@ -34,6 +34,24 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::ssh::remote::{self, sh_quote};
 
+/// What a sync sends, as the user chose it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Sync the profile's `~/.aws/config` sections too (false: `--no-config`).
+    pub config: bool,
+    /// Send the token without its refresh secrets (`--access-token-only`).
+    pub access_token_only: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            config: true,
+            access_token_only: false,
+        }
+    }
+}
+
 /// What to sync.
 #[derive(Debug, Clone)]
 pub struct Plan<'a> {
@@ -59,10 +77,10 @@ impl<'a> Plan<'a> {
     pub fn new(
         sso: &'a crate::aws::config::SsoProfile,
         tok: &'a crate::aws::token::Token,
-        opts: &crate::cli::SyncOpts,
+        opts: &Options,
         wait_nonce: Option<&'a str>,
     ) -> Result<Plan<'a>> {
-        let sections = if !opts.no_config {
+        let sections = if opts.config {
             std::iter::once(&sso.profile_section)
                 .chain(sso.session_section.as_ref())
                 .map(|s| (s.header.as_str(), s.text.as_str()))
@@ -156,7 +174,7 @@ pub fn input(plan: &Plan) -> Vec<u8> {
 
 /// 14 digits, YYYYMMDDHHMMSS, as the remote script compares them.
 fn digits(secs: i64) -> String {
-    crate::aws::token::format_timestamp(secs)
+    crate::time::format_timestamp(secs)
         .chars()
         .filter(char::is_ascii_digit)
         .take(14)
@@ -999,7 +1017,7 @@ mod tests {
         let sso = cfg.sso_profile("dev").unwrap();
         let full = br#"{"startUrl":"https://x.awsapps.com/start","region":"eu-west-1","accessToken":"AT-SECRET","expiresAt":"2030-01-01T00:00:00Z","clientId":"cid","clientSecret":"CS-SECRET","registrationExpiresAt":"2030-06-01T00:00:00Z","refreshToken":"RT-SECRET"}"#;
         let tok = crate::aws::token::parse(full).unwrap();
-        let opts = crate::cli::SyncOpts {
+        let opts = Options {
             access_token_only: true,
             ..Default::default()
         };
@@ -1020,7 +1038,7 @@ mod tests {
         assert!(!stripped.refreshable);
         assert_eq!(stripped.expires_at, tok.expires_at);
         // Default: byte for byte.
-        let p = Plan::new(&sso, &tok, &crate::cli::SyncOpts::default(), None).unwrap();
+        let p = Plan::new(&sso, &tok, &Options::default(), None).unwrap();
         assert_eq!(&*p.token, full.as_slice());
         // -v's description hides every secret.
         let d = p.describe();
