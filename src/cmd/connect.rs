@@ -10,6 +10,7 @@
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::time::Duration;
 
@@ -64,18 +65,9 @@ pub fn run(opts: &Settings, ssh: SshArgs) -> Result<u8> {
     let remote_command: Option<OsString> = if wrap {
         let run = match &user_command {
             None => Run::LoginShell,
-            Some(c) => Run::Command(
-                c.to_str()
-                    .context("the remote command is not valid UTF-8")?
-                    .to_owned(),
-            ),
+            Some(c) => Run::Command(c.as_bytes().to_vec()),
         };
         let script = remote::session_script(name, nonce.as_deref(), &run);
-        if !remote::can_wrap(&script) {
-            bail!(
-                "the remote command has control characters 0x00-0x04, which ssso cannot pass through the remote shell"
-            );
-        }
         Some(remote::wrap(&script).into())
     } else {
         ssh.command_line()

@@ -115,7 +115,7 @@ pub fn run(args: &Settings, mut ssh: SshArgs) -> Result<u8> {
         &ssh,
         &dir.socket(),
         false,
-        Some(OsStr::new(&remote::wrap(&script))),
+        Some(OsStr::new(&remote::wrap(script.as_bytes()))),
     );
     ui::debug(format_args!("checking {dest} with one ssh connection"));
     let out = cmd

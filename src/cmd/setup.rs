@@ -111,7 +111,7 @@ pub fn run(args: &Settings, mut ssh: SshArgs) -> Result<u8> {
             &ssh,
             &dir.socket(),
             false,
-            Some(OsStr::new(&remote::wrap(&script))),
+            Some(OsStr::new(&remote::wrap(script.as_bytes()))),
         )
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())

@@ -575,7 +575,7 @@ pub async fn run(ctl: &std::path::Path, plan: &Plan<'_>, timeout: Duration) -> R
 }
 
 async fn exchange(session: &openssh::Session, plan: &Plan<'_>) -> Result<Report> {
-    let line = remote::wrap(&script(plan));
+    let line = remote::wrap(script(plan).as_bytes());
     let mut child = session
         .raw_command(line)
         .stdin(openssh::Stdio::piped())
@@ -600,7 +600,7 @@ pub async fn run_command(
     timeout: Duration,
 ) -> Result<Report> {
     crate::ui::debug(plan.describe());
-    ssh.arg(remote::wrap(&script(plan)))
+    ssh.arg(remote::wrap(script(plan).as_bytes()))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
