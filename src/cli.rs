@@ -381,7 +381,7 @@ pub enum Run {
     Print(String),
 }
 
-/// Parses ssso's arguments (without argv[0]) into what to run. Errors are [`UsageError`]s.
+/// Parses ssso's arguments (without `argv[0]`) into what to run. Errors are [`UsageError`]s.
 pub fn parse(args: &[OsString]) -> anyhow::Result<Parsed> {
     let root = Cli::command();
     let subcommands: Vec<String> = root

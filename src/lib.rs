@@ -5,7 +5,7 @@
 //!
 //! | layer | modules | owns |
 //! |---|---|---|
-//! | base | [`time`], [`ui`] | timestamps and durations; messages on stderr |
+//! | base | [`time`], [`ui`], [`files`] | timestamps and durations; messages on stderr; local files written safely |
 //! | sides | [`aws`], [`ssh`] | the AWS config, token cache, refresh and login; ssh's grammar, config, master and remote shells |
 //! | sync | [`sync`] | what is synced and how the host stores it |
 //! | session | [`session`] | the local half of a sync for every command that syncs |
@@ -16,9 +16,12 @@ pub mod aws;
 pub mod cli;
 pub mod cmd;
 pub mod docs;
+pub mod files;
 pub mod session;
 pub mod ssh;
 pub mod sync;
+#[cfg(test)]
+mod testing;
 pub mod time;
 pub mod ui;
 

@@ -128,7 +128,7 @@ pub struct SsoProfile {
     /// take the bearer token itself, such as CodeCatalyst).
     pub account_id: Option<String>,
     pub role_name: Option<String>,
-    /// Token cache file name, "<sha1hex>.json" of the session name or the legacy start URL.
+    /// Token cache file name, `<sha1hex>.json` of the session name or the legacy start URL.
     pub cache_file_name: String,
     pub profile_section: Section,
     pub session_section: Option<Section>,
@@ -189,6 +189,13 @@ impl std::fmt::Debug for AwsConfig {
             .field("path", &self.path)
             .field("sections", &sections)
             .finish()
+    }
+}
+
+impl SsoProfile {
+    /// Its token file: `$HOME/.aws/sso/cache/<sha1>.json`.
+    pub fn cache_path(&self) -> anyhow::Result<PathBuf> {
+        Ok(crate::aws::token::cache_dir()?.join(&self.cache_file_name))
     }
 }
 
@@ -734,25 +741,6 @@ pub(crate) mod tests {
     use super::*;
     use std::fmt::Write as _;
 
-    /// The shared conformance data, or None (with a loud note) when it is absent outside CI.
-    pub(crate) fn conformance_dir(test: &str) -> Option<PathBuf> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance");
-        if dir.is_dir() {
-            return Some(dir);
-        }
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!(
-                "{test}: conformance data missing at {} (required under CI=true)",
-                dir.display()
-            );
-        }
-        eprintln!(
-            "\n*** {test}: SKIPPED: conformance data not found at {} ***\n",
-            dir.display()
-        );
-        None
-    }
-
     fn p(text: &str) -> AwsConfig {
         AwsConfig::parse(text).unwrap()
     }
@@ -1127,7 +1115,7 @@ sso_region = eu-central-1
     /// ~/.aws/credentials; the two files' profiles are merged as the SDKs do (credentials win).
     #[test]
     fn conformance_profile_parser() {
-        let Some(dir) = conformance_dir("conformance_profile_parser") else {
+        let Some(dir) = crate::testing::conformance_dir("conformance_profile_parser") else {
             return;
         };
         let data: serde_json::Value = serde_json::from_slice(
@@ -1193,7 +1181,7 @@ sso_region = eu-central-1
     /// checked: ssso never reads that file.
     #[test]
     fn conformance_file_location() {
-        let Some(dir) = conformance_dir("conformance_file_location") else {
+        let Some(dir) = crate::testing::conformance_dir("conformance_file_location") else {
             return;
         };
         let data: serde_json::Value = serde_json::from_slice(
@@ -1228,7 +1216,7 @@ sso_region = eu-central-1
     /// they are an error, since ssso has nothing else to fall back to.
     #[test]
     fn conformance_botocore_resolution() {
-        let Some(dir) = conformance_dir("conformance_botocore_resolution") else {
+        let Some(dir) = crate::testing::conformance_dir("conformance_botocore_resolution") else {
             return;
         };
         let data: serde_json::Value = serde_json::from_slice(

@@ -40,7 +40,7 @@ pub fn ensure_fresh(
     fresh: &Freshness,
     stdout_to_stderr: bool,
 ) -> anyhow::Result<Token> {
-    let cache_file = token::cache_path(sso)?;
+    let cache_file = sso.cache_path()?;
     login_if_needed(
         &cache_file,
         || which::which("aws").ok(),
@@ -54,7 +54,7 @@ pub fn ensure_fresh(
 /// `ssso login`: [`ensure_fresh`] without ssh (messages on stderr, the terminal for the
 /// login), or with `force` a login whatever the token's state.
 pub fn login(sso: &SsoProfile, fresh: &Freshness, force: bool) -> anyhow::Result<Token> {
-    let cache_file = token::cache_path(sso)?;
+    let cache_file = sso.cache_path()?;
     let mode = if force {
         Mode::Force
     } else {

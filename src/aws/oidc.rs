@@ -147,7 +147,7 @@ pub(crate) fn refreshed(
 mod tests {
     use super::*;
     use crate::aws::config::AwsConfig;
-    use crate::aws::config::tests::conformance_dir;
+    use crate::testing::conformance_dir;
 
     fn sso() -> SsoProfile {
         AwsConfig::parse(

@@ -5,8 +5,6 @@
 //! A token file holds secrets (accessToken, refreshToken, clientSecret). Nothing here puts
 //! file contents into an error message, and [`Token`]'s Debug output leaves them out.
 
-use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -22,11 +20,6 @@ pub(crate) fn cache_dir_from(home: Option<std::ffi::OsString>) -> anyhow::Result
         "HOME is not set, so the SSO token cache ($HOME/.aws/sso/cache) cannot be found; set HOME",
     )?;
     Ok(PathBuf::from(home).join(".aws").join("sso").join("cache"))
-}
-
-/// The token file of `sso`: [`cache_dir`] joined with its cache file name.
-pub fn cache_path(sso: &crate::aws::config::SsoProfile) -> anyhow::Result<PathBuf> {
-    Ok(cache_dir()?.join(&sso.cache_file_name))
 }
 
 /// Cache file name for a key (sso_session name, or a legacy profile's exact sso_start_url):
@@ -144,51 +137,11 @@ pub fn is_fresh(t: &Token, now: i64, min_valid_secs: u64) -> bool {
     i128::from(t.expires_at) - i128::from(now) > i128::from(min_valid_secs)
 }
 
-/// Write `bytes` to `path` so that readers see the old file or the new one, never a part:
-/// the directory is created (0700) when missing, the data goes to a 0600 temp file in the
-/// same directory, is fsynced, and renamed over `path`. On any error the temp file is
-/// removed and `path` is untouched.
+/// Writes a token file so that readers see the old file or the new one, never a part (see
+/// [`crate::files::write_atomic`]): the directory is created 0700 when missing, the file is
+/// 0600. On any error `path` is untouched.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .with_context(|| format!("cannot write {}: not a file path", path.display()))?;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("cannot create directory {}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.ssso-{}-{}.tmp",
-        name.to_string_lossy(),
-        std::process::id(),
-        unique()
-    ));
-    let result = (|| -> anyhow::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .with_context(|| format!("cannot create temporary file {}", tmp.display()))?;
-        f.write_all(bytes)
-            .and_then(|()| f.sync_all())
-            .with_context(|| format!("cannot write temporary file {}", tmp.display()))?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    } else if let Ok(d) = std::fs::File::open(dir) {
-        // Make the rename itself durable; failure here loses nothing already visible.
-        let _ = d.sync_all();
-    }
-    result
+    crate::files::write_atomic(path, bytes, &crate::files::Options::PRIVATE)
 }
 
 /// Replace the token at `path` with `bytes` only when `bytes` is a valid token that expires
@@ -245,20 +198,10 @@ pub fn redacted(bytes: &[u8]) -> String {
     }
 }
 
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    (u64::from(nanos) << 20) ^ N.fetch_add(1, Ordering::Relaxed)
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::aws::config::tests::conformance_dir;
+    use crate::testing::conformance_dir;
     use crate::time::now;
 
     /// A token file's JSON as CLI v2 writes it, expiring at `expires` (Unix secs).
@@ -376,7 +319,7 @@ pub(crate) mod tests {
             let p = std::env::temp_dir().join(format!(
                 "ssso-test-{tag}-{}-{}",
                 std::process::id(),
-                unique()
+                crate::files::unique()
             ));
             std::fs::create_dir_all(&p).unwrap();
             TempDir(p)
@@ -561,102 +504,5 @@ pub(crate) mod tests {
                 }
             }
         }
-    }
-
-    /// smithy-rs token fixtures: a config and a token cache under a fake HOME; the profile is
-    /// resolved, its cache file found and read. Deliberate differences, by scenario:
-    /// - profile-provider/sso_token and invalid_sso_credentials_config: smithy-rs's
-    ///   *credentials* provider refuses a token-only profile (no sso_account_id/sso_role_name);
-    ///   ssso syncs the token, which is what such a profile is for, so it resolves.
-    /// - profile-provider/sso_credentials: smithy-rs then calls the SSO portal for role
-    ///   credentials; ssso stops at the token (no network).
-    /// - sso_no_token_file: smithy-rs fails reading the cache file; ssso sees "no token" (and
-    ///   would log in).
-    #[test]
-    fn conformance_token_fixtures() {
-        let Some(dir) = conformance_dir("conformance_token_fixtures") else {
-            return;
-        };
-        let root = dir.join("smithy-rs/token-fixtures");
-        let mut seen = Vec::new();
-        for group in std::fs::read_dir(&root).unwrap() {
-            let group = group.unwrap().path();
-            for scen in std::fs::read_dir(&group).unwrap() {
-                let scen = scen.unwrap().path();
-                if !scen.join("test-case.json").is_file() {
-                    continue;
-                }
-                let name = format!(
-                    "{}/{}",
-                    group.file_name().unwrap().to_string_lossy(),
-                    scen.file_name().unwrap().to_string_lossy()
-                );
-                let env: serde_json::Value =
-                    serde_json::from_slice(&std::fs::read(scen.join("env.json")).unwrap()).unwrap();
-                let case: serde_json::Value =
-                    serde_json::from_slice(&std::fs::read(scen.join("test-case.json")).unwrap())
-                        .unwrap();
-                let home = scen.join("fs/home");
-                let cfg = crate::aws::config::AwsConfig::load(&home.join(".aws/config")).unwrap();
-                let profile = env["AWS_PROFILE"].as_str().unwrap_or("default");
-                let sso = cfg
-                    .sso_profile(profile)
-                    .unwrap_or_else(|e| panic!("{name}: {e:#}"));
-                let cache = cache_dir_from(Some(home.into_os_string())).unwrap();
-                let token = read(&cache.join(&sso.cache_file_name)).unwrap();
-                match name.as_str() {
-                    "default-credential-provider-chain/sso_no_token_file" => {
-                        let want = case["result"]["ErrorContains"].as_str().unwrap();
-                        assert!(want.contains(&sso.cache_file_name), "{name}");
-                        assert!(token.is_none(), "{name}");
-                    }
-                    "profile-provider/sso_token"
-                    | "profile-provider/invalid_sso_credentials_config" => {
-                        assert_eq!(sso.session.as_deref(), Some("dev"), "{name}");
-                        assert_eq!(sso.account_id, None, "{name}");
-                        if let Some(t) = token {
-                            assert!(t.refreshable, "{name}");
-                        }
-                    }
-                    "profile-provider/sso_credentials" => {
-                        let t = token.expect(&name);
-                        assert!(t.refreshable, "{name}");
-                        assert_eq!(sso.account_id.as_deref(), Some("012345678901"));
-                        assert_eq!(sso.role_name.as_deref(), Some("SampleRole"));
-                        assert_eq!(
-                            t.expires_at,
-                            crate::time::parse_timestamp("2199-11-14T04:05:45Z").unwrap()
-                        );
-                    }
-                    _ => {
-                        let ok = &case["result"]["Ok"];
-                        let t = token.unwrap_or_else(|| panic!("{name}: no token"));
-                        assert_eq!(
-                            t.expires_at,
-                            crate::time::parse_timestamp(ok["expiration"].as_str().unwrap())
-                                .unwrap(),
-                            "{name}"
-                        );
-                        let v: serde_json::Value = serde_json::from_slice(&t.bytes).unwrap();
-                        assert_eq!(v["accessToken"], ok["token"], "{name}");
-                        assert!(!t.refreshable, "{name}");
-                    }
-                }
-                seen.push(name);
-            }
-        }
-        seen.sort();
-        assert_eq!(
-            seen,
-            [
-                "default-credential-provider-chain/sso_no_token_file",
-                "default-token-provider-chain/profile_keys",
-                "default-token-provider-chain/profile_keys_case_insensitive",
-                "default-token-provider-chain/profile_name",
-                "profile-provider/invalid_sso_credentials_config",
-                "profile-provider/sso_credentials",
-                "profile-provider/sso_token",
-            ]
-        );
     }
 }

@@ -21,7 +21,7 @@ use crate::ssh::args::{self, Split};
 
 /// What the helper answers for the word being completed.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Answer {
+pub enum Answer {
     /// These candidates (exit 0).
     Values(Vec<String>),
     /// Not ours: an option or a subcommand's argument; the static script answers (exit 1).

@@ -2,7 +2,7 @@
 //! synced to many hosts at once. The profile is resolved and the token made fresh once (one
 //! login at most, before any host is contacted), then up to `--jobs` hosts are worked on
 //! concurrently, each within `--timeout`: one ssh connection whose remote command is the
-//! usual sync script ([`master::sync_command`], [`sync::run_command`]; no master, so one
+//! usual sync script ([`master::program_command`], [`sync::run_command`]; no master, so one
 //! local process per host), with `BatchMode=yes` unless `--jobs 1`, since prompts from many
 //! hosts at once cannot be answered. A live progress line goes to stderr when it is a terminal; the
 //! per-host table goes to stdout, and the exit status is 1 when any host failed.
@@ -196,7 +196,7 @@ async fn one_host(host: OsString, sh: &Shared) -> Outcome {
         Vec::new()
     };
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-    let cmd = tokio::process::Command::from(master::sync_command(&target, &extra));
+    let cmd = master::program_command(&target, &extra);
     let plan = match sync::Plan::new(&sh.sso, &sh.tok, &sh.sync, None) {
         Ok(p) => p,
         Err(e) => return Outcome::Failed(format!("{e:#}")),

@@ -77,7 +77,7 @@ pub fn run(args: &Settings) -> anyhow::Result<u8> {
         return Ok(if all.fresh() { 0 } else { 1 });
     }
     let (source, sso) = profile::resolve(args.profile.as_deref(), || None)?;
-    let cache_file = token::cache_path(&sso)?;
+    let cache_file = sso.cache_path()?;
     let tok = token::read(&cache_file)?;
     let report = Report {
         sso: &sso,

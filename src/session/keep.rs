@@ -45,7 +45,7 @@ fn stamp(path: &Path) -> Option<(u64, u64, i64, i64)> {
 /// every new local token, refreshes it when it is due, warns once per token when it cannot.
 /// `pushed` is the token the session's own sync sent.
 pub async fn keep_fresh(s: Session<'_>, pushed: Token) {
-    let Ok(path) = token::cache_path(s.sso) else {
+    let Ok(path) = s.sso.cache_path() else {
         return std::future::pending().await;
     };
     let min_valid = i64::try_from(s.min_valid.as_secs()).unwrap_or(i64::MAX);

@@ -81,7 +81,7 @@ pub fn adopt_remote_token(bytes: &[u8], sso: &SsoProfile, local: &Token) {
         if remote.start_url != local.start_url {
             bail!("the remote's token is for another start URL; left it alone");
         }
-        let path = token::cache_path(sso)?;
+        let path = sso.cache_path()?;
         token::write_if_newer(&path, bytes)
     };
     match store() {

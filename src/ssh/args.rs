@@ -61,7 +61,7 @@ pub struct Split {
     pub ssh: SshArgs,
 }
 
-/// Splits `args` (argv without argv[0]). `long_options` names the caller's long options and
+/// Splits `args` (argv without `argv[0]`). `long_options` names the caller's long options and
 /// whether each takes a value (`--name VALUE` or `--name=VALUE`); a long option not in the
 /// table is set aside too, for the caller to report. `-h` is set aside as `--help`.
 pub fn split(args: &[OsString], long_options: &[(&str, bool)]) -> Result<Split> {

@@ -145,9 +145,10 @@ pub fn sync_master_command(ssh: &SshArgs, ctl: &Path, persist: &str, extra: &[&s
     sync_connection(cmd, ssh, extra)
 }
 
-/// One connection that runs the sync as its remote command (the caller appends it): for
-/// `ssso sync`, where a master would only add processes.
-pub fn sync_command(ssh: &SshArgs, extra: &[&str]) -> Command {
+/// One connection that runs one of ssso's remote programs as its remote command (the caller
+/// appends it): for `ssso sync` (where a master would only add processes), `doctor` and
+/// `setup`.
+pub fn program_command(ssh: &SshArgs, extra: &[&str]) -> Command {
     sync_connection(Command::new("ssh"), ssh, extra)
 }
 
