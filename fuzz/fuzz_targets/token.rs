@@ -1,8 +1,9 @@
-//! The token reader and the helpers on its bytes never panic, and never quote the file in an
-//! error.
+//! The token reader, the helpers on its bytes and the timestamp and duration parsers never
+//! panic, and never quote the file in an error.
 #![no_main]
 
 use ssso::aws::token;
+use ssso::time;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Err(e) = token::parse(data) {
@@ -22,7 +23,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let _ = token::parse(&stripped);
     }
     if let Ok(s) = std::str::from_utf8(data) {
-        let _ = token::parse_timestamp(s);
-        let _ = token::parse_duration(s);
+        let _ = time::parse_timestamp(s);
+        let _ = time::parse_duration(s);
     }
 });
