@@ -552,11 +552,6 @@ impl AwsConfig {
     /// belongs, and a name with bytes 0 to 4 (it could not travel to the remote).
     pub fn sso_profile(&self, name: &str) -> anyhow::Result<SsoProfile> {
         let shown_name = shown(name);
-        if name.chars().any(|c| c <= '\u{4}') {
-            bail!(
-                "AWS profile `{shown_name}` has a control character (bytes 0 to 4) in its name, which ssso cannot send to the remote; rename the profile"
-            );
-        }
         let Some(pb) = self.profiles.get(name) else {
             bail!(
                 "AWS profile `{shown_name}` is not in {}. {}",
@@ -564,6 +559,11 @@ impl AwsConfig {
                 self.sso_profiles_hint()
             );
         };
+        if name.chars().any(|c| c <= '\u{4}') {
+            bail!(
+                "AWS profile `{shown_name}` has a control character (bytes 0 to 4) in its name, which ssso cannot send to the remote; rename the profile"
+            );
+        }
         let prof = self.dict(pb);
         let pblock = &self.blocks[pb];
         let section_name = format!("[{}] (line {})", shown(&pblock.name), pblock.line);
