@@ -228,6 +228,8 @@ pub struct AwsConfig {
     defaults: HashMap<String, (usize, usize)>,
     profiles: NameMap,
     sessions: NameMap,
+    /// Header-looking lines that continue a value (see `Parser::swallowed`).
+    swallowed: Vec<(usize, String)>,
     /// Steps taken by the parse (lines, characters, look-ups): the linearity test's measure.
     work: std::cell::Cell<u64>,
 }
@@ -367,6 +369,7 @@ impl AwsConfig {
         let Parser {
             blocks,
             defaults,
+            swallowed,
             work,
             ..
         } = p;
@@ -377,6 +380,7 @@ impl AwsConfig {
             defaults,
             profiles: NameMap::default(),
             sessions: NameMap::default(),
+            swallowed,
             work: std::cell::Cell::new(work),
         };
         cfg.check_nested()?;
@@ -554,8 +558,9 @@ impl AwsConfig {
         let shown_name = shown(name);
         let Some(pb) = self.profiles.get(name) else {
             bail!(
-                "AWS profile `{shown_name}` is not in {}. {}",
+                "AWS profile `{shown_name}` is not in {}{}. {}",
                 self.where_(),
+                swallowed_hint(self.swallowed.iter().filter(|(_, t)| t.contains(name))),
                 self.sso_profiles_hint()
             );
         };
@@ -607,10 +612,11 @@ impl AwsConfig {
             let s = v.as_str().ok_or_else(|| not_text("sso_session", &whose))?;
             let sb = self.sessions.get(s).filter(|&b| !self.dict(b).is_empty());
             let Some(sb) = sb else {
+                let hint = swallowed_hint(self.swallowed.iter().filter(|(_, t)| t.contains(s)));
                 let known: Vec<String> =
                     self.sso_session_names().iter().map(|n| shown(n)).collect();
                 bail!(
-                    "AWS profile `{shown_name}` uses sso_session `{}`, but {} has no [sso-session {}] section{}{}; run `aws configure sso-session` to create it",
+                    "AWS profile `{shown_name}` uses sso_session `{}`, but {} has no [sso-session {}] section{}{}{hint}; run `aws configure sso-session` to create it",
                     shown(s),
                     self.where_(),
                     shown(s),
@@ -975,6 +981,9 @@ struct Parser {
     indent: usize,
     /// configparser reports bad lines at the end, after the errors it raises at once.
     deferred: Option<anyhow::Error>,
+    /// Lines that look like a `[section]` header but continue a value (indented deeper than
+    /// the key above them): (line, text), for hints in messages.
+    swallowed: Vec<(usize, String)>,
     work: u64,
 }
 
@@ -1013,6 +1022,9 @@ impl Parser {
         if let Some((b, i)) = self.opt
             && indent > self.indent
         {
+            if value.starts_with('[') && value.contains(']') {
+                self.swallowed.push((no, value.to_owned()));
+            }
             let o = &mut self.blocks[b].opts[i];
             o.value.push('\n');
             o.value.push_str(value);
@@ -1062,9 +1074,10 @@ impl Parser {
         };
         if let Some(first) = earlier {
             bail!(
-                "line {no}: `{}` is set twice in [{}] (first on line {first}; keys ignore case), so botocore (the AWS CLI) cannot read the file; remove one of them",
+                "line {no}: `{}` is set twice in [{}] (first on line {first}; keys ignore case), so botocore (the AWS CLI) cannot read the file; remove one of them{}",
                 shown(&key),
-                shown(&self.blocks[b].name)
+                shown(&self.blocks[b].name),
+                swallowed_hint(self.swallowed.iter().filter(|(l, _)| *l > first))
             );
         }
         let idx = self.blocks[b].opts.len();
@@ -1124,6 +1137,18 @@ impl Parser {
         if self.deferred.is_none() {
             self.deferred = Some(e);
         }
+    }
+}
+
+/// "; line N (`[x]`) is indented deeper than the key above it, so botocore reads it as more
+/// of that key's value, not as a section header: unindent it", for the first of `lines`, or "".
+fn swallowed_hint<'a>(mut lines: impl Iterator<Item = &'a (usize, String)>) -> String {
+    match lines.next() {
+        Some((l, text)) => format!(
+            "; line {l} (`{}`) is indented deeper than the key above it, so botocore reads it as more of that key's value, not as a section header: unindent it",
+            shown(text)
+        ),
+        None => String::new(),
     }
 }
 
@@ -1344,6 +1369,23 @@ pub(crate) mod tests {
             "x\n[profile b]\ny"
         );
         assert_eq!(cfg.sso_profile("a").unwrap().session.as_deref(), Some("s"));
+        let e = format!("{:#}", cfg.sso_profile("b").unwrap_err());
+        assert!(
+            e.contains("is not in the AWS config; line 3 (`[profile b]`) is indented deeper"),
+            "{e}"
+        );
+        let e = format!(
+            "{:#}",
+            AwsConfig::parse("[profile a]\nk = 1\n  [profile b]\nk = 2\n").unwrap_err()
+        );
+        assert!(
+            e.contains("set twice in [profile a] (first on line 2; keys ignore case)"),
+            "{e}"
+        );
+        assert!(
+            e.contains("line 3 (`[profile b]`) is indented deeper"),
+            "{e}"
+        );
         // Indentation counts characters, not bytes (U+3000 is one).
         let cfg = p("[profile a]\n\u{3000}k = v\n  w\n");
         assert_eq!(cfg.profile_props("a").unwrap()["k"], "v\nw");
