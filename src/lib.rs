@@ -1,26 +1,28 @@
 //! ssso: ssh with a fresh AWS IAM Identity Center token synced to the host.
 //!
 //! The library behind the `ssso` binary; `main.rs` only parses, dispatches and maps errors to
-//! exit codes.
+//! exit codes. The modules are layers, each importing only from the layers below it:
+//!
+//! | layer | modules | owns |
+//! |---|---|---|
+//! | base | [`time`], [`ui`], [`files`] | timestamps and durations; messages on stderr; local files written safely |
+//! | sides | [`aws`], [`ssh`] | the AWS config, token cache, refresh and login; ssh's grammar, config, master and remote shells |
+//! | sync | [`sync`] | what is synced and how the host stores it |
+//! | session | [`session`] | the local half of a sync for every command that syncs |
+//! | commands | [`cmd`] | connect, proxy, sync (fleet), status, login, doctor, setup, completion |
+//! | boundary | [`cli`], [`docs`] | the command line, its settings, the man page and completions |
 
-pub mod awsconfig;
+pub mod aws;
 pub mod cli;
-pub mod complete;
-pub mod connect;
+pub mod cmd;
 pub mod docs;
-pub mod doctor;
-pub mod fleet;
-pub mod login;
-pub mod master;
-pub mod profile;
-pub mod proxy;
-pub mod refresh;
-pub mod remote;
-pub mod setup;
-pub mod sshargs;
-pub mod status;
+pub mod files;
+pub mod session;
+pub mod ssh;
 pub mod sync;
-pub mod token;
+#[cfg(test)]
+mod testing;
+pub mod time;
 pub mod ui;
 
 /// Exit status for ssso's own failures (bad AWS config, no token, failed login, bad usage of

@@ -27,7 +27,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use ssso::awsconfig::{AwsConfig, SsoProfile};
+use ssso::aws::config::{AwsConfig, SsoProfile};
 
 const DEFAULT_PYTHON: &str = "/opt/ssso-test/venv/bin/python3";
 const FIXED_SEED: u64 = 0x55_50_b0_70_c0_2e;
