@@ -171,14 +171,14 @@ fn in_list(list: &Value, key: &str) -> bool {
 ///   ssso refuses (botocore would fail later, using it).
 /// - DEFAULT: a setting ssso reads comes only from `[DEFAULT]`: ssso refuses (it copies the
 ///   profile's and session's own sections, and `[DEFAULT]` would be missing on the remote).
-/// - CONTROL: a profile name with bytes 0 to 4: ssso refuses (the remote encoding cannot
-///   carry them).
+/// - NUL: a profile name with a NUL byte: ssso refuses (no command line can carry it to the
+///   remote).
 fn expect(name: &str, a: &Value, defaults: &Value) -> Want {
     if a["exists"] != true {
         return Want::Unknown;
     }
-    if name.chars().any(|c| c <= '\u{4}') {
-        return Want::Refuse("CONTROL");
+    if name.contains('\0') {
+        return Want::Refuse("NUL");
     }
     let props = &a["props"];
     if CREDENTIAL_KEYS
@@ -487,6 +487,7 @@ const NAMES: &[&str] = &[
     "\u{a0}nb",
     "ss\u{1}o",
     "b\u{7}el",
+    "nu\u{0}l",
 ];
 const URLS: &[&str] = &[
     "https://d-123.awsapps.com/start",

@@ -22,7 +22,7 @@
 //! here, and it refuses three things botocore would use: profiles with long-term credentials
 //! or role chaining (ssso only syncs IAM Identity Center tokens), sso settings that only
 //! `[DEFAULT]` gives (copying the profile's sections would not carry them), and values ssso
-//! cannot use (a sub-section where a name or URL belongs, a name with bytes 0-4).
+//! cannot use (a sub-section where a name or URL belongs, a name with a NUL byte).
 //! `~/.aws/credentials` is never read.
 
 use std::collections::{BTreeMap, HashMap};
@@ -560,7 +560,7 @@ impl AwsConfig {
     /// and ssso's own: profiles that are not plain SSO profiles (static keys,
     /// credential_process, role chaining via role_arn/source_profile...), sso settings that
     /// only `[DEFAULT]` gives, a sub-section where the session name, start URL or region
-    /// belongs, and a name with bytes 0 to 4 (it could not travel to the remote).
+    /// belongs, and a name with a NUL byte (it could not travel to the remote).
     pub fn sso_profile(&self, name: &str) -> anyhow::Result<SsoProfile> {
         let shown_name = shown(name);
         let Some(pb) = self.profiles.get(name) else {
@@ -571,9 +571,9 @@ impl AwsConfig {
                 self.sso_profiles_hint()
             );
         };
-        if name.chars().any(|c| c <= '\u{4}') {
+        if name.contains('\0') {
             bail!(
-                "AWS profile `{shown_name}` has a control character (bytes 0 to 4) in its name, which ssso cannot send to the remote; rename the profile"
+                "AWS profile `{shown_name}` has a NUL byte in its name, which no command line can carry to the remote; rename the profile"
             );
         }
         let prof = self.dict(pb);
@@ -1530,15 +1530,15 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn profile_names_with_control_bytes_are_refused() {
+    fn profile_names_with_nul_are_refused() {
         let cfg = p(
-            "[profile a\u{1}b]\nsso_start_url = u\nsso_region = r\n[profile c\u{7}d]\nsso_start_url = u\nsso_region = r\n",
+            "[profile a\u{0}b]\nsso_start_url = u\nsso_region = r\n[profile c\u{1}d]\nsso_start_url = u\nsso_region = r\n",
         );
-        assert_eq!(cfg.profile_names(), ["a\u{1}b", "c\u{7}d"]);
-        let e = format!("{:#}", cfg.sso_profile("a\u{1}b").unwrap_err());
-        assert!(e.contains("`a\\u{1}b` has a control character"), "{e}");
-        // Any other byte travels (the remote encoding carries all but 0 to 4).
-        assert_eq!(cfg.sso_profile("c\u{7}d").unwrap().start_url, "u");
+        assert_eq!(cfg.profile_names(), ["a\u{0}b", "c\u{1}d"]);
+        let e = format!("{:#}", cfg.sso_profile("a\u{0}b").unwrap_err());
+        assert!(e.contains("`a\\0b` has a NUL byte"), "{e}");
+        // Any other byte travels (the remote encoding carries all but NUL).
+        assert_eq!(cfg.sso_profile("c\u{1}d").unwrap().start_url, "u");
     }
 
     #[test]
