@@ -29,8 +29,8 @@ use std::io::Write as _;
 use anyhow::{Context, Result};
 
 use crate::aws::config::{AwsConfig, SsoProfile};
-use crate::session;
 use crate::aws::token::{self, Token};
+use crate::session;
 use crate::ssh::args::SshArgs;
 use crate::ssh::config::SshConfig;
 use crate::ssh::master;

@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::session;
 use crate::files;
+use crate::session;
 use crate::ssh::args::SshArgs;
 use crate::ssh::config::SshConfig;
 use crate::ssh::master;
