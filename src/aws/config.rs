@@ -179,19 +179,27 @@ struct Opt {
 struct Block {
     /// The section name as configparser has it (exact text between `[` and the last `]`).
     name: String,
-    header: String,
     kind: Kind,
     line: usize,
     span: Range<usize>,
     /// In file order; keys are unique within a section (a repeat is an error).
     opts: Vec<Opt>,
-    /// key -> index into `opts` (empty for `[DEFAULT]`, whose keys are in `AwsConfig::defaults`).
+    /// key -> index into `opts`, for sections of more than [`SMALL`] keys (smaller ones are
+    /// searched in place); empty for `[DEFAULT]`, whose keys are in `AwsConfig::defaults`.
     index: HashMap<String, usize>,
 }
 
+/// Sections with at most this many keys are searched key by key, bigger ones through a map:
+/// a look-up costs at most this much either way, and most sections need no map at all.
+const SMALL: usize = 8;
+
 impl Block {
     fn own(&self, key: &str) -> Option<&Opt> {
-        self.index.get(key).map(|&i| &self.opts[i])
+        if self.index.is_empty() {
+            self.opts.iter().find(|o| o.key == key)
+        } else {
+            self.index.get(key).map(|&i| &self.opts[i])
+        }
     }
 }
 
@@ -241,7 +249,7 @@ impl std::fmt::Debug for AwsConfig {
             .iter()
             .map(|b| {
                 let keys: Vec<&str> = b.opts.iter().map(|o| o.key.as_str()).collect();
-                format!("[{}] {}", b.header, keys.join(" "))
+                format!("[{}] {}", normalize_header(&b.name), keys.join(" "))
             })
             .collect();
         f.debug_struct("AwsConfig")
@@ -353,7 +361,7 @@ impl AwsConfig {
                 e.utf8_error().valid_up_to()
             )
         })?;
-        let mut cfg = Self::parse(&text).with_context(|| {
+        let mut cfg = Self::parse_owned(text).with_context(|| {
             format!(
                 "cannot parse AWS config file {}; fix that line (see `aws configure sso`)",
                 path.display()
@@ -371,8 +379,12 @@ impl AwsConfig {
     /// Parse config-file text (no path in messages). Errors name the line and say what to do;
     /// they are botocore's refusals (the AWS CLI cannot read such a file either).
     pub fn parse(text: &str) -> anyhow::Result<AwsConfig> {
+        Self::parse_owned(text.to_owned())
+    }
+
+    fn parse_owned(text: String) -> anyhow::Result<AwsConfig> {
         let mut p = Parser::default();
-        p.run(text)?;
+        p.run(&text)?;
         let Parser {
             blocks,
             defaults,
@@ -382,7 +394,7 @@ impl AwsConfig {
         } = p;
         let mut cfg = AwsConfig {
             path: None,
-            text: text.to_owned(),
+            text,
             blocks,
             defaults,
             profiles: NameMap::default(),
@@ -523,7 +535,7 @@ impl AwsConfig {
             text.push('\n');
         }
         Section {
-            header: b.header.clone(),
+            header: normalize_header(&b.name),
             text,
             spans: vec![b.span.clone()],
         }
@@ -978,8 +990,8 @@ struct Parser {
     /// Section name -> block (not `DEFAULT`): a repeat is an error.
     names: HashMap<String, usize>,
     defaults: HashMap<String, (usize, usize)>,
-    /// Keys of the current section -> index into its opts, for the duplicate check
-    /// (`DEFAULT`: `defaults`); moved into the block when the next one starts.
+    /// Keys of the current section -> index into its opts, for the duplicate check once it
+    /// has more than [`SMALL`] keys (`DEFAULT`: `defaults`); moved into the block at its end.
     keys: HashMap<String, usize>,
     /// The current section's block, None before the first header.
     cur: Option<usize>,
@@ -1076,6 +1088,13 @@ impl Parser {
             self.defaults
                 .get(&key)
                 .map(|&(b, i)| self.blocks[b].opts[i].line)
+        } else if self.keys.is_empty() {
+            self.work += self.blocks[b].opts.len() as u64;
+            self.blocks[b]
+                .opts
+                .iter()
+                .find(|o| o.key == key)
+                .map(|o| o.line)
         } else {
             self.keys.get(&key).map(|&i| self.blocks[b].opts[i].line)
         };
@@ -1090,7 +1109,12 @@ impl Parser {
         let idx = self.blocks[b].opts.len();
         if is_default {
             self.defaults.insert(key.clone(), (b, idx));
-        } else {
+        } else if !self.keys.is_empty() {
+            self.keys.insert(key.clone(), idx);
+        } else if idx >= SMALL {
+            for (i, o) in self.blocks[b].opts.iter().enumerate() {
+                self.keys.insert(o.key.clone(), i);
+            }
             self.keys.insert(key.clone(), idx);
         }
         self.opt = (!key.is_empty()).then_some((b, idx));
@@ -1123,7 +1147,6 @@ impl Parser {
         self.opt = None;
         self.blocks.push(Block {
             name: name.to_owned(),
-            header: normalize_header(name),
             kind,
             line: no,
             span: start..end,
