@@ -108,7 +108,10 @@ fn local_configs() {
         ];
         if REFUSED.contains(&what.as_str()) {
             assert_eq!(code, 254, "{what}: {err}");
-            assert!(err.contains("line ") || err.contains("UTF-8"), "{what}: {err}");
+            assert!(
+                err.contains("line ") || err.contains("UTF-8"),
+                "{what}: {err}"
+            );
         } else if RESOLVED.contains(&what.as_str()) {
             assert!(code == 0 || code == 1, "{what}: exit {code}: {err}");
         }

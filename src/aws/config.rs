@@ -99,6 +99,13 @@ pub(crate) fn config_path_from(
 /// range. `[DEFAULT]` sections are sections of their own (see [`AwsConfig::sections`]); a
 /// profile whose sso settings come from `[DEFAULT]` is refused rather than copied without them.
 ///
+/// For whoever writes `text` into another file: configparser continues a value with any line
+/// indented deeper than that value's key line, blank lines in between or not, so a section
+/// whose header line is indented must not follow a less indented `key = value` line (put it
+/// after a header line, or at the start of the file). `text` read alone, or after another
+/// section's `text` and a header line, resolves as it does here (tests/botocore_diff.rs
+/// checks that with botocore).
+///
 /// Debug shows the header and sizes only: a section of the file may hold static keys.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Section {
