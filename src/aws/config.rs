@@ -1874,13 +1874,17 @@ sso_region = eu-central-1
     fn canonical_json(v: &serde_json::Value) -> serde_json::Value {
         let mut out = serde_json::Map::new();
         for (name, props) in v.as_object().unwrap() {
-            let props: BTreeMap<String, String> = props
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
-                .collect();
-            out.insert(name.clone(), canonical(&props));
+            // Strings as the smithy cases write them; a deviation may already give the
+            // canonical `{"\n": {pairs}}` of a sub-section.
+            let mut m = serde_json::Map::new();
+            for (k, v) in props.as_object().unwrap() {
+                let c = match v.as_str() {
+                    Some(s) => canonical(&BTreeMap::from([(k.clone(), s.to_owned())]))[k].clone(),
+                    None => v.clone(),
+                };
+                m.insert(k.clone(), c);
+            }
+            out.insert(name.clone(), serde_json::Value::Object(m));
         }
         serde_json::Value::Object(out)
     }
