@@ -3,6 +3,10 @@
 //! The library behind the `ssso` binary; `main.rs` only parses, dispatches and maps errors to
 //! exit codes.
 
+/// The AWS side. Only the portal client lives here until the layout of issue 11 lands.
+pub mod aws {
+    pub mod portal;
+}
 pub mod awsconfig;
 pub mod cli;
 pub mod complete;
@@ -10,6 +14,7 @@ pub mod connect;
 pub mod docs;
 pub mod doctor;
 pub mod fleet;
+pub mod forward;
 pub mod login;
 pub mod master;
 pub mod profile;
