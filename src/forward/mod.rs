@@ -25,6 +25,7 @@
 //! No file on the host ever holds the SSO token, its refresh token or its client secret, and
 //! the role credentials exist only in the memory of the processes that asked for them.
 
+pub mod host;
 pub mod http;
 pub mod server;
 
