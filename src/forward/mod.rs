@@ -28,6 +28,7 @@
 pub mod host;
 pub mod http;
 pub mod server;
+pub mod source;
 
 use std::io::Read as _;
 
