@@ -80,6 +80,11 @@ pub struct LoginOpts {
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConnectOpts {
+    /// Least privilege: keep the SSO token on this machine and give the host only the
+    /// profile's role credentials, on demand, while the session lasts (see SECURITY)
+    #[arg(long)]
+    pub forward: bool,
+
     #[command(flatten)]
     pub profile: ProfileOpts,
 

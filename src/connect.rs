@@ -93,6 +93,16 @@ pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
     let plan = sync::Plan::new(&sso, &tok, &opts.sync, nonce.as_deref())?;
 
     let dir = PrivateDir::new()?;
+    let fwd = if opts.forward {
+        if ssh.flags.fork {
+            bail!(
+                "--forward keeps ssso in the foreground to serve the host's credentials: drop -f (-N gives a session without a shell)"
+            );
+        }
+        Some(crate::forward::local::Local::new(&sso, dir.path())?)
+    } else {
+        None
+    };
     let ctl = dir.socket();
     let mut cmd = master::command(&ssh, &ctl, add_tty, remote_command.as_deref());
     crate::proxy::mark_inner(&mut cmd);
@@ -125,13 +135,25 @@ pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
                 pid.is_some_and(|p| unsafe { libc::kill(p as i32, 0) } == 0)
             })
             .await;
-            if up {
-                Some(sync::run(&ctl, &plan, SYNC_TIMEOUT).await)
-            } else {
-                None
+            if !up {
+                return None;
             }
+            Some(match &fwd {
+                None => Setup::Sync(sync::run(&ctl, &plan, SYNC_TIMEOUT).await),
+                Some(f) => {
+                    Setup::Forward(f.start_on_host(&ctl, nonce.as_deref(), SYNC_TIMEOUT).await)
+                }
+            })
         };
         tokio::pin!(sync);
+        // Forward mode: the credential server, for as long as the session runs.
+        let serving = async {
+            match &fwd {
+                Some(f) => f.serve().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(serving);
         // Once the session's own sync is done: keep the remote token fresh while it runs.
         let keep = refresh::keep_fresh(
             refresh::Session {
@@ -148,7 +170,8 @@ pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
         let status = loop {
             tokio::select! {
                 r = &mut sync, if !sync_done => { sync_done = true; report(&r, &dest, &sso, &tok); }
-                () = &mut keep, if sync_done => {}
+                () = &mut keep, if sync_done && fwd.is_none() => {}
+                () = &mut serving => {}
                 s = &mut exited => break s.context("lost track of ssh")??,
                 _ = term.recv() => forward(pid, libc::SIGTERM),
                 _ = hup.recv() => forward(pid, libc::SIGHUP),
@@ -208,15 +231,18 @@ fn forward(pid: Option<u32>, sig: i32) {
     }
 }
 
+/// What ran once the connection was up: the sync, or the forward's setup.
+enum Setup {
+    Sync(Result<sync::Report>),
+    Forward(Result<crate::forward::host::Started>),
+}
+
 /// Tells the user what the sync did: nothing when all is well, warnings otherwise.
-fn report(
-    result: &Option<Result<sync::Report>>,
-    dest: &str,
-    sso: &awsconfig::SsoProfile,
-    local: &token::Token,
-) {
-    if let Some(result) = result {
-        report_sync(result, dest, sso, local);
+fn report(result: &Option<Setup>, dest: &str, sso: &awsconfig::SsoProfile, local: &token::Token) {
+    match result {
+        Some(Setup::Sync(result)) => report_sync(result, dest, sso, local),
+        Some(Setup::Forward(result)) => crate::forward::local::report(result, dest, &sso.profile),
+        None => {}
     }
 }
 

@@ -58,6 +58,11 @@ struct Shared {
 
 pub fn run(args: &FleetArgs, ssh: SshArgs) -> Result<u8> {
     ui::set_verbosity(ssh.flags.quiet, ssh.flags.verbose > 0);
+    if args.connect.forward {
+        anyhow::bail!(
+            "--forward serves credentials for as long as a session is connected; `ssso sync` copies the token and leaves. Connect to each host with `ssso --forward HOST` instead"
+        );
+    }
     let hosts = hosts(&ssh, args.hosts_file.as_deref())?;
     let timeout =
         Duration::from_secs(token::parse_duration(&args.timeout).context("bad --timeout")?);

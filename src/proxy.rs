@@ -45,6 +45,11 @@ const RELAY_ENV: &str = "SSSO_PROXY_RELAY";
 
 pub fn run(args: &ProxyArgs) -> Result<u8> {
     ui::set_verbosity(args.quiet, args.verbose);
+    if args.connect.forward {
+        bail!(
+            "--forward cannot work in ProxyCommand mode: the session's connection is ssh's own, and ssso cannot add a remote forward to it; connect with `ssso --forward HOST` instead"
+        );
+    }
     if std::env::var_os(INNER_ENV).is_some() {
         // The inner hop: just connect. After the connection is made nothing more is said, and
         // a master in the background must not keep the caller's stderr open through us.

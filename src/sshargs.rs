@@ -24,6 +24,7 @@ pub const SSSO_LONG: &[(&str, bool)] = &[
     ("no-login", false),
     ("login-arg", true),
     ("no-config", false),
+    ("forward", false),
     ("jobs", true),
     ("hosts-file", true),
     ("timeout", true),

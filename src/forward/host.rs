@@ -474,6 +474,10 @@ async fn steps(
             return Err(e);
         }
     };
+    crate::ui::debug(format_args!(
+        "forward step 1 done on the host: {} (helper client {:?})",
+        prepared.dir, prepared.client
+    ));
     let Some(client) = prepared.client.clone() else {
         abort(prepared.dir).await;
         bail!(
@@ -498,6 +502,10 @@ async fn steps(
             "the host's sshd refused to forward a unix socket ({e}); --forward needs AllowStreamLocalForwarding (the default) there"
         );
     }
+    crate::ui::debug(format_args!(
+        "forwarding {remote_socket} to {}",
+        local_socket.display()
+    ));
     let (mut current, mut sum) = (prepared.config.clone(), prepared.sum.clone());
     for _ in 0..3 {
         let new = match edit_config(current.as_deref(), plan.local, &prepared.helper) {

@@ -27,6 +27,7 @@
 
 pub mod host;
 pub mod http;
+pub mod local;
 pub mod server;
 pub mod source;
 

@@ -43,7 +43,8 @@ rp "client $c"
 
 private() { # private DIR NAME: make DIR (0700) if missing; refuse a symlink or another's
   [ -L "$1" ] && fail "$2 is a symlink; ssso does not write through it"
-  if [ ! -d "$1" ]; then mkdir "$1" 2>/dev/null || fail "cannot create $2"; fi
+  # (The session's wrapper may be making ~/.aws at the same moment.)
+  if [ ! -d "$1" ]; then mkdir "$1" 2>/dev/null || [ -d "$1" ] || fail "cannot create $2"; fi
   [ -O "$1" ] || fail "$2 is not owned by $(id -un)"
 }
 a="$HOME/.aws"
@@ -72,7 +73,10 @@ set -f
 
 d=$(mktemp -d "$t/ssso-fwd.XXXXXXXX") || fail "cannot create a private directory in $t"
 conn=$PPID
+# No descriptor of the channel may stay open in the watcher, or the channel never closes:
+# bsd-csh, as the login shell, leaves copies of stdin, stdout and stderr on 3, 4 and 5.
 (
+  exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
   trap '' HUP INT
   while kill -0 "$conn" 2>/dev/null && [ -d "$d" ]; do sleep 1; done
   rm -f "$ptr"
