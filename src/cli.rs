@@ -1,15 +1,24 @@
-//! Command-line definitions, and nothing else.
+//! The command line: clap's definitions, and their conversion, once, into the settings the
+//! commands take ([`parse`] → [`Parsed`]). No clap type goes below this module (and
+//! [`crate::docs`], which renders these definitions as the man page and completions).
 //!
 //! `ssso` is used like `ssh`, so its own options are long options only and never clash with
 //! ssh's one-letter ones. The connect path (`ssso [SSSO OPTIONS] [SSH OPTIONS] DESTINATION
-//! [COMMAND]`) is split by [`crate::sshargs`] before clap sees it: clap parses only ssso's own
-//! long options, and the ssh options, destination and command go to ssh unchanged. Subcommands
-//! are parsed by clap as usual. These definitions also feed `--help`, the completions and the
-//! man page.
+//! [COMMAND]`) and the subcommands that take ssh options (`doctor`, `setup`, `sync`) are split
+//! by [`crate::ssh::args`] before clap sees them: clap parses only ssso's own long options
+//! (whose table the splitter gets from these definitions), and the ssh options, destination
+//! and command go to ssh unchanged. Other subcommands are parsed by clap as usual.
 
 use std::ffi::OsString;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+use crate::aws::login::Freshness;
+use crate::cmd::{connect, doctor, fleet, login, proxy, setup, status};
+use crate::session;
+use crate::ssh::args::{self as sshargs, Split, SshArgs};
+use crate::ui::Verbosity;
 
 pub const USAGE: &str = "ssso [SSSO OPTIONS] [SSH OPTIONS] DESTINATION [COMMAND [ARGUMENT]...]\n       ssso <SUBCOMMAND> [OPTIONS]";
 
@@ -38,6 +47,11 @@ pub struct Cli {
     #[command(flatten)]
     pub connect: ConnectOpts,
 
+    /// Least privilege: keep the SSO token on this machine and give the host only the
+    /// profile's role credentials, on demand, while the session lasts (see SECURITY)
+    #[arg(long)]
+    pub forward: bool,
+
     /// Print version
     #[arg(long, action = clap::ArgAction::Version)]
     pub version: Option<bool>,
@@ -62,8 +76,8 @@ pub struct ProfileOpts {
     pub profile: Option<String>,
 
     /// Log in again when the token has less than this left (e.g. 15m, 1h, 90s)
-    #[arg(long, value_name = "DURATION", default_value = "15m")]
-    pub min_valid: String,
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = duration)]
+    pub min_valid: Duration,
 }
 
 /// Options that control the login step.
@@ -80,11 +94,6 @@ pub struct LoginOpts {
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConnectOpts {
-    /// Least privilege: keep the SSO token on this machine and give the host only the
-    /// profile's role credentials, on demand, while the session lasts (see SECURITY)
-    #[arg(long)]
-    pub forward: bool,
-
     #[command(flatten)]
     pub profile: ProfileOpts,
 
@@ -320,10 +329,368 @@ pub struct FleetArgs {
     pub hosts_file: Option<std::path::PathBuf>,
 
     /// Give up on a host after this long (connection and sync), e.g. 10s, 1m
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
-    pub timeout: String,
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration)]
+    pub timeout: Duration,
 
     /// ssh options, then the hosts
     #[arg(value_name = "[SSH OPTIONS] HOST", allow_hyphen_values = true)]
     pub target: Vec<OsString>,
+}
+
+/// `--min-valid`, `--timeout`: a duration as [`crate::time::parse_duration`] reads it.
+fn duration(s: &str) -> Result<Duration, String> {
+    crate::time::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// A usage error: a command line that ssso cannot run (exit status 2).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// A parsed command line: what to run, with its settings, and how much ssso says meanwhile.
+#[derive(Debug)]
+pub struct Parsed {
+    pub verbosity: Verbosity,
+    pub run: Run,
+}
+
+/// What to run.
+#[derive(Debug)]
+pub enum Run {
+    /// `ssso [OPTIONS] [SSH OPTIONS] DESTINATION [COMMAND]`
+    Connect(connect::Settings, SshArgs),
+    Proxy(proxy::Settings),
+    /// `ssso sync`
+    Fleet(fleet::Settings, SshArgs),
+    Status(status::Settings),
+    Login(login::Settings),
+    Doctor(doctor::Settings, SshArgs),
+    Setup(setup::Settings, SshArgs),
+    Completions(clap_complete::Shell),
+    Man,
+    /// The completion helper, with what it needs to know of this command line's grammar.
+    Complete {
+        shell: String,
+        words: Vec<String>,
+        subcommands: Vec<String>,
+        long_options: Vec<(String, bool)>,
+    },
+    /// `--help` or `--version`: text for stdout.
+    Print(String),
+}
+
+/// Parses ssso's arguments (without `argv[0]`) into what to run. Errors are [`UsageError`]s.
+pub fn parse(args: &[OsString]) -> anyhow::Result<Parsed> {
+    let root = Cli::command();
+    let subcommands: Vec<String> = root
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    let names: Vec<&str> = subcommands.iter().map(String::as_str).collect();
+    if let Some(first) = args.first()
+        && names.iter().any(|n| first == *n)
+    {
+        return match first.to_str() {
+            Some("doctor" | "setup" | "sync") => with_ssh_args(args),
+            _ => subcommand(args, &subcommands),
+        };
+    }
+    let (ssso, ssh) = split(args, &root)?;
+    let cli = clap_parse(&ssso, &[])?;
+    let cli = match cli {
+        Ok(cli) => cli,
+        Err(text) => return Ok(print(text)),
+    };
+    if let Some(w) = cli.rest.first() {
+        // Everything that is not one of ssso's long options went to ssh; a word left over
+        // here is a long option that ssso does not have.
+        return Err(UsageError(format!(
+            "unknown option `{}` (ssso's own options: see ssso --help)",
+            w.to_string_lossy()
+        ))
+        .into());
+    }
+    Ok(Parsed {
+        verbosity: ssh_verbosity(&ssh),
+        run: Run::Connect(
+            connect::Settings {
+                session: cli.connect.settings(),
+                forward: cli.forward,
+            },
+            ssh,
+        ),
+    })
+}
+
+/// Subcommands that clap parses whole.
+fn subcommand(args: &[OsString], subcommands: &[String]) -> anyhow::Result<Parsed> {
+    let cli = match clap_parse(args, &[])? {
+        Ok(cli) => cli,
+        Err(text) => return Ok(print(text)),
+    };
+    let normal = |run| Parsed {
+        verbosity: Verbosity::Normal,
+        run,
+    };
+    Ok(
+        match cli.command.expect("the first word names a subcommand") {
+            Command::Status(a) => normal(Run::Status(status::Settings {
+                profile: a.profile.profile,
+                min_valid: a.profile.min_valid,
+                json: a.json,
+                all: a.all,
+            })),
+            Command::Completions { shell } => normal(Run::Completions(shell)),
+            Command::Man => normal(Run::Man),
+            Command::Login(a) => Parsed {
+                verbosity: Verbosity::from_flags(a.quiet, a.verbose),
+                run: Run::Login(login::Settings {
+                    profile: a.profile.profile,
+                    freshness: Freshness {
+                        min_valid: a.profile.min_valid,
+                        login: true,
+                        login_args: a.login_arg,
+                    },
+                    force: a.force,
+                }),
+            },
+            Command::Complete(a) => normal(Run::Complete {
+                shell: a.shell,
+                words: a.words,
+                subcommands: subcommands.to_vec(),
+                long_options: long_options(&Cli::command()),
+            }),
+            Command::Proxy(a) => Parsed {
+                verbosity: Verbosity::from_flags(a.quiet, a.verbose),
+                run: Run::Proxy(proxy::Settings {
+                    session: a.connect.settings(),
+                    strict: a.strict,
+                    user: a.user,
+                    alias: a.alias,
+                    config: a.config,
+                    host: a.host,
+                    port: a.port,
+                }),
+            },
+            Command::Doctor(_) | Command::Setup(_) | Command::Sync(_) => {
+                unreachable!("parsed by with_ssh_args")
+            }
+        },
+    )
+}
+
+/// `doctor`, `setup` and `sync` take ssh options and a host like the connect path: the words
+/// after the subcommand are split by [`sshargs::split`]; clap parses only ssso's long options
+/// among them.
+fn with_ssh_args(args: &[OsString]) -> anyhow::Result<Parsed> {
+    let name = args[0].to_str().expect("a subcommand name");
+    let root = Cli::command();
+    let sub = root
+        .find_subcommand(name)
+        .expect("a subcommand of the root command");
+    let (ssso, ssh) = split(&args[1..], sub)?;
+    let cli = match clap_parse(&ssso, &[name])? {
+        Ok(cli) => cli,
+        Err(text) => return Ok(print(text)),
+    };
+    let verbosity = ssh_verbosity(&ssh);
+    let run = match cli.command {
+        Some(Command::Doctor(a)) => Run::Doctor(
+            doctor::Settings {
+                profile: a.profile.profile,
+                min_valid: a.profile.min_valid,
+                json: a.json,
+            },
+            ssh,
+        ),
+        Some(Command::Setup(a)) => Run::Setup(
+            setup::Settings {
+                profile: a.profile,
+                persist_profile: a.persist_profile,
+                write: a.write,
+                undo: a.undo,
+            },
+            ssh,
+        ),
+        Some(Command::Sync(a)) => Run::Fleet(
+            fleet::Settings {
+                session: a.connect.settings(),
+                jobs: a.jobs.max(1),
+                hosts_file: a.hosts_file,
+                timeout: a.timeout,
+            },
+            ssh,
+        ),
+        _ => unreachable!("called for doctor, setup and sync only"),
+    };
+    Ok(Parsed { verbosity, run })
+}
+
+/// Splits a connect-style line: ssso's long options (those of `cmd`) for clap, the rest for ssh.
+fn split(args: &[OsString], cmd: &clap::Command) -> anyhow::Result<(Vec<OsString>, SshArgs)> {
+    let table = long_options(cmd);
+    let table: Vec<(&str, bool)> = table.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+    match sshargs::split(args, &table) {
+        Ok(Split { ssso, ssh }) => Ok((ssso, ssh)),
+        Err(e) => Err(UsageError(format!("{e:#}")).into()),
+    }
+}
+
+/// The long options of `cmd` (help and version included) and whether each takes a value: the
+/// table [`sshargs::split`] sets aside for clap, derived from the definitions so it cannot drift.
+pub fn long_options(cmd: &clap::Command) -> Vec<(String, bool)> {
+    let mut cmd = cmd.clone();
+    cmd.build();
+    cmd.get_arguments()
+        .filter_map(|a| Some((a.get_long()?.to_owned(), a.get_action().takes_values())))
+        .collect()
+}
+
+/// clap over `ssso PREFIX.. WORDS..`: the parsed line, or the help/version text to print, or
+/// a [`UsageError`] carrying clap's message.
+fn clap_parse(words: &[OsString], prefix: &[&str]) -> anyhow::Result<Result<Cli, String>> {
+    let line = std::iter::once(OsString::from("ssso"))
+        .chain(prefix.iter().map(OsString::from))
+        .chain(words.iter().cloned());
+    match Cli::try_parse_from(line) {
+        Ok(cli) => Ok(Ok(cli)),
+        Err(e) => match e.kind() {
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                Ok(Err(e.render().to_string()))
+            }
+            _ => {
+                let text = e.render().to_string();
+                let text = text.strip_prefix("error: ").unwrap_or(&text).trim_end();
+                Err(UsageError(text.to_owned()).into())
+            }
+        },
+    }
+}
+
+fn print(text: String) -> Parsed {
+    Parsed {
+        verbosity: Verbosity::Normal,
+        run: Run::Print(text),
+    }
+}
+
+/// ssh's `-q` and `-v` set ssso's verbosity too.
+fn ssh_verbosity(ssh: &SshArgs) -> Verbosity {
+    Verbosity::from_flags(ssh.flags.quiet, ssh.flags.verbose > 0)
+}
+
+impl ConnectOpts {
+    /// The settings of every command that syncs.
+    fn settings(&self) -> session::Settings {
+        session::Settings {
+            profile: self.profile.profile.clone(),
+            freshness: Freshness {
+                min_valid: self.profile.min_valid,
+                login: !self.login.no_login,
+                login_args: self.login.login_arg.clone(),
+            },
+            sync: crate::sync::Options {
+                config: !self.sync.no_config,
+                access_token_only: self.sync.access_token_only,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn the_splitter_sets_aside_exactly_clap_s_long_options() {
+        let table = long_options(&Cli::command());
+        for name in ["profile", "min-valid", "login-arg"] {
+            assert!(
+                table.contains(&(name.to_owned(), true)),
+                "{name}: {table:?}"
+            );
+        }
+        for name in [
+            "no-login",
+            "no-config",
+            "access-token-only",
+            "help",
+            "version",
+        ] {
+            assert!(
+                table.contains(&(name.to_owned(), false)),
+                "{name}: {table:?}"
+            );
+        }
+        let sync = long_options(Cli::command().find_subcommand("sync").unwrap());
+        assert!(sync.contains(&("jobs".to_owned(), true)), "{sync:?}");
+        assert!(sync.contains(&("hosts-file".to_owned(), true)), "{sync:?}");
+    }
+
+    #[test]
+    fn connect_settings() {
+        let p = parse(&os(&[
+            "--profile",
+            "dev",
+            "--min-valid",
+            "1h",
+            "--no-login",
+            "-v",
+            "host",
+            "ls",
+        ]))
+        .unwrap();
+        assert_eq!(p.verbosity, Verbosity::Verbose);
+        let Run::Connect(s, ssh) = p.run else {
+            panic!("{:?}", p.run)
+        };
+        assert!(!s.forward);
+        let s = s.session;
+        assert_eq!(s.profile.as_deref(), Some("dev"));
+        assert_eq!(s.freshness.min_valid, Duration::from_secs(3600));
+        assert!(!s.freshness.login);
+        assert!(s.sync.config);
+        assert_eq!(ssh.destination, Some("host".into()));
+        assert_eq!(ssh.command, os(&["ls"]));
+    }
+
+    #[test]
+    fn usage_errors() {
+        for line in [
+            &["--no-such-option", "host"][..],
+            &["--min-valid", "soon", "host"],
+            &["-p"],
+            &["completions", "nosuchshell"],
+            &["sync", "--jobs", "x", "h"],
+        ] {
+            let e = parse(&os(line)).unwrap_err();
+            assert!(e.downcast_ref::<UsageError>().is_some(), "{line:?}: {e:#}");
+        }
+        assert!(matches!(
+            parse(&os(&["--help"])).unwrap().run,
+            Run::Print(t) if t.contains("Usage:")
+        ));
+    }
+
+    #[test]
+    fn subcommands_with_ssh_options() {
+        let p = parse(&os(&["sync", "--jobs", "3", "-l", "alice", "a", "b"])).unwrap();
+        let Run::Fleet(s, ssh) = p.run else {
+            panic!("{:?}", p.run)
+        };
+        assert_eq!(s.jobs, 3);
+        assert_eq!(ssh.options, os(&["-l", "alice"]));
+        assert_eq!(ssh.destination, Some("a".into()));
+    }
 }

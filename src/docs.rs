@@ -12,7 +12,7 @@ use crate::cli::Cli;
 
 /// Writes the completion script for `shell` to `out`: clap's static script, plus for bash, zsh
 /// and fish the hook that completes `--profile` and DESTINATION through `ssso __complete`
-/// (see [`crate::complete`]).
+/// (see [`crate::cmd::complete`]).
 pub fn completions(shell: Shell, out: &mut dyn Write) -> std::io::Result<()> {
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "ssso", &mut buf);

@@ -1,31 +1,29 @@
 //! ssso: ssh with a fresh AWS IAM Identity Center token synced to the host.
 //!
 //! The library behind the `ssso` binary; `main.rs` only parses, dispatches and maps errors to
-//! exit codes.
+//! exit codes. The modules are layers, each importing only from the layers below it:
+//!
+//! | layer | modules | owns |
+//! |---|---|---|
+//! | base | [`time`], [`ui`], [`files`] | timestamps and durations; messages on stderr; local files written safely |
+//! | sides | [`aws`], [`ssh`] | the AWS config, token cache, refresh and login; ssh's grammar, config, master and remote shells |
+//! | sync | [`sync`], [`forward`] | what is synced and how the host stores it; least-privilege mode's credential server and host programs |
+//! | session | [`session`] | the local half of a sync (or of a forward) for every command that syncs |
+//! | commands | [`cmd`] | connect, proxy, sync (fleet), status, login, doctor, setup, completion |
+//! | boundary | [`cli`], [`docs`] | the command line, its settings, the man page and completions |
 
-/// The AWS side. Only the portal client lives here until the layout of issue 11 lands.
-pub mod aws {
-    pub mod portal;
-}
-pub mod awsconfig;
+pub mod aws;
 pub mod cli;
-pub mod complete;
-pub mod connect;
+pub mod cmd;
 pub mod docs;
-pub mod doctor;
-pub mod fleet;
+pub mod files;
 pub mod forward;
-pub mod login;
-pub mod master;
-pub mod profile;
-pub mod proxy;
-pub mod refresh;
-pub mod remote;
-pub mod setup;
-pub mod sshargs;
-pub mod status;
+pub mod session;
+pub mod ssh;
 pub mod sync;
-pub mod token;
+#[cfg(test)]
+mod testing;
+pub mod time;
 pub mod ui;
 
 /// Exit status for ssso's own failures (bad AWS config, no token, failed login, bad usage of

@@ -1,77 +1,74 @@
 //! ssso: ssh with a fresh AWS IAM Identity Center token synced to the host.
 //!
-//! This file only parses, dispatches and maps errors to exit codes; each concept lives in a
-//! module of its own (see the `mod` list below).
+//! This file only parses ([`cli::parse`]), dispatches and maps errors to exit codes: 2 for a
+//! usage error, [`EXIT_SSSO`] for ssso's own failures, otherwise the command's own status (the
+//! remote command's, or ssh's 255).
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
-use ssso::{
-    EXIT_SSSO, cli, complete, connect, docs, doctor, fleet, login, proxy, setup, sshargs, status,
-    ui,
-};
+use ssso::cli::{self, Run, UsageError};
+use ssso::cmd::{complete, connect, doctor, fleet, login, proxy, setup, status};
+use ssso::{EXIT_SSSO, docs, ui};
+
+/// Exit status for a command line that ssso cannot run.
+const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    match run(args) {
+    let result = cli::parse(&args).and_then(|parsed| {
+        ui::set_verbosity(parsed.verbosity);
+        dispatch(parsed.run)
+    });
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             ui::error(&err);
-            ExitCode::from(EXIT_SSSO)
-        }
-    }
-}
-
-fn run(args: Vec<OsString>) -> anyhow::Result<u8> {
-    let names: Vec<String> = cli::Cli::command()
-        .get_subcommands()
-        .map(|s| s.get_name().to_owned())
-        .collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    match sshargs::split(&args, &names)? {
-        sshargs::Split::Subcommand => {
-            let cli = cli::Cli::parse_from(
-                std::iter::once(OsString::from("ssso")).chain(args.iter().cloned()),
-            );
-            match cli.command {
-                Some(cli::Command::Status(a)) => status::run(&a),
-                Some(cli::Command::Completions { shell }) => {
-                    docs::completions(shell, &mut std::io::stdout())?;
-                    Ok(0)
-                }
-                Some(cli::Command::Man) => {
-                    docs::man(&mut std::io::stdout())?;
-                    Ok(0)
-                }
-                Some(cli::Command::Login(a)) => login::run(&a),
-                Some(cli::Command::Doctor(_) | cli::Command::Setup(_) | cli::Command::Sync(_)) => {
-                    with_ssh_args(&args, &names)
-                }
-                Some(cli::Command::Complete(a)) => Ok(complete::run(&a.shell, &a.words, &names)),
-                Some(cli::Command::Proxy(a)) => proxy::run(&a),
-                None => unreachable!("split() saw a subcommand name"),
+            if err.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::from(EXIT_SSSO)
             }
         }
-        sshargs::Split::Connect { ssso, ssh } => {
-            let cli = cli::Cli::parse_from(std::iter::once(OsString::from("ssso")).chain(ssso));
-            connect::run(&cli.connect, ssh)
-        }
     }
 }
 
-/// `doctor`, `setup` and `sync` take ssh options and a host like the connect path: the words after the
-/// subcommand are split by [`sshargs::split`]; clap parses only ssso's long options among them.
-fn with_ssh_args(args: &[OsString], names: &[&str]) -> anyhow::Result<u8> {
-    let sshargs::Split::Connect { ssso, ssh } = sshargs::split(&args[1..], &[])? else {
-        unreachable!("no subcommands given to split()")
-    };
-    let line = [OsString::from("ssso"), args[0].clone()];
-    let cli = cli::Cli::parse_from(line.into_iter().chain(ssso));
-    match cli.command {
-        Some(cli::Command::Doctor(a)) => doctor::run(&a, ssh),
-        Some(cli::Command::Setup(a)) => setup::run(&a, ssh),
-        Some(cli::Command::Sync(a)) => fleet::run(&a, ssh),
-        _ => unreachable!("called for doctor, setup and sync only: {names:?}"),
+fn dispatch(run: Run) -> anyhow::Result<u8> {
+    match run {
+        Run::Connect(s, ssh) => connect::run(&s, ssh),
+        Run::Proxy(s) => proxy::run(&s),
+        Run::Fleet(s, ssh) => fleet::run(&s, ssh),
+        Run::Status(s) => status::run(&s),
+        Run::Login(s) => login::run(&s),
+        Run::Doctor(s, ssh) => doctor::run(&s, ssh),
+        Run::Setup(s, ssh) => setup::run(&s, ssh),
+        Run::Completions(shell) => {
+            docs::completions(shell, &mut std::io::stdout())?;
+            Ok(0)
+        }
+        Run::Man => {
+            docs::man(&mut std::io::stdout())?;
+            Ok(0)
+        }
+        Run::Complete {
+            shell,
+            words,
+            subcommands,
+            long_options,
+        } => {
+            let subcommands: Vec<&str> = subcommands.iter().map(String::as_str).collect();
+            let long_options: Vec<(&str, bool)> =
+                long_options.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+            let grammar = complete::Grammar {
+                subcommands: &subcommands,
+                long_options: &long_options,
+            };
+            Ok(complete::run(&shell, &words, grammar))
+        }
+        Run::Print(text) => {
+            use std::io::Write as _;
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            Ok(0)
+        }
     }
 }

@@ -8,18 +8,36 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 static LEVEL: AtomicU8 = AtomicU8::new(1);
 
-/// 0: errors only (`-q`), 1: warnings and notices, 2+: `-v` steps.
-fn set_level(level: u8) {
-    LEVEL.store(level, Ordering::Relaxed);
+/// How much ssso says on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// `-q`: errors only.
+    Quiet,
+    /// Warnings and notices.
+    Normal,
+    /// `-v`: each step too.
+    Verbose,
 }
 
-/// The level from ssh-style `-q` and `-v` (quiet wins).
-pub fn set_verbosity(quiet: bool, verbose: bool) {
-    set_level(match (quiet, verbose) {
-        (true, _) => 0,
-        (_, true) => 2,
-        _ => 1,
-    });
+impl Verbosity {
+    /// From ssh-style `-q` and `-v` (quiet wins).
+    pub fn from_flags(quiet: bool, verbose: bool) -> Verbosity {
+        match (quiet, verbose) {
+            (true, _) => Verbosity::Quiet,
+            (_, true) => Verbosity::Verbose,
+            _ => Verbosity::Normal,
+        }
+    }
+}
+
+/// Sets the verbosity for the rest of the process (once, at the boundary).
+pub fn set_verbosity(v: Verbosity) {
+    let level = match v {
+        Verbosity::Quiet => 0,
+        Verbosity::Normal => 1,
+        Verbosity::Verbose => 2,
+    };
+    LEVEL.store(level, Ordering::Relaxed);
 }
 
 pub fn level() -> u8 {

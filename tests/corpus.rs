@@ -1,7 +1,7 @@
 //! The malformed-input corpus in `tests/corpus/` (see its README): every local config, token
 //! and ssh config there gets a clear error or the documented fallback, never a panic, and
 //! nothing is written. (`tests/corpus/remote/` is run through the sync script by the unit
-//! tests in `src/sync.rs`; hostile remote replies are in `tests/sync.rs`.)
+//! tests in `src/sync/`; hostile remote replies are in `tests/sync.rs`.)
 
 mod common;
 

@@ -155,8 +155,14 @@ fn errors_exit_254_on_stderr_only() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("unusable") && !err.contains("SECRET"), "{err}");
 
+    // A bad option value is a usage error, like every other (exit 2, `ssso: error:`).
     let out = h.run(&["--profile", "dev", "--min-valid", "soon"], &[]);
-    assert_eq!(out.status.code(), Some(254));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with("ssso: error: invalid value 'soon' for '--min-valid"),
+        "{err}"
+    );
 
     let out = h.run(&["--profile", "dev"], &[("AWS_CONFIG_FILE", "~/nope")]);
     assert_eq!(out.status.code(), Some(254));

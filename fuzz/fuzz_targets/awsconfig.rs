@@ -1,7 +1,7 @@
 //! The AWS config parser and the SSO profile resolution never panic, whatever the file holds.
 #![no_main]
 
-use ssso::awsconfig;
+use ssso::aws::config as awsconfig;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -2,7 +2,7 @@
 //! error.
 #![no_main]
 
-use ssso::token;
+use ssso::aws::token;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Err(e) = token::parse(data) {

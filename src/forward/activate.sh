@@ -1,6 +1,6 @@
-# ssso --forward, host side, step 2 of 2 (src/forward/host.rs runs it over the session's
-# connection once the forward of DIR/s is up, with these parameters set in front of this
-# text; none is secret):
+# ssso --forward, host side, step 2 of 2: run once over the session's connection by
+# src/forward/host.rs (through ssh::runner) once the forward of DIR/s is up, with these
+# parameters (none is secret):
 #   PROFILE  the AWS profile: letters, digits and . _ @ + - only
 #   SESSION  16 hex characters naming this session's pointer file
 #   DIR      the directory step 1 made (its "dir" line)
@@ -10,17 +10,14 @@
 #   CL       the length of the new ~/.aws/config on stdin, or -1: leave the file as it is
 #   NONCE    the marker the waiting session polls for (empty: none waits)
 # stdin: CL bytes, the new ~/.aws/config.
-# stdout: "ssso-forward-activate 1", then:
+# Reply (after `start`):
 #   config written|unchanged
-#   config changed N   the file changed since step 1: nothing written; N bytes of the current
-#                      file follow (and a newline), then "sum CKSUM": compute again, run again
+#   config changed     the file changed since step 1: nothing written; the blob :current is
+#                      the file now and "sum CKSUM" its sum: compute again, run again
 #   done, or: error MESSAGE
 # shellcheck disable=SC2088 # "~/..." in messages is text for people, not a path
 set -f
 umask 077
-LC_ALL=C
-export LC_ALL
-rp() { printf '%s\n' "$*"; }
 release() {
   [ -n "$NONCE" ] || return 0
   m="$HOME/.aws/sso/cache/.ssso-done-$NONCE"
@@ -28,7 +25,7 @@ release() {
   return 0
 }
 fail() { rp "error $*"; release; exit 0; }
-rp "ssso-forward-activate 1"
+start
 ours=0
 case $DIR in /*/ssso-fwd.*) [ -d "$DIR" ] && [ -O "$DIR" ] && ours=1 ;; esac
 if [ "$MODE" = abort ]; then
@@ -54,8 +51,8 @@ if [ "$CL" -ge 0 ]; then
     cur=$(printf '%s' "$cfg" | cksum)
   fi
   if [ "$cur" != "$SUM" ]; then
-    rp "config changed ${#cfg}"
-    printf '%s\n' "$cfg"
+    rp "config changed"
+    blob_var current "$cfg"
     rp "sum $cur"
     rp "done"
     exit 0

@@ -26,11 +26,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::Secret;
-use crate::awsconfig::{AwsConfig, SsoProfile};
-use crate::remote::{self, sh_quote};
+use crate::aws::config::{AwsConfig, SsoProfile};
+use crate::ssh::runner::{self, Program, Reply, Via};
+
+/// The bound on one step on the host.
+const STEP_TIMEOUT: Duration = Duration::from_secs(20);
 
 const PREPARE: &str = include_str!("prepare.sh");
 const ACTIVATE: &str = include_str!("activate.sh");
@@ -188,23 +190,13 @@ pub fn edit_config(
     Ok((new != text).then_some(new))
 }
 
-fn params(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}\n", sh_quote(v)))
-        .collect()
-}
-
 /// Step 1, with its parameters.
-pub fn prepare_script(profile: &str, session: &str, token_file: &str) -> String {
-    let mut s = params(&[
-        ("PROFILE", profile),
-        ("SESSION", session),
-        ("TOKEN_FILE", token_file),
-        ("HELPER", HELPER),
-    ]);
-    s.push_str(PREPARE);
-    s
+pub fn prepare_program(profile: &str, session: &str, token_file: &str) -> Program {
+    Program::new("forward-prepare", 1, PREPARE)
+        .param("PROFILE", profile)
+        .param("SESSION", session)
+        .param("TOKEN_FILE", token_file)
+        .param("HELPER", HELPER)
 }
 
 /// What step 3 does.
@@ -222,72 +214,32 @@ pub struct Activate<'a> {
 }
 
 /// Step 3, with its parameters.
-pub fn activate_script(a: &Activate) -> String {
-    let cl = a.config.map_or(-1, |c| c.len() as i64).to_string();
-    let mut s = params(&[
-        ("PROFILE", a.profile),
-        ("SESSION", a.session),
-        ("DIR", a.dir),
-        ("MODE", if a.activate { "activate" } else { "abort" }),
-        ("SUM", a.sum),
-        ("CL", &cl),
-        ("NONCE", a.nonce.unwrap_or("")),
-    ]);
-    s.push_str(ACTIVATE);
-    s
+pub fn activate_program(a: &Activate) -> Program {
+    Program::new("forward-activate", 1, ACTIVATE)
+        .param("PROFILE", a.profile)
+        .param("SESSION", a.session)
+        .param("DIR", a.dir)
+        .param("MODE", if a.activate { "activate" } else { "abort" })
+        .param("SUM", a.sum)
+        .param("CL", a.config.map_or(-1, |c| c.len() as i64).to_string())
+        .param("NONCE", a.nonce.unwrap_or(""))
 }
 
-/// One item of a program's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Item {
-    Line(String, String),
-    /// A framed item: its key line's words before the length, and the bytes.
-    Blob(String, String),
-}
-
-/// Reads a program's answer: anything before the `start` line is the login shell's noise;
-/// then `key value` lines; a line whose last word is a length and whose key is in `framed`
-/// is followed by that many bytes and a newline. The answer must end with `done`; an
-/// `error MESSAGE` line is the error.
-fn read_answer(out: &[u8], start: &str, framed: &[&str]) -> Result<Vec<Item>> {
-    let marker = format!("{start}\n");
-    let Some(at) = out
-        .windows(marker.len())
-        .position(|w| w == marker.as_bytes())
-    else {
-        bail!("the host did not run ssso's program (is /bin/sh there?)");
-    };
-    let mut rest = &out[at + marker.len()..];
-    let mut items = Vec::new();
-    while !rest.is_empty() {
-        let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
-        let line = String::from_utf8_lossy(&rest[..end]).into_owned();
-        rest = rest.get(end + 1..).unwrap_or(&[]);
-        if line == "done" {
-            return Ok(items);
-        }
-        if let Some(why) = line.strip_prefix("error ") {
-            bail!("{why}");
-        }
-        let (key, value) = line.split_once(' ').unwrap_or((line.as_str(), ""));
-        let framed_len = framed.iter().find_map(|f| {
-            let words = line.strip_prefix(f)?.strip_prefix(' ')?;
-            words.parse::<usize>().ok()
-        });
-        if let Some(n) = framed_len {
-            if rest.len() < n + 1 || rest[n] != b'\n' {
-                bail!("the host's answer was cut short (connection lost?)");
+/// The reply of `program`, which must have finished.
+fn finished(out: &runner::Output, name: &str) -> Result<Reply> {
+    let reply = Reply::parse(&out.stdout, name, 1).map_err(|e| {
+        let err = String::from_utf8_lossy(&out.stderr);
+        match err.lines().rev().find(|l| !l.trim().is_empty()) {
+            Some(last) if !out.stdout.windows(5).any(|w| w == b"ssso-") => {
+                anyhow::anyhow!("{e} ({})", last.trim())
             }
-            let blob = String::from_utf8(rest[..n].to_vec())
-                .context("the host's ~/.aws/config is not valid UTF-8")?;
-            rest = &rest[n + 1..];
-            let k = framed.iter().find(|f| line.starts_with(**f)).unwrap();
-            items.push(Item::Blob((*k).to_owned(), blob));
-            continue;
+            _ => e,
         }
-        items.push(Item::Line(key.to_owned(), value.to_owned()));
+    })?;
+    if !reply.done {
+        bail!("the host's program stopped before it finished (connection lost?)");
     }
-    bail!("the host's program stopped before it finished (connection lost?)")
+    Ok(reply)
 }
 
 /// What step 1 found and made.
@@ -302,29 +254,21 @@ pub struct Prepared {
     pub sum: String,
 }
 
-fn parse_prepared(out: &[u8]) -> Result<Prepared> {
-    let items = read_answer(out, "ssso-forward-prepare 1", &["config"])?;
-    let mut p = Prepared {
-        client: None,
-        dir: String::new(),
-        helper: String::new(),
-        token_removed: false,
-        config: None,
-        sum: String::new(),
+fn parse_prepared(out: &runner::Output) -> Result<Prepared> {
+    let r = finished(out, "forward-prepare")?;
+    let config = r
+        .blob("config")
+        .map(|b| String::from_utf8(b.to_vec()))
+        .transpose()
+        .context("the host's ~/.aws/config is not valid UTF-8")?;
+    let p = Prepared {
+        client: r.get("client").filter(|c| *c != "none").map(str::to_owned),
+        dir: r.get("dir").unwrap_or_default().to_owned(),
+        helper: r.get("helper").unwrap_or_default().to_owned(),
+        token_removed: r.has("token-removed"),
+        config,
+        sum: r.get("sum").unwrap_or_default().to_owned(),
     };
-    for item in items {
-        match item {
-            Item::Line(k, v) => match k.as_str() {
-                "client" if v != "none" => p.client = Some(v),
-                "dir" => p.dir = v,
-                "helper" => p.helper = v,
-                "token-removed" => p.token_removed = true,
-                "sum" => p.sum = v,
-                _ => {}
-            },
-            Item::Blob(_, text) => p.config = Some(text),
-        }
-    }
     if p.dir.is_empty() || p.helper.is_empty() || p.sum.is_empty() {
         bail!("the host's answer is incomplete");
     }
@@ -340,59 +284,20 @@ enum Activated {
     Changed(Option<String>, String),
 }
 
-fn parse_activated(out: &[u8]) -> Result<Activated> {
-    let items = read_answer(out, "ssso-forward-activate 1", &["config changed"])?;
-    let mut config = String::new();
-    let mut changed = None;
-    let mut sum = None;
-    for item in items {
-        match item {
-            Item::Line(k, v) if k == "config" => config = v,
-            Item::Line(k, v) if k == "sum" => sum = Some(v),
-            Item::Blob(_, text) => changed = Some(text),
-            _ => {}
-        }
+fn parse_activated(out: &runner::Output) -> Result<Activated> {
+    let r = finished(out, "forward-activate")?;
+    let config = r.get("config").unwrap_or_default().to_owned();
+    if config == "changed" {
+        let sum = r.get("sum").unwrap_or("missing").to_owned();
+        let text = String::from_utf8_lossy(r.blob("current").unwrap_or_default()).into_owned();
+        return Ok(Activated::Changed((sum != "missing").then_some(text), sum));
     }
-    match (changed, sum) {
-        (Some(text), Some(sum)) => Ok(Activated::Changed((sum != "missing").then_some(text), sum)),
-        _ => Ok(Activated::Done(config)),
-    }
+    Ok(Activated::Done(config))
 }
 
-/// Runs one program over the master's connection: `script` through [`remote::wrap`], `input`
-/// on its stdin; returns its stdout.
-async fn run(session: &openssh::Session, script: &str, input: &[u8]) -> Result<Vec<u8>> {
-    let mut child = session
-        .raw_command(remote::wrap(script))
-        .stdin(openssh::Stdio::piped())
-        .stdout(openssh::Stdio::piped())
-        .stderr(openssh::Stdio::piped())
-        .spawn()
-        .await
-        .context("could not open a channel on the ssh connection")?;
-    let mut stdin = child.stdin().take().context("no stdin")?;
-    let mut stdout = child.stdout().take().context("no stdout")?;
-    let mut stderr = child.stderr().take().context("no stderr")?;
-    let input = input.to_vec();
-    let write = async move {
-        let _ = stdin.write_all(&input).await;
-        let _ = stdin.shutdown().await;
-    };
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let (_, r1, _) = tokio::join!(
-        write,
-        stdout.read_to_end(&mut out),
-        stderr.read_to_end(&mut err)
-    );
-    r1.context("reading the host's answer")?;
-    let _ = child.wait().await;
-    if !out.windows(13).any(|w| w == b"ssso-forward-") {
-        let err = String::from_utf8_lossy(&err);
-        if let Some(last) = err.lines().rev().find(|l| !l.trim().is_empty()) {
-            bail!("the host did not run ssso's program: {}", last.trim());
-        }
-    }
-    Ok(out)
+/// Runs one program over the master at `ctl`.
+async fn run(ctl: &Path, program: &Program, input: &[u8]) -> Result<runner::Output> {
+    runner::run(Via::Master(ctl), program, input, STEP_TIMEOUT).await
 }
 
 /// What one forward session needs from the connect path.
@@ -427,22 +332,38 @@ pub async fn start(
     local_socket: &Path,
     timeout: Duration,
 ) -> Result<Started> {
-    let session = openssh::Session::resume_mux(ctl.to_path_buf().into_boxed_path(), None);
-    let result = tokio::time::timeout(timeout, steps(&session, plan, secret, local_socket)).await;
-    let result = match result {
+    match tokio::time::timeout(timeout, steps(ctl, plan, secret, local_socket)).await {
         Ok(r) => r,
         Err(_) => Err(anyhow::anyhow!(
             "the host did not answer within {}s",
             timeout.as_secs()
         )),
-    };
+    }
+}
+
+/// Asks the live master at `ctl` to forward `remote` (on the host) to `local` (here).
+async fn remote_forward(ctl: &Path, remote: &Path, local: &Path) -> Result<()> {
+    let session = openssh::Session::resume_mux(ctl.to_path_buf().into_boxed_path(), None);
+    let r = session
+        .request_port_forward(
+            openssh::ForwardType::Remote,
+            openssh::Socket::UnixSocket {
+                path: remote.into(),
+            },
+            openssh::Socket::UnixSocket { path: local.into() },
+        )
+        .await;
     // The master belongs to the user's session: never let the Session close it.
     let _ = session.detach();
-    result
+    r.map_err(|e| {
+        anyhow::anyhow!(
+            "the host's sshd refused to forward a unix socket ({e}); --forward needs AllowStreamLocalForwarding (the default) there"
+        )
+    })
 }
 
 async fn steps(
-    session: &openssh::Session,
+    ctl: &Path,
     plan: &Plan<'_>,
     secret: &Secret,
     local_socket: &Path,
@@ -459,12 +380,12 @@ async fn steps(
             config: None,
             nonce: plan.nonce,
         };
-        let _ = run(session, &activate_script(&a), b"").await;
+        let _ = run(ctl, &activate_program(&a), b"").await;
     };
-    let script = prepare_script(profile, plan.session, &plan.local.cache_file_name);
+    let program = prepare_program(profile, plan.session, &plan.local.cache_file_name);
     let mut input = secret.expose().as_bytes().to_vec();
     input.push(b'\n');
-    let prepared = match run(session, &script, &input)
+    let prepared = match run(ctl, &program, &input)
         .await
         .and_then(|o| parse_prepared(&o))
     {
@@ -485,22 +406,9 @@ async fn steps(
         );
     };
     let remote_socket = format!("{}/s", prepared.dir);
-    if let Err(e) = session
-        .request_port_forward(
-            openssh::ForwardType::Remote,
-            openssh::Socket::UnixSocket {
-                path: Path::new(&remote_socket).into(),
-            },
-            openssh::Socket::UnixSocket {
-                path: local_socket.into(),
-            },
-        )
-        .await
-    {
+    if let Err(e) = remote_forward(ctl, Path::new(&remote_socket), local_socket).await {
         abort(prepared.dir).await;
-        bail!(
-            "the host's sshd refused to forward a unix socket ({e}); --forward needs AllowStreamLocalForwarding (the default) there"
-        );
+        return Err(e);
     }
     crate::ui::debug(format_args!(
         "forwarding {remote_socket} to {}",
@@ -525,7 +433,7 @@ async fn steps(
             nonce: plan.nonce,
         };
         let input = new.as_deref().unwrap_or("").as_bytes();
-        match run(session, &activate_script(&a), input)
+        match run(ctl, &activate_program(&a), input)
             .await
             .and_then(|o| parse_activated(&o))
         {
@@ -634,41 +542,51 @@ mod tests {
         }
     }
 
+    fn output(stdout: &[u8]) -> runner::Output {
+        runner::Output {
+            stdout: stdout.to_vec(),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn answers_are_read_through_noise() {
-        let out = b"Welcome!\nssso-forward-prepare 1\nno newline noise? no\nssso-forward-prepare 1\nclient curl\ndir /tmp/ssso-fwd.ab\nhelper /h/.aws/ssso/credential-process\nconfig 12\n[default]\nx\n\nsum 123 12\ndone\n";
-        // The first start line wins; the rest are items.
-        let p = parse_prepared(out).unwrap();
+        let out = output(
+            b"Welcome!\nssso-forward-prepare 1\nclient curl\ndir /tmp/ssso-fwd.ab\nhelper /h/.aws/ssso/credential-process\n:config 12\n[default]\nx\n\nsum 123 12\ndone\n",
+        );
+        let p = parse_prepared(&out).unwrap();
         assert_eq!(p.client.as_deref(), Some("curl"));
         assert_eq!(p.dir, "/tmp/ssso-fwd.ab");
         assert_eq!(p.config.as_deref(), Some("[default]\nx\n"));
         assert_eq!(p.sum, "123 12");
         assert!(!p.token_removed);
-        assert!(
-            parse_prepared(b"ssso-forward-prepare 1\nclient none\nerror cannot create ~/.aws\n")
-                .unwrap_err()
-                .to_string()
-                .contains("cannot create")
-        );
-        assert!(parse_prepared(b"ssso-forward-prepare 1\nconfig 99\nshort").is_err());
-        assert!(parse_prepared(b"sh: not found\n").is_err());
+        let e = parse_prepared(&output(
+            b"ssso-forward-prepare 1\nclient none\nerror cannot create ~/.aws\n",
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("cannot create"));
+        assert!(parse_prepared(&output(b"ssso-forward-prepare 1\n:config 99\nshort")).is_err());
+        assert!(parse_prepared(&output(b"ssso-forward-prepare 1\nclient curl\n")).is_err());
+        assert!(parse_prepared(&output(b"sh: not found\n")).is_err());
         assert_eq!(
-            parse_activated(b"ssso-forward-activate 1\nconfig written\ndone\n").unwrap(),
+            parse_activated(&output(b"ssso-forward-activate 1\nconfig written\ndone\n")).unwrap(),
             Activated::Done("written".into())
         );
         assert_eq!(
-            parse_activated(b"ssso-forward-activate 1\nconfig changed 3\nabc\nsum 9 3\ndone\n")
-                .unwrap(),
+            parse_activated(&output(
+                b"ssso-forward-activate 1\nconfig changed\n:current 3\nabc\nsum 9 3\ndone\n"
+            ))
+            .unwrap(),
             Activated::Changed(Some("abc".into()), "9 3".into())
         );
     }
 
     /// Runs a program with `sh` locally, HOME = `home`, the way the host runs it.
-    fn sh(home: &Path, script: &str, input: &[u8]) -> Vec<u8> {
+    fn sh(home: &Path, program: &Program, input: &[u8]) -> runner::Output {
         use std::io::Write as _;
         let mut child = std::process::Command::new("sh")
             .arg("-c")
-            .arg(script)
+            .arg(program.script())
             .env("HOME", home)
             .env("TMPDIR", home)
             .stdin(std::process::Stdio::piped())
@@ -683,7 +601,11 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        out.stdout
+        runner::Output {
+            stdout: out.stdout,
+            stderr: out.stderr,
+            status: out.status.code(),
+        }
     }
 
     fn mode(p: &Path) -> u32 {
@@ -713,7 +635,7 @@ mod tests {
         let input = format!("{}\n", secret.expose());
         let out = sh(
             home,
-            &prepare_script("dev", "0123456789abcdef", &local.cache_file_name),
+            &prepare_program("dev", "0123456789abcdef", &local.cache_file_name),
             input.as_bytes(),
         );
         let p = parse_prepared(&out).unwrap();
@@ -767,7 +689,7 @@ mod tests {
             config: Some(&new),
             nonce: Some("n1"),
         };
-        let e = parse_activated(&sh(home, &activate_script(&a), new.as_bytes())).unwrap_err();
+        let e = parse_activated(&sh(home, &activate_program(&a), new.as_bytes())).unwrap_err();
         assert!(e.to_string().contains("did not appear"), "{e}");
         assert!(home.join(".aws/sso/cache/.ssso-done-n1").exists());
         assert_eq!(
@@ -781,7 +703,7 @@ mod tests {
             nonce: Some("n2"),
             ..a
         };
-        let r = parse_activated(&sh(home, &activate_script(&a), new.as_bytes())).unwrap();
+        let r = parse_activated(&sh(home, &activate_program(&a), new.as_bytes())).unwrap();
         assert_eq!(r, Activated::Done("written".into()));
         assert_eq!(
             std::fs::read_to_string(home.join(".aws/config")).unwrap(),
@@ -795,7 +717,7 @@ mod tests {
 
         // The file changed meanwhile: nothing written, the current text sent back.
         std::fs::write(home.join(".aws/config"), "[default]\n").unwrap();
-        let r = parse_activated(&sh(home, &activate_script(&a), new.as_bytes())).unwrap();
+        let r = parse_activated(&sh(home, &activate_program(&a), new.as_bytes())).unwrap();
         let Activated::Changed(Some(text), sum) = r else {
             panic!("{r:?}")
         };
@@ -811,7 +733,7 @@ mod tests {
             activate: false,
             ..a
         };
-        parse_activated(&sh(home, &activate_script(&a), b"")).unwrap();
+        parse_activated(&sh(home, &activate_program(&a), b"")).unwrap();
         assert!(!dir.exists());
         assert!(files_containing(home, secret.expose()).is_empty());
     }
@@ -825,7 +747,7 @@ mod tests {
                 access_key_id: "ASIAHELPER".into(),
                 secret_access_key: "helper-secret-key".into(),
                 session_token: "helper-session-token".into(),
-                expiration: crate::token::now() + 3600,
+                expiration: crate::time::now() + 3600,
             })
         }
     }
@@ -852,7 +774,7 @@ mod tests {
         let secret = Secret::generate().unwrap();
         let out = sh(
             home,
-            &prepare_script("dev", "00000000000000aa", &local.cache_file_name),
+            &prepare_program("dev", "00000000000000aa", &local.cache_file_name),
             format!("{}\n", secret.expose()).as_bytes(),
         );
         let p = parse_prepared(&out).unwrap();
@@ -892,7 +814,7 @@ mod tests {
         };
         parse_activated(&sh(
             home,
-            &activate_script(&a),
+            &activate_program(&a),
             new.as_deref().unwrap_or("").as_bytes(),
         ))
         .unwrap();

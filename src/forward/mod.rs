@@ -27,7 +27,6 @@
 
 pub mod host;
 pub mod http;
-pub mod local;
 pub mod server;
 pub mod source;
 

@@ -1,20 +1,18 @@
-# ssso --forward, host side, step 1 of 2 (src/forward/host.rs runs it over the session's
-# connection through remote::wrap, with these parameters set in front of this text; none is
-# secret):
+# ssso --forward, host side, step 1 of 2: run once over the session's connection by
+# src/forward/host.rs (through ssh::runner, with these parameters; none is secret):
 #   PROFILE     the AWS profile: letters, digits and . _ @ + - only
 #   SESSION     16 hex characters naming this session's pointer file
 #   TOKEN_FILE  the profile's token cache file name (<sha1>.json), removed when file-sync
 #               mode left it here: in forward mode no SSO token stays on the host
 #   HELPER      the text of the credential_process helper (credential-process.sh)
 # stdin: the session's secret, one line of 64 hex characters.
-# stdout: "ssso-forward-prepare 1", then one item a line:
+# Reply (after `start`):
 #   client curl|python3|none   what the helper can use on this host
 #   dir PATH                   the session's new 0700 directory: the forwarded socket goes to
 #                              PATH/s, the secret is in PATH/secret (0600)
 #   helper PATH                the helper's absolute path
 #   token-removed              a token file left by file-sync mode was removed
-#   config N                   followed by the N bytes of ~/.aws/config and a newline
-#   config missing
+#   :config, or config missing ~/.aws/config
 #   sum CKSUM                  cksum of those bytes ("missing" when there is no file)
 #   done, or: error MESSAGE
 # A watcher (a background sh) removes the directory and the pointer file as soon as the
@@ -22,11 +20,8 @@
 # shellcheck disable=SC2088 # "~/..." in messages is text for people, not a path
 set -f
 umask 077
-LC_ALL=C
-export LC_ALL
-rp() { printf '%s\n' "$*"; }
 fail() { rp "error $*"; exit 0; }
-rp "ssso-forward-prepare 1"
+start
 IFS= read -r secret || fail "no secret on stdin (connection cut?)"
 case $secret in *[!0-9a-f]* | '') fail "malformed secret" ;; esac
 [ "${#secret}" -eq 64 ] || fail "malformed secret"
@@ -105,8 +100,7 @@ cf="$a/config"
 if [ -f "$cf" ]; then
   cfg=$(cat "$cf" && printf x) || fail "cannot read ~/.aws/config"
   cfg=${cfg%x}
-  rp "config ${#cfg}"
-  printf '%s\n' "$cfg"
+  blob_var config "$cfg"
   rp "sum $(printf '%s' "$cfg" | cksum)"
 else
   rp "config missing"

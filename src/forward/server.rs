@@ -31,7 +31,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use super::Secret;
 use super::http::{self, Parsed};
 use crate::aws::portal::RoleCredentials;
-use crate::token;
+use crate::time;
 
 /// A cached set is replaced once less than this is left (botocore's advisory refresh window).
 pub const REFRESH_BEFORE: i64 = 15 * 60;
@@ -119,7 +119,7 @@ impl Server {
     pub async fn credentials(&self) -> Result<RoleCredentials, Failure> {
         // Whoever holds the lock is the one fetching; everyone else waits for its result.
         let mut cache = self.cache.lock().await;
-        let now = token::now();
+        let now = time::now();
         if let Some((c, fetched)) = &cache.current
             && usable(c, *fetched, now)
         {
@@ -183,7 +183,7 @@ impl Server {
             "AccessKeyId": c.access_key_id,
             "SecretAccessKey": c.secret_access_key,
             "Token": c.session_token,
-            "Expiration": token::format_timestamp(c.expiration),
+            "Expiration": time::format_timestamp(c.expiration),
         });
         if let Some(a) = &self.account_id {
             v["AccountId"] = a.clone().into();
@@ -197,7 +197,7 @@ impl Server {
             "AccessKeyId": c.access_key_id,
             "SecretAccessKey": c.secret_access_key,
             "SessionToken": c.session_token,
-            "Expiration": token::format_timestamp(c.expiration),
+            "Expiration": time::format_timestamp(c.expiration),
         });
         if let Some(a) = &self.account_id {
             v["AccountId"] = a.clone().into();
@@ -347,7 +347,7 @@ mod tests {
                 access_key_id: format!("ASIA{n}"),
                 secret_access_key: "SECRET-KEY".into(),
                 session_token: "SESSION-TOKEN".into(),
-                expiration: token::now() + self.lifetime,
+                expiration: time::now() + self.lifetime,
             })
         }
     }
@@ -411,8 +411,8 @@ mod tests {
             assert_eq!(v["SecretAccessKey"], "SECRET-KEY");
             assert_eq!(v["Token"], "SESSION-TOKEN");
             assert_eq!(v["AccountId"], "123456789012");
-            let exp = token::parse_timestamp(v["Expiration"].as_str().unwrap()).unwrap();
-            assert!(exp > token::now() + 3500);
+            let exp = time::parse_timestamp(v["Expiration"].as_str().unwrap()).unwrap();
+            assert!(exp > time::now() + 3500);
             let (st, v) = ask(&s, &get("/credential-process", Some(SECRET))).await;
             assert_eq!(st, 200);
             assert_eq!(v["Version"], 1);

@@ -9,10 +9,11 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use super::server::{Failure, Source};
+use crate::aws::config::SsoProfile;
+use crate::aws::oidc;
 use crate::aws::portal::{self, PortalError, RoleCredentials};
-use crate::awsconfig::SsoProfile;
-use crate::token::{self, Token};
-use crate::{refresh, ui};
+use crate::aws::token::{self, Token};
+use crate::{time, ui};
 
 /// A token with less than this left is refreshed before it is used (when it can be).
 pub const REFRESH_BEFORE: i64 = 15 * 60;
@@ -74,10 +75,9 @@ impl SsoSource {
                 )));
             }
         };
-        let now = token::now();
-        let tok = if tok.expires_at - now < REFRESH_BEFORE && refresh::can_refresh(&self.sso, &tok)
-        {
-            match refresh::refresh_file(&self.token_path, &self.sso, &tok) {
+        let now = time::now();
+        let tok = if tok.expires_at - now < REFRESH_BEFORE && oidc::can_refresh(&self.sso, &tok) {
+            match oidc::refresh_file(&self.token_path, &self.sso, &tok) {
                 Ok(t) => t,
                 Err(e) => {
                     ui::debug(format_args!("could not refresh the SSO token: {e:#}"));
@@ -87,7 +87,7 @@ impl SsoSource {
         } else {
             tok
         };
-        if tok.expires_at <= token::now() {
+        if tok.expires_at <= time::now() {
             return Err(self.login_required(&format!(
                 "the SSO token for profile {p} on ssso's machine has expired and could not be refreshed"
             )));
@@ -142,7 +142,7 @@ impl Source for SsoSource {
                 ui::debug(format_args!(
                     "role credentials {} until {}",
                     c.access_key_id,
-                    token::format_timestamp(c.expiration)
+                    time::format_timestamp(c.expiration)
                 ));
                 *told = None;
             }
@@ -162,7 +162,7 @@ impl Source for SsoSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::awsconfig::AwsConfig;
+    use crate::aws::config::AwsConfig;
 
     #[test]
     fn a_profile_without_account_and_role_is_refused() {

@@ -318,24 +318,7 @@ fn now_secs() -> i64 {
 
 /// `YYYY-MM-DDTHH:MM:SSZ` (UTC) for a Unix time, as the AWS CLI writes `expiresAt`.
 pub fn iso8601(secs: i64) -> String {
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    ssso::time::format_timestamp(secs)
 }
 
 /// A token string no other test (or test binary) uses: `LABEL-<pid>-<n>-<nanos>`.
@@ -352,13 +335,11 @@ pub fn unique_token(label: &str) -> String {
     )
 }
 
-/// SHA-1 hex of `s`: the token cache file name for an `sso_session` name or `sso_start_url`.
+/// SHA-1 hex of `s`: the token cache file name (without `.json`) for an `sso_session` name or
+/// `sso_start_url`.
 pub fn cache_key(session_or_start_url: &str) -> String {
-    use sha1::Digest;
-    sha1::Sha1::digest(session_or_start_url.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let name = ssso::aws::token::cache_file_name(session_or_start_url);
+    name.trim_end_matches(".json").to_owned()
 }
 
 /// Token cache file contents, exactly as `tests/support/fake-aws` writes them.

@@ -3,32 +3,48 @@
 //!
 //! Order of events: resolve the host's ssh config (`ssh -G`) and the AWS profile; make sure the
 //! local token is fresh (no process at all when it is); start the master, which is also the
-//! user's session (see [`crate::master`]); as soon as its control socket appears, run the sync
+//! user's session (see [`crate::ssh::master`]); as soon as its control socket appears, run the sync
 //! over it while the session's wrapper waits on the remote for the sync to release it; then
 //! wait for ssh and exit with its status. ssso stays in the foreground only to forward
 //! termination signals and report the sync; stdin, stdout, stderr and the terminal are ssh's.
+//!
+//! In forward mode (`--forward`, or `SetEnv SSSO_MODE=forward` for the host) no token is sent:
+//! the credential server of [`session::forward`] runs beside the session, and the host is set
+//! up over the master instead of the sync (see [`crate::forward`]); the token stays fresh
+//! here, refreshed when a fetch needs it, and nothing is pushed.
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::awsconfig;
-use crate::cli::ConnectOpts;
-use crate::master::{self, PrivateDir};
-use crate::remote::{self, Run};
-use crate::sshargs::SshArgs;
-use crate::sync::{self, ConfigOutcome, TokenOutcome};
-use crate::{login, profile, refresh, token, ui};
+use crate::aws::config::SsoProfile;
+use crate::aws::token::Token;
+use crate::session::{self, SYNC_TIMEOUT, keep};
+use crate::ssh::args::SshArgs;
+use crate::ssh::config::SshConfig;
+use crate::ssh::master::{self, PrivateDir};
+use crate::ssh::remote::{self, Run};
+use crate::sync;
+use crate::ui;
 
-/// How long the sync may take once the connection is up.
-pub(crate) const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+/// The connect path's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub session: session::Settings,
+    /// `--forward`: least-privilege mode.
+    pub forward: bool,
+}
 
-pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
-    ui::set_verbosity(ssh.flags.quiet, ssh.flags.verbose > 0);
+/// The value of `SetEnv SSSO_MODE=...` that makes a host use forward mode without the option.
+pub const MODE_FORWARD: &str = "forward";
+
+pub fn run(settings: &Settings, ssh: SshArgs) -> Result<u8> {
+    let opts = &settings.session;
     if ssh.flags.query {
         // -G, -V, -Q, -O: ssh answers by itself; nothing to sync.
         let err = master::passthrough(&ssh.to_args()).exec();
@@ -40,15 +56,15 @@ pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
         );
     }
 
-    let cfg = match master::resolve(&ssh) {
+    let cfg = match SshConfig::resolve(&ssh) {
         Ok(cfg) => cfg,
         Err(e) => {
             ui::error(&e);
             return Ok(255);
         }
     };
-    let (name, sso, tok) = fresh_token(opts, &cfg, false)?;
-    let min_valid = token::parse_duration(&opts.profile.min_valid)?;
+    let (sso, tok) = session::fresh_token(opts, &cfg, false)?;
+    let name = &sso.profile;
 
     // What the session runs on the remote.
     let user_command = match ssh.command_line() {
@@ -66,18 +82,9 @@ pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
     let remote_command: Option<OsString> = if wrap {
         let run = match &user_command {
             None => Run::LoginShell,
-            Some(c) => Run::Command(
-                c.to_str()
-                    .context("the remote command is not valid UTF-8")?
-                    .to_owned(),
-            ),
+            Some(c) => Run::Command(c.as_bytes().to_vec()),
         };
-        let script = remote::session_script(&name, nonce.as_deref(), &run);
-        if !remote::can_wrap(&script) {
-            bail!(
-                "the remote command has control characters 0x00-0x04, which ssso cannot pass through the remote shell"
-            );
-        }
+        let script = remote::session_script(name, nonce.as_deref(), &run);
         Some(remote::wrap(&script).into())
     } else {
         ssh.command_line()
@@ -93,19 +100,19 @@ pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
     let plan = sync::Plan::new(&sso, &tok, &opts.sync, nonce.as_deref())?;
 
     let dir = PrivateDir::new()?;
-    let fwd = if opts.forward {
+    let forward_mode = settings.forward || cfg.setenv("SSSO_MODE").as_deref() == Some(MODE_FORWARD);
+    let fwd = if forward_mode {
         if ssh.flags.fork {
             bail!(
                 "--forward keeps ssso in the foreground to serve the host's credentials: drop -f (-N gives a session without a shell)"
             );
         }
-        Some(crate::forward::local::Local::new(&sso, dir.path())?)
+        Some(session::forward::Local::new(&sso, dir.path())?)
     } else {
         None
     };
     let ctl = dir.socket();
     let mut cmd = master::command(&ssh, &ctl, add_tty, remote_command.as_deref());
-    crate::proxy::mark_inner(&mut cmd);
     ui::debug(format_args!(
         "starting ssh with control socket {}",
         ctl.display()
@@ -155,12 +162,12 @@ pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
         };
         tokio::pin!(serving);
         // Once the session's own sync is done: keep the remote token fresh while it runs.
-        let keep = refresh::keep_fresh(
-            refresh::Session {
+        let keep = keep::keep_fresh(
+            keep::Session {
                 ctl: &ctl,
                 sso: &sso,
                 sync: &opts.sync,
-                min_valid,
+                min_valid: opts.freshness.min_valid,
                 dest: &dest,
             },
             tok.clone(),
@@ -199,99 +206,24 @@ pub fn run(opts: &ConnectOpts, ssh: SshArgs) -> Result<u8> {
     })
 }
 
-/// The steps before any connection, shared by the connect path and ProxyCommand mode: the
-/// profile (from the options, the environment or the host's `SetEnv AWS_PROFILE` in `cfg`),
-/// its SSO section, and a token with more than `--min-valid` left, logging in if needed
-/// (`login_stdout_to_stderr`: see [`login::ensure_fresh`]).
-pub(crate) fn fresh_token(
-    opts: &ConnectOpts,
-    cfg: &master::SshConfig,
-    login_stdout_to_stderr: bool,
-) -> Result<(String, awsconfig::SsoProfile, token::Token)> {
-    let (_, sso) = profile::resolve(opts.profile.profile.as_deref(), || {
-        cfg.setenv("AWS_PROFILE")
-    })?;
-    // awsconfig accepts only the SDKs' identifier characters, so the name needs no more
-    // checking before it goes into the remote script.
-    let name = sso.profile.clone();
-    let min_valid = token::parse_duration(&opts.profile.min_valid)?;
-    let tok = login::ensure_fresh(
-        &sso,
-        min_valid,
-        opts.login.no_login,
-        &opts.login.login_arg,
-        login_stdout_to_stderr,
-    )?;
-    Ok((name, sso, tok))
-}
-
-fn forward(pid: Option<u32>, sig: i32) {
-    if let Some(p) = pid {
-        unsafe { libc::kill(p as i32, sig) };
-    }
-}
-
 /// What ran once the connection was up: the sync, or the forward's setup.
 enum Setup {
     Sync(Result<sync::Report>),
     Forward(Result<crate::forward::host::Started>),
 }
 
-/// Tells the user what the sync did: nothing when all is well, warnings otherwise.
-fn report(result: &Option<Setup>, dest: &str, sso: &awsconfig::SsoProfile, local: &token::Token) {
+/// Tells the user what the session's own sync (or forward setup) did, when it ran.
+fn report(result: &Option<Setup>, dest: &str, sso: &SsoProfile, local: &Token) {
     match result {
-        Some(Setup::Sync(result)) => report_sync(result, dest, sso, local),
-        Some(Setup::Forward(result)) => crate::forward::local::report(result, dest, &sso.profile),
+        Some(Setup::Sync(result)) => session::report_sync(result, dest, sso, local),
+        Some(Setup::Forward(result)) => session::forward::report(result, dest, &sso.profile),
         None => {}
     }
 }
 
-/// Tells the user what one finished sync did (see [`report`]).
-pub(crate) fn report_sync(
-    result: &Result<sync::Report>,
-    dest: &str,
-    sso: &awsconfig::SsoProfile,
-    local: &token::Token,
-) {
-    match result {
-        Err(e) => ui::warn(format_args!(
-            "could not sync the AWS token to {dest}: {e:#}; AWS commands there will not see your login"
-        )),
-        Ok(r) => {
-            match &r.token {
-                TokenOutcome::Written => ui::debug("token written on the remote"),
-                TokenOutcome::Unchanged => ui::debug("remote token already current"),
-                TokenOutcome::RemoteNewer(bytes) => keep_remote_token(bytes, sso, local),
-            }
-            match &r.config {
-                ConfigOutcome::Written => ui::debug("remote ~/.aws/config updated"),
-                ConfigOutcome::Unchanged | ConfigOutcome::NotRequested => {}
-                ConfigOutcome::Skipped(why) => ui::warn(format_args!("{dest}: {why}")),
-            }
-            if r.aws_missing {
-                ui::warn(format_args!(
-                    "{dest} has no `aws` on its PATH; install AWS CLI v2 there: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html"
-                ));
-            }
-        }
-    }
-}
-
-/// The remote had a newer token for the same session (its botocore refreshed it): keep it
-/// here too, so the next sync does not push the older one and a rotated refresh token is not lost.
-pub(crate) fn keep_remote_token(bytes: &[u8], sso: &awsconfig::SsoProfile, local: &token::Token) {
-    let store = || -> Result<bool> {
-        let remote = token::parse(bytes).context("the remote's newer token is not valid")?;
-        if remote.start_url != local.start_url {
-            bail!("the remote's token is for another start URL; left it alone");
-        }
-        let path = token::cache_dir()?.join(&sso.cache_file_name);
-        token::write_if_newer(&path, bytes)
-    };
-    match store() {
-        Ok(true) => ui::debug("the remote's token was newer: kept it and stored it locally"),
-        Ok(false) => {}
-        Err(e) => ui::warn(format_args!("{e:#}")),
+fn forward(pid: Option<u32>, sig: i32) {
+    if let Some(p) = pid {
+        unsafe { libc::kill(p as i32, sig) };
     }
 }
 

@@ -4,7 +4,7 @@
 //! a token to a remote host is something to choose, not to fall into. An empty value counts as
 //! unset at every layer.
 
-use crate::awsconfig::AwsConfig;
+use crate::aws::config::AwsConfig;
 
 /// Where the chosen profile came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,8 +83,8 @@ pub(crate) fn choose_from(
 pub fn resolve(
     flag: Option<&str>,
     ssh_setenv: impl FnOnce() -> Option<String>,
-) -> anyhow::Result<(Source, crate::awsconfig::SsoProfile)> {
-    let path = crate::awsconfig::config_path()?;
+) -> anyhow::Result<(Source, crate::aws::config::SsoProfile)> {
+    let path = crate::aws::config::config_path()?;
     let Some((name, source)) = choose(flag, ssh_setenv) else {
         return Err(no_profile_error(AwsConfig::load(&path).ok().as_ref()));
     };
@@ -112,6 +112,8 @@ pub fn no_profile_error(cfg: Option<&AwsConfig>) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::conformance_dir;
+    use crate::time::parse_timestamp;
 
     fn s(v: &str) -> Option<String> {
         Some(v.to_owned())
@@ -179,5 +181,101 @@ mod tests {
         let empty = AwsConfig::parse("").unwrap();
         let e = no_profile_error(Some(&empty)).to_string();
         assert!(e.contains("aws configure sso"), "{e}");
+    }
+
+    /// smithy-rs token fixtures: a config and a token cache under a fake HOME; the profile is
+    /// resolved, its cache file found and read. Deliberate differences, by scenario:
+    /// - profile-provider/sso_token and invalid_sso_credentials_config: smithy-rs's
+    ///   *credentials* provider refuses a token-only profile (no sso_account_id/sso_role_name);
+    ///   ssso syncs the token, which is what such a profile is for, so it resolves.
+    /// - profile-provider/sso_credentials: smithy-rs then calls the SSO portal for role
+    ///   credentials; ssso stops at the token (no network).
+    /// - sso_no_token_file: smithy-rs fails reading the cache file; ssso sees "no token" (and
+    ///   would log in).
+    #[test]
+    fn conformance_token_fixtures() {
+        let Some(dir) = conformance_dir("conformance_token_fixtures") else {
+            return;
+        };
+        let root = dir.join("smithy-rs/token-fixtures");
+        let mut seen = Vec::new();
+        for group in std::fs::read_dir(&root).unwrap() {
+            let group = group.unwrap().path();
+            for scen in std::fs::read_dir(&group).unwrap() {
+                let scen = scen.unwrap().path();
+                if !scen.join("test-case.json").is_file() {
+                    continue;
+                }
+                let name = format!(
+                    "{}/{}",
+                    group.file_name().unwrap().to_string_lossy(),
+                    scen.file_name().unwrap().to_string_lossy()
+                );
+                let env: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(scen.join("env.json")).unwrap()).unwrap();
+                let case: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(scen.join("test-case.json")).unwrap())
+                        .unwrap();
+                let home = scen.join("fs/home");
+                let cfg = AwsConfig::load(&home.join(".aws/config")).unwrap();
+                let profile = env["AWS_PROFILE"].as_str().unwrap_or("default");
+                let sso = cfg
+                    .sso_profile(profile)
+                    .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+                let cache = crate::aws::token::cache_dir_from(Some(home.into_os_string())).unwrap();
+                let token = crate::aws::token::read(&cache.join(&sso.cache_file_name)).unwrap();
+                match name.as_str() {
+                    "default-credential-provider-chain/sso_no_token_file" => {
+                        let want = case["result"]["ErrorContains"].as_str().unwrap();
+                        assert!(want.contains(&sso.cache_file_name), "{name}");
+                        assert!(token.is_none(), "{name}");
+                    }
+                    "profile-provider/sso_token"
+                    | "profile-provider/invalid_sso_credentials_config" => {
+                        assert_eq!(sso.session.as_deref(), Some("dev"), "{name}");
+                        assert_eq!(sso.account_id, None, "{name}");
+                        if let Some(t) = token {
+                            assert!(t.refreshable, "{name}");
+                        }
+                    }
+                    "profile-provider/sso_credentials" => {
+                        let t = token.expect(&name);
+                        assert!(t.refreshable, "{name}");
+                        assert_eq!(sso.account_id.as_deref(), Some("012345678901"));
+                        assert_eq!(sso.role_name.as_deref(), Some("SampleRole"));
+                        assert_eq!(
+                            t.expires_at,
+                            parse_timestamp("2199-11-14T04:05:45Z").unwrap()
+                        );
+                    }
+                    _ => {
+                        let ok = &case["result"]["Ok"];
+                        let t = token.unwrap_or_else(|| panic!("{name}: no token"));
+                        assert_eq!(
+                            t.expires_at,
+                            parse_timestamp(ok["expiration"].as_str().unwrap()).unwrap(),
+                            "{name}"
+                        );
+                        let v: serde_json::Value = serde_json::from_slice(&t.bytes).unwrap();
+                        assert_eq!(v["accessToken"], ok["token"], "{name}");
+                        assert!(!t.refreshable, "{name}");
+                    }
+                }
+                seen.push(name);
+            }
+        }
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                "default-credential-provider-chain/sso_no_token_file",
+                "default-token-provider-chain/profile_keys",
+                "default-token-provider-chain/profile_keys_case_insensitive",
+                "default-token-provider-chain/profile_name",
+                "profile-provider/invalid_sso_credentials_config",
+                "profile-provider/sso_credentials",
+                "profile-provider/sso_token",
+            ]
+        );
     }
 }

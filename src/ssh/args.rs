@@ -17,21 +17,6 @@ const WITH_VALUE: &[u8] = b"BbcDEeFIiJLlmOoPpQRSWw";
 /// ssh's one-letter options that are plain flags.
 const FLAGS: &[u8] = b"1246AaCfGgKkMNnqsTtVvXxYy";
 
-/// ssso's own long options, and whether each takes a value.
-pub const SSSO_LONG: &[(&str, bool)] = &[
-    ("profile", true),
-    ("min-valid", true),
-    ("no-login", false),
-    ("login-arg", true),
-    ("no-config", false),
-    ("forward", false),
-    ("jobs", true),
-    ("hosts-file", true),
-    ("timeout", true),
-    ("help", false),
-    ("version", false),
-];
-
 /// An ssh command line, split.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SshArgs {
@@ -69,23 +54,17 @@ pub struct Flags {
     pub query: bool,
 }
 
-/// The result of splitting `ssso`'s arguments (without argv[0]).
+/// A command line split: the caller's long options (with their values) and ssh's line.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Split {
-    /// The first word names a subcommand: clap parses the whole line.
-    Subcommand,
-    /// The connect path: ssso's long options (for clap) and everything else (for ssh).
-    Connect { ssso: Vec<OsString>, ssh: SshArgs },
+pub struct Split {
+    pub ssso: Vec<OsString>,
+    pub ssh: SshArgs,
 }
 
-/// Splits `args` (argv without argv[0]). `subcommands` are the names that, as the first word,
-/// make this a subcommand line instead of a host.
-pub fn split(args: &[OsString], subcommands: &[&str]) -> Result<Split> {
-    if let Some(first) = args.first()
-        && subcommands.iter().any(|s| OsStr::new(s) == first)
-    {
-        return Ok(Split::Subcommand);
-    }
+/// Splits `args` (argv without `argv[0]`). `long_options` names the caller's long options and
+/// whether each takes a value (`--name VALUE` or `--name=VALUE`); a long option not in the
+/// table is set aside too, for the caller to report. `-h` is set aside as `--help`.
+pub fn split(args: &[OsString], long_options: &[(&str, bool)]) -> Result<Split> {
     let mut ssso = Vec::new();
     let mut ssh = SshArgs::default();
     let mut i = 0;
@@ -106,7 +85,7 @@ pub fn split(args: &[OsString], subcommands: &[&str]) -> Result<Split> {
                 Some(eq) => (&name[..eq], true),
                 None => (name, false),
             };
-            let takes_value = SSSO_LONG.iter().any(|(n, v)| *v && n.as_bytes() == name);
+            let takes_value = long_options.iter().any(|(n, v)| *v && n.as_bytes() == name);
             ssso.push(word.clone());
             if takes_value
                 && !inline
@@ -136,7 +115,7 @@ pub fn split(args: &[OsString], subcommands: &[&str]) -> Result<Split> {
         ssh.command = args[i..].to_vec();
         break;
     }
-    Ok(Split::Connect { ssso, ssh })
+    Ok(Split { ssso, ssh })
 }
 
 /// Reads one word of clustered short options (`-4At`, `-p2222`, `-p 2222`) starting at
@@ -260,11 +239,11 @@ mod tests {
         v.iter().map(OsString::from).collect()
     }
 
+    const LONG: &[(&str, bool)] = &[("profile", true), ("no-login", false), ("login-arg", true)];
+
     fn connect(v: &[&str]) -> (Vec<OsString>, SshArgs) {
-        match split(&os(v), &["status"]).unwrap() {
-            Split::Connect { ssso, ssh } => (ssso, ssh),
-            Split::Subcommand => panic!("not a connect line: {v:?}"),
-        }
+        let Split { ssso, ssh } = split(&os(v), LONG).unwrap();
+        (ssso, ssh)
     }
 
     #[test]
@@ -345,11 +324,7 @@ mod tests {
     }
 
     #[test]
-    fn subcommand_only_as_first_word() {
-        assert_eq!(
-            split(&os(&["status", "--json"]), &["status"]).unwrap(),
-            Split::Subcommand
-        );
+    fn subcommand_names_are_hosts_here() {
         let (_, ssh) = connect(&["user@status"]);
         assert_eq!(ssh.destination, Some("user@status".into()));
         let (_, ssh) = connect(&["-p", "22", "status"]);
@@ -358,7 +333,7 @@ mod tests {
 
     #[test]
     fn bad_options_are_errors() {
-        assert!(split(&os(&["-p"]), &[]).is_err());
-        assert!(split(&os(&["-Z", "h"]), &[]).is_err());
+        assert!(split(&os(&["-p"]), LONG).is_err());
+        assert!(split(&os(&["-Z", "h"]), LONG).is_err());
     }
 }

@@ -2,14 +2,14 @@
 //! one host, as one report. Each check is `ok`, `warn` or `fail`, with the fix when it is not
 //! `ok`; the exit status is 1 when any check fails (254 for ssso's own errors, as elsewhere).
 //!
-//! One connection: ssh with the user's options (the same [`crate::master::command`] as the
-//! connect path, so the same config, keys and prompts) runs one POSIX sh script through
-//! [`crate::remote::wrap`] that gathers everything in one round trip: who the user is, the
-//! remote `aws` and its version, the remote `~/.aws/config` (compared here with the local
-//! profile, by the same parser), the token file's expiry, start URL, mode and owner (never its
-//! contents), how many long-term keys `~/.aws/credentials` holds, and finally a live
-//! `aws sts get-caller-identity --profile NAME`, the only proof that the token works.
-//! Nothing on the remote is changed.
+//! One connection ([`crate::ssh::master::program_command`]: the user's config, keys and prompts
+//! for the host) runs one program (`doctor.sh`, through [`crate::ssh::runner`]) that gathers
+//! everything in one round trip: who the user is, the remote `aws` and its version, the remote
+//! `~/.aws/config` (compared here with the local profile, by the same parser), the token file
+//! (read here by the same parser as the local one, and never shown: only its expiry, start URL,
+//! mode and owner are reported), how many long-term keys `~/.aws/credentials` holds, and
+//! finally a live `aws sts get-caller-identity --profile NAME`, the only proof that the token
+//! works. Nothing on the remote is changed.
 //!
 //! `--json` prints one object on one line (stable; new fields may be added):
 //!
@@ -24,18 +24,18 @@
 //! | `checks[].detail` | string | what was found |
 //! | `checks[].fix` | string or null | what to do about it (null when ok) |
 
-use std::ffi::OsStr;
 use std::io::Write as _;
-use std::process::Stdio;
 
 use anyhow::{Context, Result};
 
-use crate::awsconfig::{AwsConfig, SsoProfile};
-use crate::cli::DoctorArgs;
-use crate::master::{self, PrivateDir};
-use crate::remote::{self, sh_quote};
-use crate::sshargs::SshArgs;
-use crate::{profile, token, ui};
+use crate::aws::config::{AwsConfig, SsoProfile};
+use crate::aws::token::{self, Token};
+use crate::session;
+use crate::ssh::args::SshArgs;
+use crate::ssh::config::SshConfig;
+use crate::ssh::master;
+use crate::ssh::runner::{self, Program, Reply, Via};
+use crate::ui;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Status {
@@ -85,43 +85,43 @@ fn bad(
     }
 }
 
-pub fn run(args: &DoctorArgs, mut ssh: SshArgs) -> Result<u8> {
-    ui::set_verbosity(ssh.flags.quiet, ssh.flags.verbose > 0);
-    let min_valid = token::parse_duration(&args.profile.min_valid).context("bad --min-valid")?;
+/// `ssso doctor`'s settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub profile: Option<String>,
+    /// A token with this much or less left is reported as not fresh.
+    pub min_valid: std::time::Duration,
+    pub json: bool,
+}
+
+pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
+    let min_valid = args.min_valid.as_secs();
     let dest = ssh.destination.clone().context(
         "no HOST given (usage: ssso doctor [--profile NAME] [--json] [SSH OPTIONS] HOST)",
     )?;
     if !ssh.command.is_empty() {
         anyhow::bail!("ssso doctor takes no remote command");
     }
-    let cfg = master::resolve(&ssh)?;
-    let (_, sso) = profile::resolve(args.profile.profile.as_deref(), || {
-        cfg.setenv("AWS_PROFILE")
-    })?;
+    let cfg = SshConfig::resolve(&ssh)?;
+    let sso = session::host_profile(args.profile.as_deref(), &cfg)?;
     let dest = dest.to_string_lossy().into_owned();
 
-    // No tty: the answer is parsed, and a tty would turn its newlines into CRLF.
-    ssh.options.insert(0, "-T".into());
-    let script = script(&sso.profile, &sso.cache_file_name);
-    let dir = PrivateDir::new()?;
-    let mut cmd = master::command(
-        &ssh,
-        &dir.socket(),
-        false,
-        Some(OsStr::new(&remote::wrap(&script))),
-    );
+    // One connection that only runs the program (no tty: a tty would turn the reply's
+    // newlines into CRLF), with the user's config, keys and prompts for the host.
+    let cmd = master::program_command(&ssh, &[]);
     ui::debug(format_args!("checking {dest} with one ssh connection"));
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .context("could not run ssh; is OpenSSH installed?")?;
-    drop(dir);
+    let out = runner::run_blocking(
+        Via::Ssh(cmd),
+        &program(&sso.profile, &sso.cache_file_name),
+        b"",
+        CHECK_TIMEOUT,
+    )?;
     let checks = evaluate(
         &dest,
         &sso,
         &out.stdout,
         &String::from_utf8_lossy(&out.stderr),
-        token::now(),
+        crate::time::now(),
         min_valid,
     );
     let failed = checks.iter().any(|c| c.status == Status::Fail);
@@ -137,101 +137,48 @@ pub fn run(args: &DoctorArgs, mut ssh: SshArgs) -> Result<u8> {
     Ok(u8::from(failed))
 }
 
-/// The remote script: reports `key value` lines; the config and the live check's output are
-/// framed by their byte count.
-fn script(profile: &str, cache_file_name: &str) -> String {
-    format!(
-        r#"P={p}
-K={k}
-set -f
-rp() {{ printf '%s\n' "$*"; }}
-perm() {{ ls -ldn "$1" 2>/dev/null | awk '{{print $1, $3}}'; }}
-field() {{ sed -n "s/.*\"$1\"[ ]*:[ ]*\"\([^\"]*\)\".*/\1/p" "$2" | head -n 1; }}
-rp "ssso-doctor 1"
-rp "user $(id -u) $(id -un)"
-a=$(command -v aws 2>/dev/null)
-if [ -z "$a" ]; then for x in "$HOME/.local/bin/aws" /usr/local/bin/aws; do [ -x "$x" ] && a=$x && break; done; fi
-if [ -n "$a" ]; then rp "aws-version $("$a" --version 2>&1 | head -n 1)"; else rp "aws-missing"; fi
-d="$HOME/.aws/sso/cache"
-if [ -L "$d" ]; then rp "cache-dir symlink"; elif [ -d "$d" ]; then rp "cache-dir $(perm "$d")"; else rp "cache-dir missing"; fi
-t="$d/$K"
-if [ -L "$t" ]; then rp "token symlink"
-elif [ -f "$t" ]; then
-  rp "token $(perm "$t")"
-  rp "token-expires $(field expiresAt "$t")"
-  rp "token-url $(field startUrl "$t")"
-else rp "token missing"; fi
-c="$HOME/.aws/config"
-if [ -f "$c" ]; then rp "config $(($(wc -c <"$c")))"; cat "$c"; echo; else rp "config missing"; fi
-cr="${{AWS_SHARED_CREDENTIALS_FILE:-$HOME/.aws/credentials}}"
-if [ -f "$cr" ]; then rp "credentials $(grep -ci '^[[:space:]]*aws_access_key_id' "$cr")"; else rp "credentials 0"; fi
-if [ -n "$a" ]; then
-  if command -v timeout >/dev/null 2>&1; then to="timeout 30"; else to=; fi
-  o=$($to "$a" sts get-caller-identity --profile "$P" --output json 2>&1 </dev/null); rc=$?
-  rp "sts $rc $(printf '%s' "$o" | wc -c)"; printf '%s' "$o"; echo
-fi
-rp "done"
-"#,
-        p = sh_quote(profile),
-        k = sh_quote(cache_file_name)
-    )
+/// Bound on the whole check, the live AWS call on the host (30 s there) included.
+const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// The remote program (see the file for its parameters and reply).
+const DOCTOR_SH: &str = include_str!("doctor.sh");
+
+/// The remote program for `profile`, whose token file is `cache_file_name`.
+fn program(profile: &str, cache_file_name: &str) -> Program {
+    Program::new("doctor", 2, DOCTOR_SH)
+        .param("P", profile)
+        .param("K", cache_file_name)
 }
 
-/// The remote's answer, parsed.
+/// The remote's answer, read.
 #[derive(Debug, Default)]
 struct Facts {
-    lines: Vec<(String, String)>,
-    config: Option<String>,
-    sts: Option<(i32, String)>,
-    done: bool,
+    reply: Reply,
+    /// The host's token, when its file could be read as one.
+    token: Option<anyhow::Result<Token>>,
 }
 
 impl Facts {
     fn parse(out: &[u8]) -> Option<Facts> {
-        let mut f = Facts::default();
-        let mut rest = out;
-        let mut header = false;
-        let framed = |rest: &mut &[u8], n: usize| -> String {
-            let n = n.min(rest.len());
-            let text = String::from_utf8_lossy(&rest[..n]).into_owned();
-            *rest = &rest[n..];
-            if rest.first() == Some(&b'\n') {
-                *rest = &rest[1..];
-            }
-            text
-        };
-        while !rest.is_empty() {
-            let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
-            let line = String::from_utf8_lossy(&rest[..end]).into_owned();
-            rest = &rest[(end + 1).min(rest.len())..];
-            if !header {
-                // Anything the login shell printed before the script is skipped.
-                header = line == "ssso-doctor 1";
-                continue;
-            }
-            let (key, value) = line.split_once(' ').unwrap_or((line.as_str(), ""));
-            match key {
-                "config" if value != "missing" => {
-                    let n = value.parse().ok()?;
-                    f.config = Some(framed(&mut rest, n));
-                }
-                "sts" => {
-                    let (rc, n) = value.split_once(' ')?;
-                    let n = n.trim().parse().ok()?;
-                    f.sts = Some((rc.parse().ok()?, framed(&mut rest, n)));
-                }
-                "done" => f.done = true,
-                _ => f.lines.push((key.to_owned(), value.to_owned())),
-            }
-        }
-        header.then_some(f)
+        let reply = Reply::parse(out, "doctor", 2).ok()?;
+        let token = reply.blob("token").map(token::parse);
+        Some(Facts { reply, token })
     }
 
     fn get(&self, key: &str) -> Option<&str> {
-        self.lines
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.reply.get(key)
+    }
+
+    fn config(&self) -> Option<String> {
+        self.reply
+            .blob("config")
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+
+    fn sts(&self) -> Option<(i32, String)> {
+        let rc = self.get("sts-status")?.trim().parse().ok()?;
+        let out = String::from_utf8_lossy(self.reply.blob("sts")?).into_owned();
+        Some((rc, out))
     }
 }
 
@@ -276,7 +223,7 @@ pub(crate) fn evaluate(
         ),
     });
 
-    checks.push(match &f.config {
+    checks.push(match &f.config() {
         None => bad(
             "config",
             Status::Fail,
@@ -323,7 +270,7 @@ pub(crate) fn evaluate(
         None => bad("credentials", Status::Warn, "could not read ~/.aws/credentials", "check its permissions"),
     });
 
-    checks.push(match &f.sts {
+    checks.push(match &f.sts() {
         None if f.get("aws-missing").is_some() => bad(
             "identity",
             Status::Fail,
@@ -468,7 +415,26 @@ fn token_check(f: &Facts, local: &SsoProfile, now: i64, min_valid: u64, rerun: &
         }
         Some(_) => {}
     }
-    let url = f.get("token-url").unwrap_or("");
+    let tok = match &f.token {
+        Some(Ok(t)) => t,
+        Some(Err(e)) => {
+            return bad(
+                "token",
+                Status::Fail,
+                format!("the host's token file is unusable: {}", e.root_cause()),
+                rerun,
+            );
+        }
+        None => {
+            return bad(
+                "token",
+                Status::Fail,
+                "the host's token file could not be read",
+                rerun,
+            );
+        }
+    };
+    let url = tok.start_url.as_deref().unwrap_or("");
     if url != local.start_url {
         return bad(
             "token",
@@ -477,9 +443,9 @@ fn token_check(f: &Facts, local: &SsoProfile, now: i64, min_valid: u64, rerun: &
             rerun,
         );
     }
-    match f.get("token-expires").map(token::parse_timestamp) {
+    match Some(Ok::<i64, ()>(tok.expires_at)) {
         Some(Ok(exp)) => {
-            let when = token::relative_expiry(exp, now);
+            let when = crate::time::relative_expiry(exp, now);
             if exp <= now {
                 bad(
                     "token",
@@ -608,7 +574,7 @@ mod tests {
         let sso = local();
         let out = std::process::Command::new("sh")
             .arg("-c")
-            .arg(script(&sso.profile, &sso.cache_file_name))
+            .arg(program(&sso.profile, &sso.cache_file_name).script())
             .env("HOME", home)
             .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
             .output()
@@ -639,8 +605,14 @@ mod tests {
         std::fs::write(h.path().join(".aws/config"), CFG).unwrap();
         let aws = r#"case $1 in --version) echo 'aws-cli/2.15.0 Python/3.11';; *) echo '{"Account": "1", "Arn": "arn:aws:sts::1:assumed-role/R/me"}';; esac"#;
         let out = run_script(h.path(), aws);
-        assert!(!String::from_utf8_lossy(&out).contains("SECRET"));
-        let checks = evaluate("h", &sso, &out, "", token::now(), 900);
+        let checks = evaluate("h", &sso, &out, "", crate::time::now(), 900);
+        // The token is read here, by the same parser as the local one, and never shown.
+        let shown = format!(
+            "{}{}",
+            report("h", "dev", &checks),
+            json("h", "dev", &checks)
+        );
+        assert!(!shown.contains("SECRET"), "{shown}");
         assert_eq!(
             statuses(&checks),
             [
@@ -673,7 +645,7 @@ mod tests {
         std::fs::write(h.path().join(".aws/config"), "[profile dev]\nsso_session = corp\nsso_account_id = 2\nsso_role_name = R\n[sso-session corp]\nsso_start_url = https://corp/start\nsso_region = eu-west-1\n").unwrap();
         let aws = r#"case $1 in --version) echo 'aws-cli/1.29.0 Python/3.11' >&2;; *) echo 'Error loading SSO Token: Token for corp does not exist' >&2; exit 255;; esac"#;
         let out = run_script(h.path(), aws);
-        let checks = evaluate("h", &local(), &out, "", token::now(), 900);
+        let checks = evaluate("h", &local(), &out, "", crate::time::now(), 900);
         assert_eq!(
             statuses(&checks),
             [

@@ -7,7 +7,7 @@
 //! names of `~/.ssh/known_hosts`, keeping a `user@` prefix). A shell hook calls
 //! `ssso __complete --shell SHELL -- WORD... CURRENT` with the words typed after `ssso`;
 //! the helper decides, with the same ssh option table as the connect path
-//! ([`crate::sshargs::split`]), whether CURRENT is one of those two and prints the matching
+//! ([`crate::ssh::args::split`]), whether CURRENT is one of those two and prints the matching
 //! candidates one per line (exit 0), or exits 1 to let the static completion answer. It reads
 //! local files only, never the network, and prints nothing on stderr.
 //!
@@ -17,11 +17,11 @@
 
 use std::path::Path;
 
-use crate::sshargs::{self, SSSO_LONG, Split};
+use crate::ssh::args::{self, Split};
 
 /// What the helper answers for the word being completed.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Answer {
+pub enum Answer {
     /// These candidates (exit 0).
     Values(Vec<String>),
     /// Not ours: an option or a subcommand's argument; the static script answers (exit 1).
@@ -30,15 +30,23 @@ pub(crate) enum Answer {
     Files,
 }
 
+/// The command line's grammar, as the helper needs it: the subcommands' names and ssso's long
+/// options with whether each takes a value (from the clap definitions).
+#[derive(Debug, Clone, Copy)]
+pub struct Grammar<'a> {
+    pub subcommands: &'a [&'a str],
+    pub long_options: &'a [(&'a str, bool)],
+}
+
 /// Runs the helper; returns the exit status (see [`Answer`]).
-pub fn run(shell: &str, words: &[String], subcommands: &[&str]) -> u8 {
+pub fn run(shell: &str, words: &[String], grammar: Grammar) -> u8 {
     let (words, tail) = if shell == "bash" {
         join_bash_breaks(words)
     } else {
         let tail = words.last().map_or(0, String::len);
         (words.to_vec(), tail)
     };
-    let found = match candidates(&words, subcommands, profiles, hosts) {
+    let found = match candidates(&words, grammar, profiles, hosts) {
         Answer::Values(v) => v,
         Answer::Static => return 1,
         Answer::Files => return 2,
@@ -92,7 +100,7 @@ fn join_bash_breaks(words: &[String]) -> (Vec<String>, usize) {
 /// static completion should answer.
 pub(crate) fn candidates(
     words: &[String],
-    subcommands: &[&str],
+    grammar: Grammar,
     profiles: impl FnOnce() -> Vec<String>,
     hosts: impl FnOnce() -> Vec<String>,
 ) -> Answer {
@@ -102,7 +110,7 @@ pub(crate) fn candidates(
     };
     let mut sub = None;
     if let Some(first) = before.first()
-        && subcommands.contains(&first.as_str())
+        && grammar.subcommands.contains(&first.as_str())
     {
         sub = Some(first.as_str());
         before = &before[1..];
@@ -124,13 +132,13 @@ pub(crate) fn candidates(
     }
     // The value of another long option of ssso's (`--min-valid 1h`).
     if let Some(name) = before.last().and_then(|w| w.strip_prefix("--"))
-        && SSSO_LONG.iter().any(|(n, v)| *v && *n == name)
+        && grammar.long_options.iter().any(|(n, v)| *v && *n == name)
     {
         return Answer::Static;
     }
     let os: Vec<std::ffi::OsString> = before.iter().map(Into::into).collect();
     // An error here is an ssh option still waiting for its value (`-p`, `-i`).
-    let Ok(Split::Connect { ssh, .. }) = sshargs::split(&os, &[]) else {
+    let Ok(Split { ssh, .. }) = args::split(&os, grammar.long_options) else {
         return Answer::Files;
     };
     if ssh.destination.is_some() {
@@ -147,7 +155,8 @@ pub(crate) fn candidates(
     let mut out = matching(hosts(), host, user);
     if sub.is_none() && before.is_empty() {
         out.extend(
-            subcommands
+            grammar
+                .subcommands
                 .iter()
                 .filter(|s| s.starts_with(cur) && !s.starts_with('_') && **s != "man")
                 .map(|s| s.to_string()),
@@ -160,8 +169,8 @@ pub(crate) fn candidates(
 
 /// The SSO profiles of the local AWS config (none when it cannot be read).
 fn profiles() -> Vec<String> {
-    crate::awsconfig::config_path()
-        .and_then(|p| crate::awsconfig::AwsConfig::load(&p))
+    crate::aws::config::config_path()
+        .and_then(|p| crate::aws::config::AwsConfig::load(&p))
         .map(|c| c.sso_profile_names())
         .unwrap_or_default()
 }
@@ -236,12 +245,16 @@ mod tests {
     use super::*;
 
     const SUBS: &[&str] = &["status", "login", "doctor", "setup", "man", "__complete"];
+    const LONG: &[(&str, bool)] = &[("profile", true), ("min-valid", true), ("no-login", false)];
 
     fn c(words: &[&str]) -> Answer {
         let words: Vec<String> = words.iter().map(|s| s.to_string()).collect();
         candidates(
             &words,
-            SUBS,
+            Grammar {
+                subcommands: SUBS,
+                long_options: LONG,
+            },
             || vec!["dev".into(), "prod".into()],
             || vec!["alpha".into(), "bravo.example.org".into(), "status".into()],
         )

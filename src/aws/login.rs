@@ -2,22 +2,34 @@
 //! `aws sso login` only when it is not. `aws sso login` always opens a new browser login, so
 //! the decision is ssso's: a fresh token (more than `--min-valid` left) is used as it is,
 //! without starting any process. A token that is not fresh but refreshable is first refreshed
-//! without a browser ([`crate::refresh`], the same call botocore makes); only when that fails
+//! without a browser ([`crate::aws::oidc`], the same call botocore makes); only when that fails
 //! does `aws sso login` run, and then the AWS CLI writes the token.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::awsconfig::SsoProfile;
-use crate::token::{self, Token};
+use crate::aws::config::SsoProfile;
+use crate::aws::token::{self, Token};
+
+/// When a token counts as fresh, and what to do when it is not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Freshness {
+    /// A token with this much or less left is not fresh (`--min-valid`).
+    pub min_valid: Duration,
+    /// Run `aws sso login` when needed; `false` (`--no-login`) makes a stale token an error.
+    pub login: bool,
+    /// Extra arguments for `aws sso login` (`--login-arg`).
+    pub login_args: Vec<String>,
+}
 
 const INSTALL_HINT: &str = "install AWS CLI v2: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html";
 
 /// Make sure the token for `sso` is fresh; run `aws sso login --profile NAME [extra...]` only
-/// when it is not (unless `no_login`: then an error saying to run `aws sso login` or drop
-/// --no-login). After the login the token is read again; still not fresh is an error.
+/// when it is not (unless `fresh.login` is false: then an error saying to run `aws sso login`
+/// or drop --no-login). After the login the token is read again; still not fresh is an error.
 ///
 /// `aws` is looked up on PATH only when a login is needed, and its version is checked then
 /// (AWS CLI v1 has no `sso login`). When `stdout_to_stderr` is true (ProxyCommand mode, where
@@ -25,21 +37,36 @@ const INSTALL_HINT: &str = "install AWS CLI v2: https://docs.aws.amazon.com/cli/
 /// is `/dev/null`; otherwise stdin stays the terminal.
 pub fn ensure_fresh(
     sso: &SsoProfile,
-    min_valid_secs: u64,
-    no_login: bool,
-    extra_args: &[String],
+    fresh: &Freshness,
     stdout_to_stderr: bool,
 ) -> anyhow::Result<Token> {
-    let cache_file = token::cache_dir()?.join(&sso.cache_file_name);
+    let cache_file = sso.cache_path()?;
     login_if_needed(
         &cache_file,
         || which::which("aws").ok(),
         sso,
-        min_valid_secs,
-        no_login,
-        extra_args,
+        fresh,
         stdout_to_stderr,
         Mode::RefreshFirst,
+    )
+}
+
+/// `ssso login`: [`ensure_fresh`] without ssh (messages on stderr, the terminal for the
+/// login), or with `force` a login whatever the token's state.
+pub fn login(sso: &SsoProfile, fresh: &Freshness, force: bool) -> anyhow::Result<Token> {
+    let cache_file = sso.cache_path()?;
+    let mode = if force {
+        Mode::Force
+    } else {
+        Mode::RefreshFirst
+    };
+    login_if_needed(
+        &cache_file,
+        || which::which("aws").ok(),
+        sso,
+        fresh,
+        false,
+        mode,
     )
 }
 
@@ -59,12 +86,12 @@ fn describe(
         ),
         Ok(Some(t)) if t.expires_at <= now => format!(
             "the SSO token for profile `{p}` expired {} ago",
-            token::human_duration(now - t.expires_at)
+            crate::time::human_duration(now - t.expires_at)
         ),
         Ok(Some(t)) => format!(
             "the SSO token for profile `{p}` expires in {}, less than --min-valid {}",
-            token::human_duration(t.expires_at - now),
-            token::human_duration(min.try_into().unwrap_or(i64::MAX))
+            crate::time::human_duration(t.expires_at - now),
+            crate::time::human_duration(min.try_into().unwrap_or(i64::MAX))
         ),
         Err(e) => format!(
             "the SSO token file for profile `{p}` ({}) is unusable: {}",
@@ -81,56 +108,23 @@ pub(crate) fn ensure_fresh_with(
     cache_file: &Path,
     find_aws: impl FnOnce() -> Option<PathBuf>,
     sso: &SsoProfile,
-    min_valid_secs: u64,
-    no_login: bool,
-    extra_args: &[String],
+    fresh: &Freshness,
     stdout_to_stderr: bool,
 ) -> anyhow::Result<Token> {
     login_if_needed(
         cache_file,
         find_aws,
         sso,
-        min_valid_secs,
-        no_login,
-        extra_args,
+        fresh,
         stdout_to_stderr,
         Mode::LoginOnly,
     )
 }
 
-/// `ssso login`: [`ensure_fresh`] without ssh, or with `--force` a login whatever the token's
-/// state. Its messages go to stderr; exit 0 when the token is fresh afterwards.
-pub fn run(args: &crate::cli::LoginArgs) -> anyhow::Result<u8> {
-    crate::ui::set_verbosity(args.quiet, args.verbose);
-    let min_valid = token::parse_duration(&args.profile.min_valid).context("bad --min-valid")?;
-    let (_, sso) = crate::profile::resolve(args.profile.profile.as_deref(), || None)?;
-    let cache_file = token::cache_dir()?.join(&sso.cache_file_name);
-    let t = login_if_needed(
-        &cache_file,
-        || which::which("aws").ok(),
-        &sso,
-        min_valid,
-        false,
-        &args.login_arg,
-        false,
-        if args.force {
-            Mode::Force
-        } else {
-            Mode::RefreshFirst
-        },
-    )?;
-    crate::ui::info(format_args!(
-        "the SSO token for profile `{}` {}",
-        sso.profile,
-        token::relative_expiry(t.expires_at, token::now())
-    ));
-    Ok(0)
-}
-
 /// What to do with a token that is not fresh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    /// Refresh it natively (see [`crate::refresh`]) when it can be, else log in.
+    /// Refresh it natively (see [`crate::aws::oidc`]) when it can be, else log in.
     RefreshFirst,
     /// Log in (tests: no network).
     #[cfg_attr(not(test), allow(dead_code, reason = "the unit tests' mode"))]
@@ -140,39 +134,36 @@ enum Mode {
 }
 
 /// Makes the token fresh: as it is, refreshed, or by `aws sso login` (see [`Mode`]).
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the steps' inputs, passed through"
-)]
 fn login_if_needed(
     cache_file: &Path,
     find_aws: impl FnOnce() -> Option<PathBuf>,
     sso: &SsoProfile,
-    min_valid_secs: u64,
-    no_login: bool,
-    extra_args: &[String],
+    fresh: &Freshness,
     stdout_to_stderr: bool,
     mode: Mode,
 ) -> anyhow::Result<Token> {
+    let min_valid_secs = fresh.min_valid.as_secs();
+    let no_login = !fresh.login;
+    let extra_args = &fresh.login_args;
     let force = mode == Mode::Force;
     let state = token::read(cache_file);
     if let Ok(Some(t)) = &state
         && !force
-        && token::is_fresh(t, token::now(), min_valid_secs)
+        && token::is_fresh(t, crate::time::now(), min_valid_secs)
     {
         crate::ui::debug(format_args!(
             "token for profile `{}` is fresh (expires in {}); no login",
             sso.profile,
-            token::human_duration(t.expires_at - token::now())
+            crate::time::human_duration(t.expires_at - crate::time::now())
         ));
         return Ok(t.clone());
     }
     if mode == Mode::RefreshFirst
         && let Ok(Some(t)) = &state
-        && crate::refresh::can_refresh(sso, t)
+        && crate::aws::oidc::can_refresh(sso, t)
     {
-        match crate::refresh::refresh_file(cache_file, sso, t) {
-            Ok(t) if token::is_fresh(&t, token::now(), min_valid_secs) => {
+        match crate::aws::oidc::refresh_file(cache_file, sso, t) {
+            Ok(t) if token::is_fresh(&t, crate::time::now(), min_valid_secs) => {
                 crate::ui::debug(format_args!(
                     "refreshed the SSO token for profile `{}` without a login",
                     sso.profile
@@ -186,7 +177,7 @@ fn login_if_needed(
     let why = if force {
         format!("--force: logging in again for profile `{}`", sso.profile)
     } else {
-        describe(sso, cache_file, &state, min_valid_secs, token::now())
+        describe(sso, cache_file, &state, min_valid_secs, crate::time::now())
     };
     let login_cmd = format!("aws sso login --profile {}", sso.profile);
     if no_login {
@@ -240,7 +231,7 @@ fn login_if_needed(
         }
     }
 
-    let now = token::now();
+    let now = crate::time::now();
     match token::read(cache_file) {
         Ok(Some(t)) if token::is_fresh(&t, now, min_valid_secs) => Ok(t),
         Ok(None) => bail!(
@@ -314,8 +305,8 @@ impl Drop for SigintGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::awsconfig::AwsConfig;
-    use crate::token::tests::{TempDir, token_json};
+    use crate::aws::config::AwsConfig;
+    use crate::aws::token::tests::{TempDir, token_json};
     use std::sync::Mutex;
 
     /// Tests that write and exec a script run one at a time: a fork in another thread while
@@ -375,7 +366,7 @@ mod tests {
     fn write_token_action(secs: i64) -> String {
         format!(
             "umask 077\nmkdir -p \"$CACHE\"\nprintf '%s' '{}' > \"$FILE\"",
-            token_json(token::now() + secs)
+            token_json(crate::time::now() + secs)
         )
     }
 
@@ -385,6 +376,14 @@ mod tests {
             .unwrap_or_default()
     }
 
+    fn freshness(min: u64, no_login: bool, extra: &[&str]) -> Freshness {
+        Freshness {
+            min_valid: Duration::from_secs(min),
+            login: !no_login,
+            login_args: extra.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
     fn run(
         f: &Fake,
         min: u64,
@@ -392,20 +391,21 @@ mod tests {
         extra: &[&str],
         to_stderr: bool,
     ) -> anyhow::Result<Token> {
-        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         ensure_fresh_with(
             &f.cache_file,
             || Some(f.aws.clone()),
             &f.sso,
-            min,
-            no_login,
-            &extra,
+            &freshness(min, no_login, extra),
             to_stderr,
         )
     }
 
     fn put_token(f: &Fake, secs: i64) {
-        token::write_atomic(&f.cache_file, token_json(token::now() + secs).as_bytes()).unwrap();
+        token::write_atomic(
+            &f.cache_file,
+            token_json(crate::time::now() + secs).as_bytes(),
+        )
+        .unwrap();
     }
 
     #[test]
@@ -417,13 +417,11 @@ mod tests {
             &f.cache_file,
             || panic!("looked for aws with a fresh token"),
             &f.sso,
-            900,
-            false,
-            &[],
+            &freshness(900, false, &[]),
             false,
         )
         .unwrap();
-        assert!(t.expires_at > token::now() + 3000);
+        assert!(t.expires_at > crate::time::now() + 3000);
         assert!(log(&f).is_empty());
     }
 
@@ -440,7 +438,7 @@ mod tests {
             false,
         )
         .unwrap();
-        assert!(token::is_fresh(&t, token::now(), 900));
+        assert!(token::is_fresh(&t, crate::time::now(), 900));
         assert_eq!(
             log(&f),
             [
@@ -504,9 +502,7 @@ mod tests {
             &f.cache_file,
             || panic!("looked for aws"),
             &f.sso,
-            900,
-            true,
-            &[],
+            &freshness(900, true, &[]),
             false,
         )
         .unwrap_err()
@@ -526,9 +522,15 @@ mod tests {
     fn no_aws_on_path() {
         let _l = EXEC.lock().unwrap_or_else(|e| e.into_inner());
         let f = fake("noaws", V2, "exit 99");
-        let e = ensure_fresh_with(&f.cache_file, || None, &f.sso, 900, false, &[], false)
-            .unwrap_err()
-            .to_string();
+        let e = ensure_fresh_with(
+            &f.cache_file,
+            || None,
+            &f.sso,
+            &freshness(900, false, &[]),
+            false,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains("not on PATH") && e.contains("getting-started-install.html"),
             "{e}"

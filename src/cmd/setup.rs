@@ -12,26 +12,37 @@
 //!   `~/.bashrc` (bash), `~/.zshenv` (zsh) or `~/.profile` (sh, dash, ksh), `setenv` in
 //!   `~/.tcshrc` (tcsh, when it exists) or `~/.cshrc`, `set -gx` in
 //!   `~/.config/fish/config.fish`. One ssh connection runs one sh script
-//!   ([`crate::remote::wrap`]) that edits the file the same way.
+//!   ([`crate::ssh::remote::wrap`]) that edits the file the same way.
 //!
 //! Nothing changes without `--write`: the blocks are printed instead. `--undo` removes them.
 //! Running it twice changes nothing the second time.
 
-use std::ffi::OsStr;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::SetupArgs;
-use crate::master::{self, PrivateDir};
-use crate::remote::{self, sh_quote};
-use crate::sshargs::SshArgs;
-use crate::{profile, ui};
+use crate::files;
+use crate::session;
+use crate::ssh::args::SshArgs;
+use crate::ssh::config::SshConfig;
+use crate::ssh::master;
+use crate::ssh::runner::{self, Program, Reply, Via};
+use crate::ui;
 
-pub fn run(args: &SetupArgs, mut ssh: SshArgs) -> Result<u8> {
-    ui::set_verbosity(ssh.flags.quiet, ssh.flags.verbose > 0);
+/// `ssso setup`'s settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub profile: Option<String>,
+    /// Also set AWS_PROFILE in the host's login-shell startup file.
+    pub persist_profile: bool,
+    /// Change the files; without it, only show what would change.
+    pub write: bool,
+    /// Remove ssso's blocks instead of adding them.
+    pub undo: bool,
+}
+
+pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
     let dest = ssh
         .destination
         .clone()
@@ -47,8 +58,8 @@ pub fn run(args: &SetupArgs, mut ssh: SshArgs) -> Result<u8> {
     let name = if args.undo {
         String::new()
     } else {
-        let cfg = master::resolve(&ssh)?;
-        let (_, sso) = profile::resolve(args.profile.as_deref(), || cfg.setenv("AWS_PROFILE"))?;
+        let cfg = SshConfig::resolve(&ssh)?;
+        let sso = session::host_profile(args.profile.as_deref(), &cfg)?;
         if !sso
             .profile
             .bytes()
@@ -83,7 +94,7 @@ pub fn run(args: &SetupArgs, mut ssh: SshArgs) -> Result<u8> {
             "would remove ssso's block for {host} from {shown}; run again with --write"
         )),
         (_, false, true) => {
-            write_atomic(&path, after.as_bytes())?;
+            files::write_atomic(&path, after.as_bytes(), &files::Options::USERS)?;
             ui::info(format_args!(
                 "{} ssso's block for {host} in {shown}",
                 if block.is_some() { "wrote" } else { "removed" }
@@ -92,32 +103,21 @@ pub fn run(args: &SetupArgs, mut ssh: SshArgs) -> Result<u8> {
     }
 
     if args.persist_profile {
-        ssh.options.insert(0, "-T".into());
-        let script = persist_script(&name, args.undo, args.write);
-        let dir = PrivateDir::new()?;
-        let out = master::command(
-            &ssh,
-            &dir.socket(),
-            false,
-            Some(OsStr::new(&remote::wrap(&script))),
-        )
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .context("could not run ssh; is OpenSSH installed?")?;
-        drop(dir);
-        let answer = String::from_utf8_lossy(&out.stdout);
-        let Some(report) = answer.split_once("ssso-setup 1\n").map(|(_, r)| r) else {
-            bail!(
-                "ssh {dest} failed (exit status {}); see ssh's message above",
-                out.status.code().unwrap_or(255)
-            );
-        };
-        for line in report.lines() {
-            match line.split_once(' ') {
-                Some(("error", why)) => bail!("{dest}: {why}"),
-                Some(("result", what)) => ui::info(format_args!("{dest}: {what}")),
-                Some(("show", text)) => print(&format!("{text}\n")),
+        let program = persist_program(&name, args.undo, args.write);
+        let out = runner::run_blocking(
+            Via::Ssh(master::program_command(&ssh, &[])),
+            &program,
+            b"",
+            SETUP_TIMEOUT,
+        )?;
+        if let Some(why) = out.ssh_failure(&program) {
+            bail!("ssh {dest} failed: {why}");
+        }
+        let reply = Reply::parse(&out.stdout, "setup", 2).with_context(|| dest.clone())?;
+        for (key, value) in reply.lines() {
+            match key {
+                "result" => ui::info(format_args!("{dest}: {value}")),
+                "show" => print(&format!("{value}\n")),
                 _ => {}
             }
         }
@@ -195,87 +195,18 @@ pub(crate) fn edit_ssh_config(text: &str, host: &str, block: Option<&str>) -> St
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename,
-/// keeping the file's mode (0600 for a new file; `~/.ssh` is made 0700 when missing).
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
-    let dir = path.parent().context("no parent directory")?;
-    if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .recursive(true)
-            .create(dir)?;
-    }
-    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-        bail!(
-            "{} is a symlink; ssso does not replace it: add the block by hand",
-            path.display()
-        );
-    }
-    let mode = std::fs::metadata(path)
-        .map(|m| m.permissions().mode() & 0o7777)
-        .unwrap_or(0o600);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".config.ssso.")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.write_all(bytes)?;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(mode))?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
-    Ok(())
-}
+/// Bound on the `--persist-profile` connection (a password prompt included).
+const SETUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// The remote script for `--persist-profile`: finds the login shell's startup file and adds,
-/// replaces or (undo) removes ssso's block in it; answers `result ...`, `show ...` or
-/// `error ...` lines after `ssso-setup 1`.
-pub(crate) fn persist_script(profile: &str, undo: bool, write: bool) -> String {
-    format!(
-        r#"P={p}
-U={u}
-W={w}
-B='# >>> ssso: AWS_PROFILE (added by ssso setup --persist-profile; remove with --undo) >>>'
-E='# <<< ssso <<<'
-rp() {{ printf '%s\n' "$*"; }}
-rp "ssso-setup 1"
-s=${{SHELL:-}}
-[ -n "$s" ] || s=$(getent passwd "$(id -un)" 2>/dev/null | cut -d: -f7)
-n=${{s##*/}}
-case $n in
-  bash) f=.bashrc; l="export AWS_PROFILE='$P'" ;;
-  zsh) f=.zshenv; l="export AWS_PROFILE='$P'" ;;
-  tcsh) f=.cshrc; [ -f "$HOME/.tcshrc" ] && f=.tcshrc; l="setenv AWS_PROFILE '$P'" ;;
-  csh|bsd-csh) f=.cshrc; l="setenv AWS_PROFILE '$P'" ;;
-  fish) f=.config/fish/config.fish; l="set -gx AWS_PROFILE '$P'" ;;
-  *) f=.profile; l="export AWS_PROFILE='$P'" ;;
-esac
-t="$HOME/$f"
-[ -L "$t" ] && {{ rp "error ~/$f is a symlink; add this by hand: $l"; exit 0; }}
-umask 077
-new=$(mktemp "${{TMPDIR:-/tmp}}/ssso-setup.XXXXXX") || {{ rp "error cannot make a temporary file"; exit 0; }}
-trap 'rm -f "$new"' EXIT
-if [ -f "$t" ]; then awk -v b="$B" -v e="$E" '$0==b{{s=1;next}} s&&$0==e{{s=0;next}} !s' "$t" >"$new"; fi
-if [ "$U" = 0 ]; then printf '%s\n%s\n%s\n' "$B" "$l" "$E" >>"$new"; fi
-if [ -f "$t" ] && cmp -s "$new" "$t"; then rp "result ~/$f ($n) already up to date"; exit 0; fi
-if [ ! -f "$t" ] && [ "$U" = 1 ]; then rp "result ~/$f ($n) has no ssso block"; exit 0; fi
-if [ "$W" = 0 ]; then
-  if [ "$U" = 1 ]; then rp "result would remove ssso's block from ~/$f ($n); run again with --write"
-  else rp "result would add to ~/$f ($n), run again with --write:"; rp "show $B"; rp "show $l"; rp "show $E"; fi
-  exit 0
-fi
-mkdir -p "$(dirname "$t")" || {{ rp "error cannot create the directory of ~/$f"; exit 0; }}
-tmp=$(mktemp "$t.ssso.XXXXXX") || {{ rp "error cannot write next to ~/$f"; exit 0; }}
-if [ -f "$t" ]; then cp -p "$t" "$tmp"; else chmod 644 "$tmp"; fi
-cat "$new" >"$tmp" && mv -f "$tmp" "$t" || {{ rm -f "$tmp"; rp "error cannot replace ~/$f"; exit 0; }}
-if [ "$U" = 1 ]; then rp "result removed ssso's block from ~/$f ($n)"; else rp "result AWS_PROFILE=$P in ~/$f ($n)"; fi
-"#,
-        p = sh_quote(profile),
-        u = u8::from(undo),
-        w = u8::from(write)
-    )
+/// The remote program for `--persist-profile` (see the file).
+const SETUP_SH: &str = include_str!("setup.sh");
+
+/// The `--persist-profile` program with its parameters.
+pub(crate) fn persist_program(profile: &str, undo: bool, write: bool) -> Program {
+    Program::new("setup", 2, SETUP_SH)
+        .param("P", profile)
+        .param("U", u8::from(undo).to_string())
+        .param("W", u8::from(write).to_string())
 }
 
 #[cfg(test)]
@@ -311,7 +242,7 @@ mod tests {
     fn run_persist(home: &Path, shell: &str, profile: &str, undo: bool, write: bool) -> String {
         let out = std::process::Command::new("sh")
             .arg("-c")
-            .arg(persist_script(profile, undo, write))
+            .arg(persist_program(profile, undo, write).script())
             .env("HOME", home)
             .env("SHELL", shell)
             .output()

@@ -26,15 +26,30 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result, bail};
 use sha1::{Digest as _, Sha1};
 
-use crate::cli::ProxyArgs;
-use crate::master::{self, SshConfig};
-use crate::sshargs::{self, SshArgs};
-use crate::{connect, sync, ui};
+use crate::session::{self, SYNC_TIMEOUT};
+use crate::ssh::args::{self, SshArgs};
+use crate::ssh::config::SshConfig;
+use crate::ssh::master::{self, INNER_ENV};
+use crate::sync;
+use crate::ui;
 
-/// Set in the environment of every ssh that ssso starts: a `ssso proxy` that sees it only
-/// connects (no config lookup, no sync), which ends the recursion through the user's
-/// ProxyCommand.
-pub const INNER_ENV: &str = "SSSO_PROXY_INNER";
+/// `ssso proxy`'s settings (see `ssso proxy --help`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub session: session::Settings,
+    /// A failed sync is an error (exit 254, no connection) instead of a warning.
+    pub strict: bool,
+    /// `--user %r`
+    pub user: Option<String>,
+    /// `--alias %n`
+    pub alias: Option<String>,
+    /// `-F CONFIG`
+    pub config: Option<std::path::PathBuf>,
+    /// `%h`
+    pub host: String,
+    /// `%p`
+    pub port: u16,
+}
 
 /// How long the sync master stays up after its last use, and how long a successful sync of
 /// the same token and config to the same host counts as current.
@@ -43,13 +58,7 @@ const PERSIST_SECS: u64 = 60;
 /// `SSSO_PROXY_RELAY=copy` forces the read/write relay instead of splice(2) (for measuring).
 const RELAY_ENV: &str = "SSSO_PROXY_RELAY";
 
-pub fn run(args: &ProxyArgs) -> Result<u8> {
-    ui::set_verbosity(args.quiet, args.verbose);
-    if args.connect.forward {
-        bail!(
-            "--forward cannot work in ProxyCommand mode: the session's connection is ssh's own, and ssso cannot add a remote forward to it; connect with `ssso --forward HOST` instead"
-        );
-    }
+pub fn run(args: &Settings) -> Result<u8> {
     if std::env::var_os(INNER_ENV).is_some() {
         // The inner hop: just connect. After the connection is made nothing more is said, and
         // a master in the background must not keep the caller's stderr open through us.
@@ -60,19 +69,19 @@ pub fn run(args: &ProxyArgs) -> Result<u8> {
 
     let (target, cfg) = resolve_target(args)?;
     let dest = target.label(&cfg);
-    let (_name, sso, tok) = connect::fresh_token(&args.connect, &cfg, true)?;
-    let plan = sync::Plan::new(&sso, &tok, &args.connect.sync, None)?;
+    let (sso, tok) = session::fresh_token(&args.session, &cfg, true)?;
+    let plan = sync::Plan::new(&sso, &tok, &args.session.sync, None)?;
     match sync_to_host(&target, &cfg, &plan, &dest) {
         Ok(None) => ui::debug(format_args!(
             "{dest}: this token was synced less than {PERSIST_SECS}s ago; not syncing again"
         )),
-        Ok(Some(report)) => connect::report_sync(&Ok(report), &dest, &sso, &tok),
+        Ok(Some(report)) => session::report_sync(&Ok(report), &dest, &sso, &tok),
         Err(e) if args.strict => {
             return Err(e.context(format!(
                 "could not sync the AWS token to {dest} (--strict: not connecting)"
             )));
         }
-        Err(e) => connect::report_sync(&Err(e), &dest, &sso, &tok),
+        Err(e) => session::report_sync(&Err(e), &dest, &sso, &tok),
     }
 
     let sock = connect_tcp(&args.host, args.port)?;
@@ -91,7 +100,7 @@ struct Target {
 
 impl Target {
     /// From the explicit arguments: `-F`, `-l USER`, `-p PORT`, and ALIAS (or HOST).
-    fn explicit(args: &ProxyArgs) -> Target {
+    fn explicit(args: &Settings) -> Target {
         let mut options: Vec<OsString> = Vec::new();
         if let Some(f) = &args.config {
             options.extend(["-F".into(), f.clone().into_os_string()]);
@@ -149,11 +158,11 @@ fn hex(bytes: &[u8]) -> String {
 /// Chooses the target and reads its ssh config. Without `--alias`, `--user` or `-F`, the
 /// parent ssh's command line is used when the parent is ssh and its config resolves to
 /// exactly HOST and PORT; otherwise the explicit form.
-fn resolve_target(args: &ProxyArgs) -> Result<(Target, SshConfig)> {
+fn resolve_target(args: &Settings) -> Result<(Target, SshConfig)> {
     let explicit = args.alias.is_some() || args.user.is_some() || args.config.is_some();
     if !explicit && let Some(ssh) = parent_ssh() {
         let t = Target { ssh };
-        match master::resolve(&t.ssh) {
+        match SshConfig::resolve(&t.ssh) {
             Ok(cfg) if same_host(&cfg, &args.host, args.port) => {
                 ui::debug(format_args!(
                     "ssh config of the parent ssh's destination {}",
@@ -165,7 +174,7 @@ fn resolve_target(args: &ProxyArgs) -> Result<(Target, SshConfig)> {
         }
     }
     let t = Target::explicit(args);
-    let cfg = master::resolve(&t.ssh)?;
+    let cfg = SshConfig::resolve(&t.ssh)?;
     Ok((t, cfg))
 }
 
@@ -192,10 +201,8 @@ fn parse_ssh_cmdline(raw: &[u8]) -> Option<SshArgs> {
     if Path::new(argv.first()?).file_name()? != "ssh" {
         return None;
     }
-    match sshargs::split(&argv[1..], &[]).ok()? {
-        sshargs::Split::Connect { ssso, ssh } if ssso.is_empty() && ssh.destination.is_some() => {
-            Some(ssh)
-        }
+    match args::split(&argv[1..], &[]).ok()? {
+        args::Split { ssso, ssh } if ssso.is_empty() && ssh.destination.is_some() => Some(ssh),
         _ => None,
     }
 }
@@ -259,7 +266,7 @@ fn sync_to_host(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let report = runtime.block_on(sync::run(&ctl, plan, connect::SYNC_TIMEOUT))?;
+    let report = runtime.block_on(sync::run(&ctl, plan, SYNC_TIMEOUT))?;
     let complete = matches!(
         report.token,
         sync::TokenOutcome::Written | sync::TokenOutcome::Unchanged
@@ -526,30 +533,44 @@ fn pump(from: RawFd, to: RawFd, use_splice: bool) -> io::Result<u64> {
     }
 }
 
-/// For the connect path: the environment its ssh runs with, so that a `ssso proxy` in the
-/// user's ProxyCommand only connects (the connect path syncs by itself).
-pub fn mark_inner(cmd: &mut Command) {
-    cmd.env(INNER_ENV, "1");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::net::UnixStream;
 
-    fn args(extra: &[&str]) -> ProxyArgs {
-        use clap::Parser;
-        let cli = crate::cli::Cli::parse_from(
-            ["ssso", "proxy"]
-                .iter()
-                .chain(extra)
-                .copied()
-                .collect::<Vec<_>>(),
-        );
-        match cli.command {
-            Some(crate::cli::Command::Proxy(a)) => a,
-            other => panic!("{other:?}"),
+    /// `ssso proxy [--user U] [--alias A] [-F C] HOST PORT`'s settings.
+    fn args(extra: &[&str]) -> Settings {
+        let mut s = Settings {
+            session: session::Settings {
+                profile: None,
+                freshness: crate::aws::login::Freshness {
+                    min_valid: Duration::from_secs(900),
+                    login: true,
+                    login_args: Vec::new(),
+                },
+                sync: sync::Options::default(),
+            },
+            strict: false,
+            user: None,
+            alias: None,
+            config: None,
+            host: String::new(),
+            port: 0,
+        };
+        let mut words = extra.iter();
+        let mut positional = Vec::new();
+        while let Some(w) = words.next() {
+            let mut value = || words.next().map(|v| v.to_string());
+            match *w {
+                "--user" => s.user = value(),
+                "--alias" => s.alias = value(),
+                "-F" => s.config = value().map(Into::into),
+                other => positional.push(other),
+            }
         }
+        s.host = positional[0].to_owned();
+        s.port = positional[1].parse().unwrap();
+        s
     }
 
     #[test]

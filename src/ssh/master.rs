@@ -1,5 +1,5 @@
-//! The one SSH connection: reading the user's ssh config for the host, and starting the
-//! ControlMaster that carries both the sync and the user's session.
+//! The one SSH connection: the ControlMaster that carries both the sync and the user's
+//! session, the other ssh connections ssso makes, and their private socket directory.
 //!
 //! ssso does not start a hidden master and then a second ssh for the session. The master *is*
 //! the user's session: `ssh -o ControlMaster=yes -S CTL [user's options] DEST WRAPPER`, run in
@@ -19,63 +19,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::sshargs::SshArgs;
+use crate::ssh::args::SshArgs;
+use crate::ssh::config::SshConfig;
 
-/// The user's ssh configuration for one destination, as `ssh -G` resolves it.
-#[derive(Debug, Default)]
-pub struct SshConfig {
-    entries: Vec<(String, String)>,
-}
+/// Set in the environment of every ssh that ssso starts: a `ssso proxy` that sees it only
+/// connects (no config lookup, no sync), which ends the recursion through the user's
+/// ProxyCommand (ssso syncs by itself on every path that starts ssh).
+pub const INNER_ENV: &str = "SSSO_PROXY_INNER";
 
-impl SshConfig {
-    pub fn parse(text: &str) -> SshConfig {
-        let entries = text
-            .lines()
-            .filter_map(|l| {
-                let (k, v) = l.split_once(' ')?;
-                Some((k.to_ascii_lowercase(), v.to_owned()))
-            })
-            .collect();
-        SshConfig { entries }
-    }
-
-    /// The value of `key` (lowercase, as `ssh -G` prints it).
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// `SetEnv NAME=value` for the host, if any.
-    pub fn setenv(&self, name: &str) -> Option<String> {
-        self.entries
-            .iter()
-            .filter(|(k, _)| k == "setenv")
-            .find_map(|(_, v)| v.strip_prefix(name)?.strip_prefix('=').map(str::to_owned))
-    }
-}
-
-/// Runs `ssh -G` with the user's config-shaping options for the destination.
-pub fn resolve(ssh: &SshArgs) -> Result<SshConfig> {
-    let dest = ssh.destination.as_deref().context("no destination")?;
-    let out = Command::new("ssh")
-        .arg("-G")
-        .args(ssh.config_options())
-        .arg("--")
-        .arg(dest)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .context("could not run ssh; is OpenSSH installed?")?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        bail!(
-            "ssh could not read its configuration for {}: {}",
-            dest.to_string_lossy(),
-            err.trim()
-        );
-    }
-    Ok(SshConfig::parse(&String::from_utf8_lossy(&out.stdout)))
+/// Marks `cmd` (an ssh that ssso starts) with [`INNER_ENV`].
+pub fn mark_inner(cmd: &mut Command) {
+    cmd.env(INNER_ENV, "1");
 }
 
 /// A private directory for the control socket, removed on drop.
@@ -149,6 +103,7 @@ pub fn command(
     remote_command: Option<&OsStr>,
 ) -> Command {
     let mut cmd = Command::new("ssh");
+    mark_inner(&mut cmd);
     // The first value of an option wins in ssh, so these come before the user's own;
     // -S is a plain flag where the last one wins, so it comes after them.
     cmd.args(["-o", "ControlMaster=yes", "-o", "ControlPersist=no"]);
@@ -171,7 +126,7 @@ pub fn command(
 /// Options for a connection that only runs ssso's sync: no tty, forwardings, agent, X11,
 /// LocalCommand or RemoteCommand, whatever the user's config says for the host (the first
 /// value of an option wins in ssh: these come before the user's own). A `ssso proxy` in the
-/// host's ProxyCommand only connects (see `proxy::mark_inner`).
+/// host's ProxyCommand only connects (see [`mark_inner`]).
 const SYNC_ONLY: &[&str] = &[
     "-T",
     "-o",
@@ -195,9 +150,10 @@ pub fn sync_master_command(ssh: &SshArgs, ctl: &Path, persist: &str, extra: &[&s
     sync_connection(cmd, ssh, extra)
 }
 
-/// One connection that runs the sync as its remote command (the caller appends it): for
-/// `ssso sync`, where a master would only add processes.
-pub fn sync_command(ssh: &SshArgs, extra: &[&str]) -> Command {
+/// One connection that runs one of ssso's remote programs as its remote command (the caller
+/// appends it): for `ssso sync` (where a master would only add processes), `doctor` and
+/// `setup`.
+pub fn program_command(ssh: &SshArgs, extra: &[&str]) -> Command {
     sync_connection(Command::new("ssh"), ssh, extra)
 }
 
@@ -207,7 +163,7 @@ fn sync_connection(mut cmd: Command, ssh: &SshArgs, extra: &[&str]) -> Command {
     cmd.args(ssh.config_options());
     cmd.arg("--");
     cmd.arg(ssh.destination.as_deref().unwrap_or_default());
-    crate::proxy::mark_inner(&mut cmd);
+    mark_inner(&mut cmd);
     cmd
 }
 
@@ -276,17 +232,6 @@ pub async fn wait_for_socket(ctl: &Path, mut alive: impl FnMut() -> bool) -> boo
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ssh_g_output() {
-        let c = SshConfig::parse(
-            "user alice\nsetenv FOO=a b\nsetenv AWS_PROFILE=my.prof\nrequesttty auto\n",
-        );
-        assert_eq!(c.get("user"), Some("alice"));
-        assert_eq!(c.setenv("AWS_PROFILE").as_deref(), Some("my.prof"));
-        assert_eq!(c.setenv("AWS"), None);
-        assert_eq!(c.setenv("FOO").as_deref(), Some("a b"));
-    }
 
     #[test]
     fn private_dir_is_short_and_private() {

@@ -128,7 +128,7 @@ pub struct SsoProfile {
     /// take the bearer token itself, such as CodeCatalyst).
     pub account_id: Option<String>,
     pub role_name: Option<String>,
-    /// Token cache file name, "<sha1hex>.json" of the session name or the legacy start URL.
+    /// Token cache file name, `<sha1hex>.json` of the session name or the legacy start URL.
     pub cache_file_name: String,
     pub profile_section: Section,
     pub session_section: Option<Section>,
@@ -189,6 +189,13 @@ impl std::fmt::Debug for AwsConfig {
             .field("path", &self.path)
             .field("sections", &sections)
             .finish()
+    }
+}
+
+impl SsoProfile {
+    /// Its token file: `$HOME/.aws/sso/cache/<sha1>.json`.
+    pub fn cache_path(&self) -> anyhow::Result<PathBuf> {
+        Ok(crate::aws::token::cache_dir()?.join(&self.cache_file_name))
     }
 }
 
@@ -518,7 +525,7 @@ impl AwsConfig {
         let key = session.as_deref().unwrap_or(&start_url);
         Ok(SsoProfile {
             profile: name.to_owned(),
-            cache_file_name: crate::token::cache_file_name(key),
+            cache_file_name: crate::aws::token::cache_file_name(key),
             session,
             start_url,
             region,
@@ -734,25 +741,6 @@ pub(crate) mod tests {
     use super::*;
     use std::fmt::Write as _;
 
-    /// The shared conformance data, or None (with a loud note) when it is absent outside CI.
-    pub(crate) fn conformance_dir(test: &str) -> Option<PathBuf> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance");
-        if dir.is_dir() {
-            return Some(dir);
-        }
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!(
-                "{test}: conformance data missing at {} (required under CI=true)",
-                dir.display()
-            );
-        }
-        eprintln!(
-            "\n*** {test}: SKIPPED: conformance data not found at {} ***\n",
-            dir.display()
-        );
-        None
-    }
-
     fn p(text: &str) -> AwsConfig {
         AwsConfig::parse(text).unwrap()
     }
@@ -953,7 +941,10 @@ sso_region = eu-central-1
         assert_eq!(sso.start_url, "https://corp.awsapps.com/start");
         assert_eq!(sso.region, "eu-central-1");
         assert_eq!(sso.scopes.as_deref(), Some("sso:account:access"));
-        assert_eq!(sso.cache_file_name, crate::token::cache_file_name("corp"));
+        assert_eq!(
+            sso.cache_file_name,
+            crate::aws::token::cache_file_name("corp")
+        );
         assert_eq!(sso.account_id.as_deref(), Some("111122223333"));
         assert_eq!(sso.role_name.as_deref(), Some("Dev"));
         assert!(sso.profile_section.text.starts_with("[profile dev]\n"));
@@ -976,7 +967,7 @@ sso_region = eu-central-1
         assert_eq!(sso.session_section, None);
         assert_eq!(
             sso.cache_file_name,
-            crate::token::cache_file_name("https://d-123.awsapps.com/start")
+            crate::aws::token::cache_file_name("https://d-123.awsapps.com/start")
         );
     }
 
@@ -1124,7 +1115,7 @@ sso_region = eu-central-1
     /// ~/.aws/credentials; the two files' profiles are merged as the SDKs do (credentials win).
     #[test]
     fn conformance_profile_parser() {
-        let Some(dir) = conformance_dir("conformance_profile_parser") else {
+        let Some(dir) = crate::testing::conformance_dir("conformance_profile_parser") else {
             return;
         };
         let data: serde_json::Value = serde_json::from_slice(
@@ -1190,7 +1181,7 @@ sso_region = eu-central-1
     /// checked: ssso never reads that file.
     #[test]
     fn conformance_file_location() {
-        let Some(dir) = conformance_dir("conformance_file_location") else {
+        let Some(dir) = crate::testing::conformance_dir("conformance_file_location") else {
             return;
         };
         let data: serde_json::Value = serde_json::from_slice(
@@ -1225,7 +1216,7 @@ sso_region = eu-central-1
     /// they are an error, since ssso has nothing else to fall back to.
     #[test]
     fn conformance_botocore_resolution() {
-        let Some(dir) = conformance_dir("conformance_botocore_resolution") else {
+        let Some(dir) = crate::testing::conformance_dir("conformance_botocore_resolution") else {
             return;
         };
         let data: serde_json::Value = serde_json::from_slice(
@@ -1254,7 +1245,10 @@ sso_region = eu-central-1
                 "{doc}: {got:?}"
             );
             if let Ok(sso) = got {
-                assert_eq!(sso.cache_file_name, crate::token::cache_file_name("admin"));
+                assert_eq!(
+                    sso.cache_file_name,
+                    crate::aws::token::cache_file_name("admin")
+                );
             }
         }
     }

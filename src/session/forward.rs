@@ -1,6 +1,6 @@
 //! The laptop half of one `--forward` session, for the connect path: the credential server
-//! ([`super::server`]) on a socket in ssso's private directory, fed by the profile's
-//! [`super::source::SsoSource`], the session's secret and name, and what the user hears about
+//! ([`crate::forward::server`]) on a socket in ssso's private directory, fed by the profile's
+//! [`crate::forward::source::SsoSource`], the session's secret and name, and what the user hears about
 //! the setup on the host ([`report`]).
 
 use std::path::{Path, PathBuf};
@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 
-use super::host::{self, Started};
-use super::server::Server;
-use super::source::SsoSource;
-use super::{Secret, session_id};
-use crate::awsconfig::SsoProfile;
+use crate::aws::config::SsoProfile;
+use crate::forward::host::{self, Started};
+use crate::forward::server::Server;
+use crate::forward::source::SsoSource;
+use crate::forward::{Secret, session_id};
 use crate::ui;
 
 /// One forward session, before and while it runs.

@@ -5,7 +5,7 @@
 //! Exit status: 0 when the token is fresh (more than `--min-valid` left), 1 when it is stale,
 //! expired or missing (`ssso HOST` would run `aws sso login`), and ssso's error status (254)
 //! for anything else: no profile chosen, no config, a profile that is not an SSO profile, an
-//! unreadable or corrupt token file, a bad `--min-valid`.
+//! unreadable or corrupt token file (a bad `--min-valid` is a usage error: 2).
 //!
 //! Without `--profile`, the profile comes from SSSO_PROFILE, then AWS_PROFILE; there is no
 //! host here, so the ssh config's `SetEnv AWS_PROFILE` layer is skipped.
@@ -47,16 +47,27 @@ use std::io::Write as _;
 
 use anyhow::Context;
 
-use crate::awsconfig::{self, AwsConfig, SsoProfile};
-use crate::profile::{self, Source};
-use crate::token::{self, Token};
+use crate::aws::config::{self, AwsConfig, SsoProfile};
+use crate::aws::profile::{self, Source};
+use crate::aws::token::{self, Token};
+
+/// `ssso status`'s settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub profile: Option<String>,
+    /// A token with this much or less left is not fresh.
+    pub min_valid: std::time::Duration,
+    pub json: bool,
+    /// Every SSO session instead of one profile.
+    pub all: bool,
+}
 
 /// Run `ssso status`; see the module doc for the exit status and the JSON fields.
-pub fn run(args: &crate::cli::StatusArgs) -> anyhow::Result<u8> {
-    let min_valid = token::parse_duration(&args.profile.min_valid).context("bad --min-valid")?;
+pub fn run(args: &Settings) -> anyhow::Result<u8> {
+    let min_valid = args.min_valid.as_secs();
     if args.all {
-        let cfg = AwsConfig::load(&awsconfig::config_path()?)?;
-        let all = All::gather(&cfg, token::now(), min_valid)?;
+        let cfg = AwsConfig::load(&config::config_path()?)?;
+        let all = All::gather(&cfg, crate::time::now(), min_valid)?;
         let out = if args.json {
             format!("{}\n", all.json())
         } else {
@@ -65,15 +76,15 @@ pub fn run(args: &crate::cli::StatusArgs) -> anyhow::Result<u8> {
         print(&out)?;
         return Ok(if all.fresh() { 0 } else { 1 });
     }
-    let (source, sso) = profile::resolve(args.profile.profile.as_deref(), || None)?;
-    let cache_file = token::cache_dir()?.join(&sso.cache_file_name);
+    let (source, sso) = profile::resolve(args.profile.as_deref(), || None)?;
+    let cache_file = sso.cache_path()?;
     let tok = token::read(&cache_file)?;
     let report = Report {
         sso: &sso,
         source,
         cache_file: &cache_file,
         token: tok.as_ref(),
-        now: token::now(),
+        now: crate::time::now(),
         min_valid,
     };
     let out = if args.json {
@@ -102,7 +113,7 @@ fn print(out: &str) -> anyhow::Result<()> {
 fn token_json(t: Option<&Token>, now: i64, min_valid: u64) -> serde_json::Value {
     serde_json::json!({
         "present": t.is_some(),
-        "expires_at": t.map(|t| token::format_timestamp(t.expires_at)),
+        "expires_at": t.map(|t| crate::time::format_timestamp(t.expires_at)),
         "expires_in_seconds": t.map(|t| t.expires_at - now),
         "fresh": t.is_some_and(|t| token::is_fresh(t, now, min_valid)),
         "refreshable": t.is_some_and(|t| t.refreshable),
@@ -254,8 +265,8 @@ impl All {
                 Ok(None) => "none".to_owned(),
                 Ok(Some(t)) => format!(
                     "{} ({}), {}, {}",
-                    token::relative_expiry(t.expires_at, self.now),
-                    token::format_timestamp(t.expires_at),
+                    crate::time::relative_expiry(t.expires_at, self.now),
+                    crate::time::format_timestamp(t.expires_at),
                     if token::is_fresh(t, self.now, self.min_valid) {
                         "fresh"
                     } else {
@@ -307,7 +318,7 @@ impl Report<'_> {
 
     fn text(&self) -> String {
         let s = self.sso;
-        let min = token::human_duration(self.min_valid.try_into().unwrap_or(i64::MAX));
+        let min = crate::time::human_duration(self.min_valid.try_into().unwrap_or(i64::MAX));
         let mut lines: Vec<(&str, String)> = vec![
             ("profile", format!("{} (from {})", s.profile, self.source)),
             (
@@ -340,8 +351,8 @@ impl Report<'_> {
                 lines.push(("token", "none".into()));
             }
             Some(t) => {
-                let when = token::format_timestamp(t.expires_at);
-                let rel = token::relative_expiry(t.expires_at, self.now);
+                let when = crate::time::format_timestamp(t.expires_at);
+                let rel = crate::time::relative_expiry(t.expires_at, self.now);
                 lines.push(("token", format!("{rel} ({when})")));
             }
         }
@@ -376,7 +387,7 @@ impl Report<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::tests::token_json;
+    use crate::aws::token::tests::token_json;
 
     const CFG: &str = "[profile dev]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\n[sso-session corp]\nsso_start_url = https://corp/start\nsso_region = eu-west-1\n[profile old]\nsso_start_url = https://old/start\nsso_region = us-east-1\n";
 

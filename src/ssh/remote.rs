@@ -2,61 +2,79 @@
 //!
 //! sshd joins the remote command's words and hands them to the user's *login shell* with `-c`,
 //! so bash, dash, zsh, ksh, tcsh, csh and fish all parse what ssso sends. tcsh and csh expand
-//! `!` even inside single quotes, fish treats `\\` and `\'` as escapes there, and csh refuses
-//! words longer than a few kilobytes. So ssso sends one fixed line that every one of those
-//! shells reads the same way:
+//! `!` even inside single quotes, fish treats `\\` and `\'` as escapes there, csh refuses
+//! words longer than a few kilobytes, and bytes outside printable ASCII (control characters,
+//! invalid UTF-8) are at the mercy of each shell's reader. So ssso sends one fixed line that
+//! every one of those shells reads the same way:
 //!
 //! ```text
-//! exec sh -c 'eval "$(printf %s "$@" | tr "\001\002\003\004" "\047\134\012\041")"' sh 'CHUNK' 'CHUNK'...
+//! exec sh -c 'c=$(printf %b "$@"); [ -n "$c" ] || { echo ...; exit 127; }; eval "$c"' sh 'CHUNK' 'CHUNK'...
 //! ```
 //!
-//! The script travels in the single-quoted CHUNKs (at most [`CHUNK`] bytes each), with the
-//! four characters some shell would mangle (`'`, `\`, newline, `!`) replaced by the control
-//! characters 1 to 4, which `tr` maps back inside `sh`. Everything else, `$` and `"` included,
-//! is literal inside single quotes in all seven shells. This module also builds the scripts
-//! that run that way: the session wrapper that exports `AWS_PROFILE`, waits for the sync and
-//! then `exec`s the user's own login shell or command.
+//! The script travels in the single-quoted CHUNKs (at most [`CHUNK`] bytes each) as printable
+//! ASCII: every byte that some shell would read differently (`'`, `\`, `!`, and everything
+//! outside 0x20-0x7e) is written as `printf %b`'s octal escape `\0ooo`, which `sh`'s own
+//! `printf` decodes back to the byte. Everything else, `$` and `"` included, is literal inside
+//! single quotes in all seven shells. No external program is needed: where `printf %b` cannot
+//! decode the script, the line says so on stderr and exits 127 instead of running nothing.
+//!
+//! This module also builds the scripts that run that way: the session wrapper that exports
+//! `AWS_PROFILE`, waits for the sync and then `exec`s the user's own login shell or command.
 
 use std::fmt::Write as _;
 
 /// The largest single word sent to the login shell; bsd-csh rejects words of about 10 kB.
 pub const CHUNK: usize = 1000;
 
-const BOOTSTRAP: &str =
-    r#"exec sh -c 'eval "$(printf %s "$@" | tr "\001\002\003\004" "\047\134\012\041")"' sh"#;
+const BOOTSTRAP: &str = r#"exec sh -c 'c=$(printf %b "$@"); [ -n "$c" ] || { echo "ssso: sh on this host could not decode the command (printf %b)" >&2; exit 127; }; eval "$c"' sh"#;
+
+/// Whether `b` travels as itself inside single quotes in every login shell.
+fn literal(b: u8) -> bool {
+    (0x20..=0x7e).contains(&b) && !matches!(b, b'\'' | b'\\' | b'!')
+}
 
 /// Wraps a POSIX sh script into a command line that any login shell runs as that script.
-pub fn wrap(script: &str) -> String {
-    let mut encoded = Vec::with_capacity(script.len());
-    for &b in script.as_bytes() {
-        encoded.push(match b {
-            b'\'' => 1,
-            b'\\' => 2,
-            b'\n' => 3,
-            b'!' => 4,
-            other => other,
-        });
-    }
-    // Only ASCII bytes were swapped for ASCII bytes, so this is still valid UTF-8.
-    let encoded = String::from_utf8(encoded).expect("ASCII-for-ASCII substitution");
+/// Every byte but NUL (which no command line can hold) arrives as it was.
+pub fn wrap(script: &[u8]) -> String {
     let mut out = String::from(BOOTSTRAP);
-    let mut rest = encoded.as_str();
-    while !rest.is_empty() {
-        let mut end = rest.len().min(CHUNK);
-        while !rest.is_char_boundary(end) {
-            end -= 1;
+    let mut chunk = String::new();
+    for &b in script {
+        let piece_len = if literal(b) { 1 } else { 5 };
+        if chunk.len() + piece_len > CHUNK {
+            push_chunk(&mut out, &chunk);
+            chunk.clear();
         }
-        out.push_str(" '");
-        out.push_str(&rest[..end]);
-        out.push('\'');
-        rest = &rest[end..];
+        if literal(b) {
+            chunk.push(b as char);
+        } else {
+            let _ = write!(chunk, "\\0{b:03o}");
+        }
+    }
+    if !chunk.is_empty() {
+        push_chunk(&mut out, &chunk);
     }
     out
 }
 
-/// Whether `wrap` can carry this script byte for byte (a NUL byte or bytes 1 to 4 cannot).
-pub fn can_wrap(script: &str) -> bool {
-    !script.bytes().any(|b| b <= 4)
+fn push_chunk(out: &mut String, chunk: &str) {
+    out.push_str(" '");
+    out.push_str(chunk);
+    out.push('\'');
+}
+
+/// Quotes bytes for POSIX sh (always single quotes, `'` as `'\''`).
+pub fn sh_quote_bytes(word: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(word.len() + 2);
+    out.push(b'\'');
+    for &b in word {
+        if b == b'\'' {
+            out.extend_from_slice(br"'\''");
+        } else {
+            out.push(b);
+        }
+    }
+    out.push(b'\'');
+    out
 }
 
 /// Quotes a word for POSIX sh (always single quotes, `'` as `'\''`).
@@ -79,8 +97,8 @@ pub fn sh_quote(word: &str) -> String {
 pub enum Run {
     /// The user's login shell as a login shell, as sshd starts it for `ssh host`.
     LoginShell,
-    /// A command line, run as sshd runs it: `$SHELL -c LINE`.
-    Command(String),
+    /// A command line (any bytes), run as sshd runs it: `$SHELL -c LINE`.
+    Command(Vec<u8>),
 }
 
 /// The file whose appearance tells the waiting session that the sync is over (see `sync`).
@@ -90,7 +108,7 @@ pub fn done_marker(nonce: &str) -> String {
 
 /// The session wrapper: exports `AWS_PROFILE`, waits (bounded) until the sync running in
 /// parallel has put the token in place, then becomes the user's login shell or command.
-pub fn session_script(profile: &str, wait_nonce: Option<&str>, run: &Run) -> String {
+pub fn session_script(profile: &str, wait_nonce: Option<&str>, run: &Run) -> Vec<u8> {
     let mut s = String::new();
     let _ = writeln!(s, "AWS_PROFILE={}; export AWS_PROFILE", sh_quote(profile));
     if let Some(nonce) = wait_nonce {
@@ -130,10 +148,14 @@ case $n in csh|bsd-csh) exec "$s" ;; *) exec "$s" -l ;; esac
 "#,
         ),
         Run::Command(line) => {
-            let _ = writeln!(s, "exec \"$s\" -c {}", sh_quote(line));
+            let mut s = s.into_bytes();
+            s.extend_from_slice(b"exec \"$s\" -c ");
+            s.extend_from_slice(&sh_quote_bytes(line));
+            s.push(b'\n');
+            return s;
         }
     }
-    s
+    s.into_bytes()
 }
 
 #[cfg(test)]
@@ -143,6 +165,10 @@ mod tests {
 
     /// Runs `wrap(script)` the way sshd would: `SHELL -c LINE`, for each shell on this machine.
     fn run_in(shell: &str, script: &str) -> Option<String> {
+        run_bytes_in(shell, script.as_bytes()).map(|b| String::from_utf8(b).unwrap())
+    }
+
+    fn run_bytes_in(shell: &str, script: &[u8]) -> Option<Vec<u8>> {
         if !std::path::Path::new(shell).exists() {
             return None;
         }
@@ -157,7 +183,7 @@ mod tests {
             "{shell}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Some(String::from_utf8(out.stdout).unwrap())
+        Some(out.stdout)
     }
 
     const SHELLS: &[&str] = &[
@@ -191,7 +217,7 @@ mod tests {
         let long = "x".repeat(30_000);
         let script = format!("printf %s {} | wc -c", sh_quote(&long));
         assert!(
-            wrap(&script)
+            wrap(script.as_bytes())
                 .split(' ')
                 .all(|w| w.len() <= CHUNK + 2 || w.contains("exec"))
         );
@@ -205,7 +231,7 @@ mod tests {
     #[test]
     fn session_script_exports_profile_and_runs_the_command() {
         for name in ["dev", "a.b-c_d@e+f", "it's !x", "with space"] {
-            let run = Run::Command("printf '%s' \"$AWS_PROFILE\"".into());
+            let run = Run::Command(b"printf '%s' \"$AWS_PROFILE\"".to_vec());
             let script = session_script(name, None, &run);
             for sh in SHELLS {
                 let Some(shell_path) = std::path::Path::new(sh).exists().then_some(sh) else {
@@ -227,10 +253,45 @@ mod tests {
         }
     }
 
+    /// Control characters, bytes 0x80-0xff (invalid UTF-8 alone) and every ASCII character:
+    /// all arrive, in every shell, and the line itself is printable ASCII.
+    #[test]
+    fn every_byte_but_nul_arrives_intact_in_every_shell() {
+        let all: Vec<u8> = (1..=255u8).collect();
+        let mut script = b"printf '%s' ".to_vec();
+        script.extend_from_slice(&sh_quote_bytes(&all));
+        let line = wrap(&script);
+        assert!(line.bytes().all(|b| (0x20..=0x7e).contains(&b)), "{line}");
+        let mut ran = 0;
+        for sh in SHELLS {
+            if let Some(out) = run_bytes_in(sh, &script) {
+                assert_eq!(out, all, "through {sh}");
+                ran += 1;
+            }
+        }
+        assert!(ran >= 2, "no shells to test with");
+    }
+
+    /// A script that cannot be decoded is never "run" as nothing with status 0.
+    #[test]
+    fn an_undecodable_script_fails_loudly() {
+        let out = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(wrap(b""))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(127));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("could not decode"));
+    }
+
     #[test]
     fn quoting() {
         assert_eq!(sh_quote("a'b"), r"'a'\''b'");
-        assert!(can_wrap("ok\n"));
-        assert!(!can_wrap("bad\u{1}"));
+        assert_eq!(sh_quote_bytes(b"a'\xff"), b"'a'\\''\xff'");
+        // An escape is never cut between two chunks.
+        let line = wrap(&[0xff; 1000]);
+        for w in line.strip_prefix(BOOTSTRAP).unwrap().split(' ').skip(1) {
+            assert!(w.len() <= CHUNK + 2 && (w.len() - 2) % 5 == 0, "{w}");
+        }
     }
 }

@@ -5,8 +5,6 @@
 //! A token file holds secrets (accessToken, refreshToken, clientSecret). Nothing here puts
 //! file contents into an error message, and [`Token`]'s Debug output leaves them out.
 
-use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -60,7 +58,7 @@ impl std::fmt::Debug for Token {
             )
             .field(
                 "expires_at",
-                &format_args!("{}", format_timestamp(self.expires_at)),
+                &format_args!("{}", crate::time::format_timestamp(self.expires_at)),
             )
             .field("start_url", &self.start_url)
             .field("region", &self.region)
@@ -94,7 +92,7 @@ pub fn read(path: &Path) -> anyhow::Result<Option<Token>> {
 
 /// Parse token file bytes (judging `refreshable` against the current time).
 pub fn parse(bytes: &[u8]) -> anyhow::Result<Token> {
-    parse_at(bytes, now())
+    parse_at(bytes, crate::time::now())
 }
 
 /// [`parse`] with the current time given.
@@ -116,10 +114,10 @@ pub(crate) fn parse_at(bytes: &[u8], now: i64) -> anyhow::Result<Token> {
         bail!("no accessToken");
     }
     let expires = string("expiresAt").context("no expiresAt")?;
-    let expires_at = parse_timestamp(expires)
+    let expires_at = crate::time::parse_timestamp(expires)
         .map_err(|_| anyhow::anyhow!("expiresAt is not a timestamp like 2026-11-26T09:17:16Z"))?;
     let registration_ok = string("registrationExpiresAt")
-        .and_then(|s| parse_timestamp(s).ok())
+        .and_then(|s| crate::time::parse_timestamp(s).ok())
         .is_some_and(|t| t > now);
     let refreshable = registration_ok
         && ["refreshToken", "clientId", "clientSecret"]
@@ -134,179 +132,16 @@ pub(crate) fn parse_at(bytes: &[u8], now: i64) -> anyhow::Result<Token> {
     })
 }
 
-/// Parse an ISO 8601 UTC timestamp as the AWS CLI writes them: `2026-11-26T09:17:16Z`,
-/// `2026-11-26T09:17:16UTC` (CLI before 2.1.14), with optional fractional seconds, and with a
-/// `+HH:MM` / `-HH:MM` / `+HHMM` offset instead of `Z`. A space may replace the `T`.
-pub fn parse_timestamp(s: &str) -> anyhow::Result<i64> {
-    parse_ts(s).with_context(|| format!("`{s}` is not a timestamp like 2026-11-26T09:17:16Z"))
-}
-
-fn parse_ts(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let d = b.get(r)?;
-        if d.is_empty() || !d.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        std::str::from_utf8(d).ok()?.parse().ok()
-    };
-    if b.len() < 19
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if n == 0 {
-            return None;
-        }
-        rest = &frac[n..];
-    }
-    let offset = match rest {
-        "Z" | "z" | "UTC" | "+00:00" | "-00:00" => 0,
-        _ => {
-            let r = rest.as_bytes();
-            let sign = match r.first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let digits: String = match r.len() {
-                6 if r[3] == b':' => format!("{}{}", &rest[1..3], &rest[4..6]),
-                5 => rest[1..5].to_owned(),
-                _ => return None,
-            };
-            if !digits.bytes().all(|c| c.is_ascii_digit()) {
-                return None;
-            }
-            let (oh, om): (i64, i64) = (digits[..2].parse().ok()?, digits[2..].parse().ok()?);
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            sign * (oh * 3600 + om * 60)
-        }
-    };
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59
-    {
-        return None;
-    }
-    Some(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset)
-}
-
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// Unix seconds as `2026-11-26T09:17:16Z`.
-pub fn format_timestamp(secs: i64) -> String {
-    let (y, m, d) = civil_from_days(secs.div_euclid(86400));
-    let t = secs.rem_euclid(86400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        t / 3600,
-        t / 60 % 60,
-        t % 60
-    )
-}
-
-/// The current time in Unix seconds.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// Fresh = `expiresAt` more than `min_valid_secs` after `now`.
 pub fn is_fresh(t: &Token, now: i64, min_valid_secs: u64) -> bool {
     i128::from(t.expires_at) - i128::from(now) > i128::from(min_valid_secs)
 }
 
-/// Write `bytes` to `path` so that readers see the old file or the new one, never a part:
-/// the directory is created (0700) when missing, the data goes to a 0600 temp file in the
-/// same directory, is fsynced, and renamed over `path`. On any error the temp file is
-/// removed and `path` is untouched.
+/// Writes a token file so that readers see the old file or the new one, never a part (see
+/// [`crate::files::write_atomic`]): the directory is created 0700 when missing, the file is
+/// 0600. On any error `path` is untouched.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .with_context(|| format!("cannot write {}: not a file path", path.display()))?;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("cannot create directory {}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.ssso-{}-{}.tmp",
-        name.to_string_lossy(),
-        std::process::id(),
-        unique()
-    ));
-    let result = (|| -> anyhow::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .with_context(|| format!("cannot create temporary file {}", tmp.display()))?;
-        f.write_all(bytes)
-            .and_then(|()| f.sync_all())
-            .with_context(|| format!("cannot write temporary file {}", tmp.display()))?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    } else if let Ok(d) = std::fs::File::open(dir) {
-        // Make the rename itself durable; failure here loses nothing already visible.
-        let _ = d.sync_all();
-    }
-    result
+    crate::files::write_atomic(path, bytes, &crate::files::Options::PRIVATE)
 }
 
 /// Replace the token at `path` with `bytes` only when `bytes` is a valid token that expires
@@ -363,173 +198,18 @@ pub fn redacted(bytes: &[u8]) -> String {
     }
 }
 
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    (u64::from(nanos) << 20) ^ N.fetch_add(1, Ordering::Relaxed)
-}
-
-/// Parse a duration: `15m`, `1h30m`, `90s`, `2h`, `1d`, or a plain number of seconds (`900`).
-pub fn parse_duration(s: &str) -> anyhow::Result<u64> {
-    let bad = || {
-        anyhow::anyhow!(
-            "invalid duration `{s}`: use e.g. 15m, 1h30m, 90s, 2h or a number of seconds"
-        )
-    };
-    if s.is_empty() {
-        return Err(bad());
-    }
-    if s.bytes().all(|c| c.is_ascii_digit()) {
-        return s.parse().map_err(|_| bad());
-    }
-    let mut total: u64 = 0;
-    let mut num = String::new();
-    let mut last_unit = u64::MAX;
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let unit = match c {
-            'd' => 86400,
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return Err(bad()),
-        };
-        // Units must be given largest first, once each (`1h30m`, not `30m1h` or `1m1m`).
-        if num.is_empty() || unit >= last_unit {
-            return Err(bad());
-        }
-        last_unit = unit;
-        let n: u64 = num.parse().map_err(|_| bad())?;
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
-        num.clear();
-    }
-    if !num.is_empty() {
-        return Err(bad());
-    }
-    Ok(total)
-}
-
-/// "expires in 3h12m" or "expired 20m ago", for messages and reports.
-pub fn relative_expiry(expires_at: i64, now: i64) -> String {
-    let left = expires_at - now;
-    if left > 0 {
-        format!("expires in {}", human_duration(left))
-    } else {
-        format!("expired {} ago", human_duration(left))
-    }
-}
-
-/// A short human duration of `|secs|`: `45s` under a minute, `20m` under an hour, `3h12m`
-/// under a day, `2d5h` beyond (rounded down; a zero second part is left out: `2h`, `1d`).
-pub fn human_duration(secs: i64) -> String {
-    let s = secs.unsigned_abs();
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86400 => match s % 3600 / 60 {
-            0 => format!("{}h", s / 3600),
-            m => format!("{}h{m}m", s / 3600),
-        },
-        _ => match s % 86400 / 3600 {
-            0 => format!("{}d", s / 86400),
-            h => format!("{}d{h}h", s / 86400),
-        },
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::awsconfig::tests::conformance_dir;
+    use crate::testing::conformance_dir;
+    use crate::time::now;
 
     /// A token file's JSON as CLI v2 writes it, expiring at `expires` (Unix secs).
     pub(crate) fn token_json(expires: i64) -> String {
         format!(
             r#"{{"startUrl": "https://d-123.awsapps.com/start", "region": "us-east-1", "accessToken": "SECRET-ACCESS", "expiresAt": "{}", "clientId": "cid", "clientSecret": "SECRET-CLIENT", "registrationExpiresAt": "2199-01-01T00:00:00Z", "refreshToken": "SECRET-REFRESH"}}"#,
-            format_timestamp(expires)
+            crate::time::format_timestamp(expires)
         )
-    }
-
-    #[test]
-    fn timestamps() {
-        let t = 1795684636; // 2026-11-26T09:17:16Z
-        assert_eq!(parse_timestamp("2026-11-26T09:17:16Z").unwrap(), t);
-        assert_eq!(parse_timestamp("2026-11-26T09:17:16UTC").unwrap(), t);
-        assert_eq!(parse_timestamp("2026-11-26T09:17:16.123456Z").unwrap(), t);
-        assert_eq!(parse_timestamp("2026-11-26T09:17:16+00:00").unwrap(), t);
-        assert_eq!(parse_timestamp("2026-11-26T09:17:16.5+00:00").unwrap(), t);
-        assert_eq!(parse_timestamp("2026-11-26T10:17:16+01:00").unwrap(), t);
-        assert_eq!(parse_timestamp("2026-11-26T04:17:16-0500").unwrap(), t);
-        assert_eq!(parse_timestamp("2026-11-26 09:17:16Z").unwrap(), t);
-        assert_eq!(format_timestamp(t), "2026-11-26T09:17:16Z");
-        assert_eq!(parse_timestamp("1970-01-01T00:00:00Z").unwrap(), 0);
-        assert_eq!(format_timestamp(0), "1970-01-01T00:00:00Z");
-        assert_eq!(parse_timestamp("2024-02-29T00:00:00Z").unwrap(), 1709164800);
-        assert_eq!(format_timestamp(-1), "1969-12-31T23:59:59Z");
-        for secs in [951782400, 4102444799, 1, 86399, 86400, 7258118400] {
-            assert_eq!(parse_timestamp(&format_timestamp(secs)).unwrap(), secs);
-        }
-        for bad in [
-            "",
-            "2026-11-26",
-            "2026-11-26T09:17:16",
-            "2026-11-26T09:17:16ZZ",
-            "2026-11-26T09:17:16.Z",
-            "2026-13-26T09:17:16Z",
-            "2023-02-29T09:17:16Z",
-            "2026-11-26T24:17:16Z",
-            "2026-11-26T09:17:16+1",
-            "2026/11/26T09:17:16Z",
-            "2026-11-26T09:17:16 UTC",
-            "+026-11-26T09:17:16Z",
-        ] {
-            let e = parse_timestamp(bad).unwrap_err();
-            assert!(e.to_string().contains("not a timestamp"), "{bad}");
-        }
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("15m").unwrap(), 900);
-        assert_eq!(parse_duration("1h30m").unwrap(), 5400);
-        assert_eq!(parse_duration("90s").unwrap(), 90);
-        assert_eq!(parse_duration("900").unwrap(), 900);
-        assert_eq!(parse_duration("2h").unwrap(), 7200);
-        assert_eq!(parse_duration("1d2h3m4s").unwrap(), 93784);
-        assert_eq!(parse_duration("0").unwrap(), 0);
-        for bad in [
-            "", "m", "15x", "1h 30m", "30m1h", "1m1m", "-5m", "15M", "1.5h", "5m3",
-        ] {
-            let e = parse_duration(bad).unwrap_err().to_string();
-            assert!(e.contains("invalid duration"), "{bad}: {e}");
-        }
-        assert!(parse_duration("99999999999999999999d").is_err());
-        assert!(parse_duration("999999999999999999d").is_err());
-
-        assert_eq!(human_duration(45), "45s");
-        assert_eq!(human_duration(0), "0s");
-        assert_eq!(human_duration(20 * 60 + 59), "20m");
-        assert_eq!(human_duration(3 * 3600 + 12 * 60 + 5), "3h12m");
-        assert_eq!(human_duration(2 * 3600), "2h");
-        assert_eq!(human_duration(-1200), "20m");
-        assert_eq!(human_duration(90 * 86400 + 3600), "90d1h");
-        assert_eq!(human_duration(86400), "1d");
-        assert_eq!(
-            relative_expiry(100 + 3 * 3600 + 12 * 60, 100),
-            "expires in 3h12m"
-        );
-        assert_eq!(relative_expiry(100, 100 + 1200), "expired 20m ago");
-        assert_eq!(human_duration(i64::MIN), "106751991167300d15h");
     }
 
     #[test]
@@ -559,7 +239,7 @@ pub(crate) mod tests {
         assert!(t.refreshable);
         assert_eq!(t.bytes, token_json(1_795_684_636).as_bytes());
         // The registration has expired: not refreshable.
-        let later = parse_timestamp("2199-01-01T00:00:01Z").unwrap();
+        let later = crate::time::parse_timestamp("2199-01-01T00:00:01Z").unwrap();
         assert!(
             !parse_at(token_json(0).as_bytes(), later)
                 .unwrap()
@@ -639,7 +319,7 @@ pub(crate) mod tests {
             let p = std::env::temp_dir().join(format!(
                 "ssso-test-{tag}-{}-{}",
                 std::process::id(),
-                unique()
+                crate::files::unique()
             ));
             std::fs::create_dir_all(&p).unwrap();
             TempDir(p)
@@ -796,7 +476,7 @@ pub(crate) mod tests {
         assert_eq!(cases.len(), 8);
         for c in cases {
             let doc = c["documentation"].as_str().unwrap();
-            let now = parse_timestamp(c["currentTime"].as_str().unwrap()).unwrap();
+            let now = crate::time::parse_timestamp(c["currentTime"].as_str().unwrap()).unwrap();
             let bytes = serde_json::to_vec(&c["cachedToken"]).unwrap();
             let got = parse_at(&bytes, now);
             match c["expectedException"].as_str() {
@@ -815,106 +495,14 @@ pub(crate) mod tests {
                     } else {
                         assert!(is_fresh(&t, now, 900), "{doc}");
                         let want = c["expectedToken"]["expiration"].as_str().unwrap();
-                        assert_eq!(t.expires_at, parse_timestamp(want).unwrap(), "{doc}");
+                        assert_eq!(
+                            t.expires_at,
+                            crate::time::parse_timestamp(want).unwrap(),
+                            "{doc}"
+                        );
                     }
                 }
             }
         }
-    }
-
-    /// smithy-rs token fixtures: a config and a token cache under a fake HOME; the profile is
-    /// resolved, its cache file found and read. Deliberate differences, by scenario:
-    /// - profile-provider/sso_token and invalid_sso_credentials_config: smithy-rs's
-    ///   *credentials* provider refuses a token-only profile (no sso_account_id/sso_role_name);
-    ///   ssso syncs the token, which is what such a profile is for, so it resolves.
-    /// - profile-provider/sso_credentials: smithy-rs then calls the SSO portal for role
-    ///   credentials; ssso stops at the token (no network).
-    /// - sso_no_token_file: smithy-rs fails reading the cache file; ssso sees "no token" (and
-    ///   would log in).
-    #[test]
-    fn conformance_token_fixtures() {
-        let Some(dir) = conformance_dir("conformance_token_fixtures") else {
-            return;
-        };
-        let root = dir.join("smithy-rs/token-fixtures");
-        let mut seen = Vec::new();
-        for group in std::fs::read_dir(&root).unwrap() {
-            let group = group.unwrap().path();
-            for scen in std::fs::read_dir(&group).unwrap() {
-                let scen = scen.unwrap().path();
-                if !scen.join("test-case.json").is_file() {
-                    continue;
-                }
-                let name = format!(
-                    "{}/{}",
-                    group.file_name().unwrap().to_string_lossy(),
-                    scen.file_name().unwrap().to_string_lossy()
-                );
-                let env: serde_json::Value =
-                    serde_json::from_slice(&std::fs::read(scen.join("env.json")).unwrap()).unwrap();
-                let case: serde_json::Value =
-                    serde_json::from_slice(&std::fs::read(scen.join("test-case.json")).unwrap())
-                        .unwrap();
-                let home = scen.join("fs/home");
-                let cfg = crate::awsconfig::AwsConfig::load(&home.join(".aws/config")).unwrap();
-                let profile = env["AWS_PROFILE"].as_str().unwrap_or("default");
-                let sso = cfg
-                    .sso_profile(profile)
-                    .unwrap_or_else(|e| panic!("{name}: {e:#}"));
-                let cache = cache_dir_from(Some(home.into_os_string())).unwrap();
-                let token = read(&cache.join(&sso.cache_file_name)).unwrap();
-                match name.as_str() {
-                    "default-credential-provider-chain/sso_no_token_file" => {
-                        let want = case["result"]["ErrorContains"].as_str().unwrap();
-                        assert!(want.contains(&sso.cache_file_name), "{name}");
-                        assert!(token.is_none(), "{name}");
-                    }
-                    "profile-provider/sso_token"
-                    | "profile-provider/invalid_sso_credentials_config" => {
-                        assert_eq!(sso.session.as_deref(), Some("dev"), "{name}");
-                        assert_eq!(sso.account_id, None, "{name}");
-                        if let Some(t) = token {
-                            assert!(t.refreshable, "{name}");
-                        }
-                    }
-                    "profile-provider/sso_credentials" => {
-                        let t = token.expect(&name);
-                        assert!(t.refreshable, "{name}");
-                        assert_eq!(sso.account_id.as_deref(), Some("012345678901"));
-                        assert_eq!(sso.role_name.as_deref(), Some("SampleRole"));
-                        assert_eq!(
-                            t.expires_at,
-                            parse_timestamp("2199-11-14T04:05:45Z").unwrap()
-                        );
-                    }
-                    _ => {
-                        let ok = &case["result"]["Ok"];
-                        let t = token.unwrap_or_else(|| panic!("{name}: no token"));
-                        assert_eq!(
-                            t.expires_at,
-                            parse_timestamp(ok["expiration"].as_str().unwrap()).unwrap(),
-                            "{name}"
-                        );
-                        let v: serde_json::Value = serde_json::from_slice(&t.bytes).unwrap();
-                        assert_eq!(v["accessToken"], ok["token"], "{name}");
-                        assert!(!t.refreshable, "{name}");
-                    }
-                }
-                seen.push(name);
-            }
-        }
-        seen.sort();
-        assert_eq!(
-            seen,
-            [
-                "default-credential-provider-chain/sso_no_token_file",
-                "default-token-provider-chain/profile_keys",
-                "default-token-provider-chain/profile_keys_case_insensitive",
-                "default-token-provider-chain/profile_name",
-                "profile-provider/invalid_sso_credentials_config",
-                "profile-provider/sso_credentials",
-                "profile-provider/sso_token",
-            ]
-        );
     }
 }

@@ -1,6 +1,6 @@
 //! Syncing one SSO session's token file and its config sections to the remote.
 //!
-//! The whole sync is one remote `sh` script (sent through [`crate::remote::wrap`], so the login
+//! The whole sync is one remote `sh` script (sent through [`crate::ssh::remote::wrap`], so the login
 //! shell does not matter) and one exchange over a channel of the master connection: ssso writes
 //! the token file's bytes and the wanted config sections to the script's stdin straight away,
 //! and the script answers with a short report. The token therefore never appears on a command
@@ -14,7 +14,7 @@
 //! that one back instead, and replaces the `[profile NAME]` and `[sso-session S]` sections of
 //! `~/.aws/config` in place, every other byte untouched (CRLF files stay CRLF, a missing final
 //! newline stays missing). When it is done it creates the marker file that the waiting session
-//! polls for (named by the nonce; see [`crate::remote::session_script`]).
+//! polls for (named by the nonce; see [`crate::ssh::remote::session_script`]).
 //!
 //! When something has to change, and only then (the unchanged path runs no external program),
 //! the script refuses a cache directory that others can write (`ls -ld`), takes a `mkdir` lock
@@ -26,13 +26,29 @@
 //! bytes are not detected).
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use anyhow::{Result, bail};
 
-use crate::remote::{self, sh_quote};
+use crate::ssh::runner::{self, Program, Reply, Via};
+
+/// What a sync sends, as the user chose it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Sync the profile's `~/.aws/config` sections too (false: `--no-config`).
+    pub config: bool,
+    /// Send the token without its refresh secrets (`--access-token-only`).
+    pub access_token_only: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            config: true,
+            access_token_only: false,
+        }
+    }
+}
 
 /// What to sync.
 #[derive(Debug, Clone)]
@@ -57,12 +73,12 @@ impl<'a> Plan<'a> {
     /// The plan for `sso`'s token `tok`: its config sections too unless `--no-config`, the
     /// token without its refresh secrets with `--access-token-only`.
     pub fn new(
-        sso: &'a crate::awsconfig::SsoProfile,
-        tok: &'a crate::token::Token,
-        opts: &crate::cli::SyncOpts,
+        sso: &'a crate::aws::config::SsoProfile,
+        tok: &'a crate::aws::token::Token,
+        opts: &Options,
         wait_nonce: Option<&'a str>,
     ) -> Result<Plan<'a>> {
-        let sections = if !opts.no_config {
+        let sections = if opts.config {
             std::iter::once(&sso.profile_section)
                 .chain(sso.session_section.as_ref())
                 .map(|s| (s.header.as_str(), s.text.as_str()))
@@ -71,7 +87,7 @@ impl<'a> Plan<'a> {
             Vec::new()
         };
         let token = if opts.access_token_only {
-            Cow::Owned(crate::token::access_token_only(&tok.bytes)?)
+            Cow::Owned(crate::aws::token::access_token_only(&tok.bytes)?)
         } else {
             Cow::Borrowed(tok.bytes.as_slice())
         };
@@ -96,7 +112,7 @@ impl<'a> Plan<'a> {
             "syncing ~/.aws/sso/cache/{} ({} bytes: {}){}",
             self.cache_file_name,
             self.token.len(),
-            crate::token::redacted(&self.token),
+            crate::aws::token::redacted(&self.token),
             if headers.is_empty() {
                 String::from(", not the config (--no-config)")
             } else {
@@ -156,291 +172,15 @@ pub fn input(plan: &Plan) -> Vec<u8> {
 
 /// 14 digits, YYYYMMDDHHMMSS, as the remote script compares them.
 fn digits(secs: i64) -> String {
-    crate::token::format_timestamp(secs)
+    crate::time::format_timestamp(secs)
         .chars()
         .filter(char::is_ascii_digit)
         .take(14)
         .collect()
 }
 
-const SCRIPT: &str = r#"set -f
-umask 077
-LC_ALL=C
-export LC_ALL
-CR=$(printf '\r')
-NL='
-'
-d="$HOME/.aws/sso/cache"
-tn= to= locked=0
-rp() { printf '%s\n' "$*"; }
-released=
-release() {
-  [ -z "$released" ] && [ -n "$N" ] && [ -d "$d" ] && { : >"$d/.ssso-done-$N"; } 2>/dev/null
-  released=1
-}
-fail() { rp "error $*"; release; exit 0; }
-cleanup() {
-  [ -n "$tn" ] && rm -f "$tn"
-  [ -n "$to" ] && rm -f "$to"
-  [ "$locked" = 1 ] && rm -rf "$L"
-  release
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM PIPE
-mk() { set -C; { : >"$1"; } 2>/dev/null; r_=$?; set +C; return $r_; }
-incomplete() { fail "incomplete input (connection cut?)"; }
-rp "ssso-sync 2"
-[ -n "$HOME" ] && [ -d "$HOME" ] || fail "the remote home directory (${HOME:-unset}) does not exist"
-command -v aws >/dev/null 2>&1 || [ -x "$HOME/.local/bin/aws" ] || rp "aws missing"
-[ -L "$d" ] && fail "~/.aws/sso/cache is a symlink; ssso does not write through it"
-if [ ! -d "$d" ]; then e=$(mkdir -p "$d" 2>&1) || fail "cannot create ~/.aws/sso/cache: ${e##*: }"; fi
-[ -O "$d" ] || fail "~/.aws/sso/cache is not owned by $(id -un)"
-if [ "$TM" = line ]; then
-  IFS= read -r tok || incomplete
-  [ "${#tok}" -eq "$TL" ] || incomplete
-else
-  tn="$d/.ssso-tok.$$.$N"
-  mk "$tn" || fail "cannot write in ~/.aws/sso/cache"
-  head -c "$TL" >>"$tn" || fail "cannot write in ~/.aws/sso/cache"
-  [ "$(($(wc -c <"$tn")))" -eq "$TL" ] || incomplete
-fi
-S1= S2= i=0
-while [ "$i" -lt "$N1" ]; do IFS= read -r l || incomplete; S1="$S1$l$NL"; i=$((i + 1)); done
-i=0
-while [ "$i" -lt "$N2" ]; do IFS= read -r l || incomplete; S2="$S2$l$NL"; i=$((i + 1)); done
-IFS= read -r l && [ "$l" = ssso-end ] || incomplete
-field() {
-  v_=${rt#*"\"$1\""}
-  if [ "$v_" = "$rt" ]; then v_=; return; fi
-  v_=${v_#*\"}
-  v_=${v_%%\"*}
-}
-digits() {
-  g_= s_=$1
-  while [ -n "$s_" ] && [ "${#g_}" -lt 14 ]; do
-    c_=${s_%"${s_#?}"}
-    s_=${s_#?}
-    case $c_ in [0-9]) g_=$g_$c_ ;; esac
-  done
-}
-t="$d/$K"
-L="$d/.ssso-lock" locked=0
-tokstate() {
-  act=write rt= rn=0
-  if [ -L "$t" ]; then
-    fail "~/.aws/sso/cache/$K is a symlink; ssso does not write through it"
-  elif [ -f "$t" ]; then
-    while :; do
-      if IFS= read -r l; then rn=1; rt="$rt$l"; else rt="$rt$l"; break; fi
-    done <"$t"
-    if [ "$TM" = line ]; then
-      [ "$rn" = 0 ] && [ "$rt" = "$tok" ] && act=same
-    else
-      cmp -s "$tn" "$t" && act=same
-    fi
-  fi
-  if [ "$act" = write ] && [ -n "$rt" ] && [ -n "$LU" ]; then
-    field startUrl
-    ru=$v_
-    field expiresAt
-    digits "$v_"
-    if [ "${#g_}" -eq 14 ] && [ "$ru" = "$LU" ] && [ "$g_" -gt "$LX" ]; then act=newer; fi
-  fi
-}
-private() {
-  p_=$2
-  set -- $(ls -ld "$1" 2>/dev/null)
-  case $1 in
-    ?????w* | ????????w*) fail "$p_ is writable by other users (mode $1); ssso does not use it (chmod go-w it)" ;;
-  esac
-}
-lock() {
-  [ "$locked" = 1 ] && return 0
-  private "$d" "~/.aws/sso/cache"
-  i_=0
-  until e=$(mkdir "$L" 2>&1); do
-    case $e in *"File exists"*) ;; *) fail "cannot write in ~/.aws/sso/cache: ${e##*: }" ;; esac
-    o_=
-    [ -f "$L/pid" ] && IFS= read -r o_ <"$L/pid"
-    if { [ -n "$o_" ] && ! kill -0 "$o_" 2>/dev/null; } || [ "$i_" -ge 100 ]; then
-      rm -rf "$L" 2>/dev/null || fail "cannot remove the stale lock ~/.aws/sso/cache/.ssso-lock"
-      i_=0
-      continue
-    fi
-    sleep 0.1 2>/dev/null || { sleep 1; i_=$((i_ + 9)); }
-    i_=$((i_ + 1))
-  done
-  locked=1
-  echo "$$" >"$L/pid"
-}
-hook() { [ "$TS" = "$1" ] && sleep "$TSS"; return 0; }
-hook read
-tokstate
-if [ "$act" != same ]; then
-  lock
-  tokstate
-fi
-case $act in
-  same) rp "token unchanged" ;;
-  newer)
-    if [ "$rn" = 0 ]; then
-      rp "token remote-newer ${#rt}"
-      printf '%s' "$rt"
-    else
-      rp "token remote-newer $(($(wc -c <"$t")))"
-      cat "$t"
-    fi
-    ;;
-  write)
-    if [ "$TM" = line ]; then
-      tn="$d/.ssso-tok.$$.$N"
-      mk "$tn" || fail "cannot write in ~/.aws/sso/cache"
-      printf '%s' "$tok" >>"$tn" || fail "cannot write in ~/.aws/sso/cache (disk full?)"
-    fi
-    sync "$tn" 2>/dev/null
-    hook token
-    e=$(mv -f "$tn" "$t" 2>&1) || fail "cannot replace ~/.aws/sso/cache/$K: ${e##*: }"
-    tn=
-    rp "token written"
-    ;;
-esac
-norm() {
-  n_=${1%"$CR"}
-  n_=${n_#"${n_%%[! 	]*}"}
-  case $n_ in \[*) ;; *) return 1 ;; esac
-  n_=${n_#\[}
-  n_=${n_%%\]*}
-  set -- $n_
-  h="$*"
-}
-crlfy() {
-  r_= s_=$1
-  while [ -n "$s_" ]; do l_=${s_%%"$NL"*}; s_=${s_#*"$NL"}; r_="$r_$l_$CR$NL"; done
-}
-out() {
-  [ "$w" = 1 ] && printf '%s' "$1"
-  case $1 in *"$NL") ends=1 ;; ?*) ends=0 ;; esac
-}
-close() {
-  case $cur in
-    1) [ "$old" = "$E1" ] || changed=1 ;;
-    2) [ "$old" = "$E2" ] || changed=1 ;;
-  esac
-  cur=0 old=
-}
-lint() {
-  ln=$((ln + 1))
-  v_=${line%"$CR"}
-  s_=${v_#"${v_%%[! 	]*}"}
-  case $s_ in '' | \#* | \;*) return ;; esac
-  i_=$((${#v_} - ${#s_}))
-  [ -n "$sec" ] && [ -n "$opt" ] && [ "$i_" -gt "$lvl" ] && return
-  lvl=$i_
-  s_=${s_%"${s_##*[! 	]}"}
-  case $s_ in
-    \[?*\]*)
-      n_=${s_#\[}
-      n_=${n_%\]*}
-      case $seen in *"$NL$n_$NL"*) [ "$n_" = DEFAULT ] || bad="line $ln: [$n_] appears twice" ;; esac
-      seen="$seen$n_$NL" sec=1 opt= keys=$NL
-      ;;
-    *)
-      k_=${s_%%[=:]*}
-      k_=${k_%"${k_##*[! 	]}"}
-      if [ -z "$sec" ]; then
-        bad="line $ln: text before the first [section]"
-      elif [ "$k_" = "$s_" ]; then
-        bad="line $ln: neither a [section] nor key = value"
-      elif [ -z "$k_" ]; then
-        bad="line $ln: a value without a key"
-      else
-        case $keys in *"$NL$k_$NL"*) bad="line $ln: $k_ is set twice in one section" ;; esac
-        keys="$keys$k_$NL" opt=1
-      fi
-      ;;
-  esac
-}
-merge() {
-  w=$1 changed=0 first=1 cur=0 pend= old= any=0 s1=0 s2=0 ends=1 EOL=$NL E1=$S1 E2=$S2
-  bad= ln=0 seen=$NL sec= opt= lvl=0 keys=
-  if [ -f "$c" ]; then
-    while :; do
-      if IFS= read -r line; then raw="$line$NL"; else [ -n "$line" ] || break; raw=$line; fi
-      any=1
-      [ "$w" = 0 ] && [ -z "$bad" ] && lint
-      if [ "$first" = 1 ]; then
-        first=0
-        case $line in *"$CR") EOL="$CR$NL"; crlfy "$S1"; E1=$r_; crlfy "$S2"; E2=$r_ ;; esac
-      fi
-      if norm "$line"; then
-        close
-        [ -n "$pend" ] && out "$pend"
-        pend=
-        if [ "$h" = "$H1" ]; then
-          if [ "$s1" = 1 ]; then changed=1 cur=9; else s1=1 cur=1 old=$raw; out "$E1"; fi
-        elif [ -n "$H2" ] && [ "$h" = "$H2" ]; then
-          if [ "$s2" = 1 ]; then changed=1 cur=9; else s2=1 cur=2 old=$raw; out "$E2"; fi
-        else
-          out "$raw"
-        fi
-      elif [ "$cur" != 0 ]; then
-        t_=${line%"$CR"}
-        t_=${t_#"${t_%%[! 	]*}"}
-        case $t_ in
-          '' | \#* | \;*) pend="$pend$raw" ;;
-          *) old="$old$pend$raw" pend= ;;
-        esac
-      else
-        out "$raw"
-      fi
-    done <"$c"
-    close
-  fi
-  [ -n "$pend" ] && out "$pend"
-  for k_ in 1 2; do
-    if [ "$k_" = 1 ]; then hh=$H1 ss=$s1 ee=$E1; else hh=$H2 ss=$s2 ee=$E2; fi
-    [ -n "$hh" ] && [ "$ss" = 0 ] || continue
-    changed=1
-    if [ "$any" = 1 ]; then
-      [ "$ends" = 0 ] && out "$EOL"
-      out "$EOL"
-    fi
-    out "$ee"
-    any=1
-  done
-  return 0
-}
-if [ "$CFG" = 1 ]; then
-  c="$HOME/.aws/config"
-  if [ -L "$c" ]; then
-    rp "config skipped ~/.aws/config is a symlink; ssso leaves it alone"
-  elif [ -e "$c" ] && [ ! -f "$c" ]; then
-    rp "config skipped ~/.aws/config is not a regular file"
-  else
-    merge 0
-    if [ "$changed" = 1 ] && [ -z "$bad" ]; then
-      lock
-      merge 0
-    fi
-    if [ -n "$bad" ]; then
-      rp "config skipped ~/.aws/config cannot be parsed by the AWS CLI ($bad); ssso left it alone"
-    elif [ "$changed" = 0 ]; then
-      rp "config unchanged"
-    else
-      to="$HOME/.aws/.ssso-config.$$.$N"
-      mk "$to" || fail "cannot write in ~/.aws"
-      merge 1 >>"$to" || fail "could not write the new ~/.aws/config (disk full?)"
-      sync "$to" 2>/dev/null
-      hook config
-      e=$(mv -f "$to" "$c" 2>&1) || fail "cannot replace ~/.aws/config: ${e##*: }"
-      to=
-      rp "config written"
-    fi
-  fi
-fi
-release
-rp done
-"#;
+/// The remote program (see the file for its parameters).
+const SYNC_SH: &str = include_str!("sync.sh");
 
 /// Test-only: `SSSO_TEST_SYNC_STALL=POINT:SECONDS` makes the remote script sleep at POINT
 /// (`read`: after reading ssso's input; `token`: with the new token in its temporary file,
@@ -463,189 +203,97 @@ fn test_stall() -> (String, u32) {
         .unwrap_or_default()
 }
 
-/// The remote script with its parameters (none of them secret) set at the top.
-pub fn script(plan: &Plan) -> String {
+/// The remote program with its parameters (none of them secret).
+pub fn program(plan: &Plan) -> Program {
     let lines = |n: usize| {
         plan.sections
             .get(n)
             .map_or(0, |(_, t)| t.bytes().filter(|&b| b == b'\n').count())
     };
-    let mut s = String::new();
-    let _ = writeln!(s, "K={}", sh_quote(plan.cache_file_name));
+    let header = |n: usize| plan.sections.get(n).map(|(h, _)| *h).unwrap_or("");
     let mode = if token_is_one_line(&plan.token) {
         "line"
     } else {
         "bytes"
     };
-    let _ = writeln!(s, "TM={mode} TL={}", plan.token.len());
-    let _ = writeln!(s, "N1={} N2={}", lines(0), lines(1));
-    let _ = writeln!(s, "LX={}", digits(plan.expires_at));
-    let _ = writeln!(s, "LU={}", sh_quote(plan.start_url.unwrap_or("")));
-    let _ = writeln!(s, "N={}", sh_quote(plan.wait_nonce.unwrap_or("")));
-    let _ = writeln!(s, "CFG={}", u8::from(!plan.sections.is_empty()));
     let (point, secs) = test_stall();
-    let _ = writeln!(s, "TS={point} TSS={secs}");
-    let header = |n: usize| plan.sections.get(n).map(|(h, _)| *h).unwrap_or("");
-    let _ = writeln!(s, "H1={} H2={}", sh_quote(header(0)), sh_quote(header(1)));
-    s.push_str(SCRIPT);
-    s
+    Program::new("sync", 3, SYNC_SH)
+        .param("K", plan.cache_file_name)
+        .param("TM", mode)
+        .param("TL", plan.token.len().to_string())
+        .param("N1", lines(0).to_string())
+        .param("N2", lines(1).to_string())
+        .param("LX", digits(plan.expires_at))
+        .param("LU", plan.start_url.unwrap_or(""))
+        .param("N", plan.wait_nonce.unwrap_or(""))
+        .param("CFG", u8::from(!plan.sections.is_empty()).to_string())
+        .param("TS", point)
+        .param("TSS", secs.to_string())
+        .param("H1", header(0))
+        .param("H2", header(1))
 }
 
-/// Parses the script's stdout. Whatever comes before the script's first line is the noise of
-/// the remote's shell startup files (a `.cshrc` or `.bashrc` that prints) and is ignored, even
-/// when it does not end with a newline.
+/// Reads the program's reply. Whatever comes before it is the noise of the remote's shell
+/// startup files (a `.cshrc` or `.bashrc` that prints) and is ignored.
 pub fn parse_report(out: &[u8]) -> Result<Report> {
-    const START: &[u8] = b"ssso-sync ";
-    let mut report = Report::default();
-    let Some(at) = out.windows(START.len()).position(|w| w == START) else {
-        bail!("the remote did not run the sync script (is /bin/sh there?)");
+    let reply = Reply::parse(out, "sync", 3)?;
+    if !reply.done {
+        bail!("the sync stopped before it finished (connection lost?)");
+    }
+    let mut report = Report {
+        aws_missing: reply.get("aws") == Some("missing"),
+        ..Report::default()
     };
-    let mut rest = &out[at..];
-    let mut done = false;
-    while !rest.is_empty() {
-        let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
-        let line = String::from_utf8_lossy(&rest[..end]).into_owned();
-        rest = rest.get(end + 1..).unwrap_or(&[]);
-        let (word, arg) = line.split_once(' ').unwrap_or((line.as_str(), ""));
-        match word {
-            "aws" if arg == "missing" => report.aws_missing = true,
-            "token" if arg == "written" => report.token = TokenOutcome::Written,
-            "token" if arg == "unchanged" => report.token = TokenOutcome::Unchanged,
-            "token" => {
-                let len: usize = arg
-                    .strip_prefix("remote-newer ")
-                    .and_then(|n| n.trim().parse().ok())
-                    .context("the remote sent a malformed report")?;
-                if rest.len() < len {
-                    bail!("the remote's report was cut short");
-                }
-                report.token = TokenOutcome::RemoteNewer(rest[..len].to_vec());
-                rest = &rest[len..];
-            }
-            "config" if arg == "written" => report.config = ConfigOutcome::Written,
-            "config" if arg == "unchanged" => report.config = ConfigOutcome::Unchanged,
-            "config" => {
-                let why = arg.strip_prefix("skipped ").unwrap_or(arg);
+    if let Some(bytes) = reply.blob("token-newer") {
+        report.token = TokenOutcome::RemoteNewer(bytes.to_vec());
+    }
+    for (key, value) in reply.lines() {
+        match (key, value) {
+            ("token", "written") => report.token = TokenOutcome::Written,
+            ("token", "unchanged") => report.token = TokenOutcome::Unchanged,
+            ("config", "written") => report.config = ConfigOutcome::Written,
+            ("config", "unchanged") => report.config = ConfigOutcome::Unchanged,
+            ("config", why) => {
+                let why = why.strip_prefix("skipped ").unwrap_or(why);
                 report.config = ConfigOutcome::Skipped(why.to_owned());
             }
-            "error" => bail!("{arg}"),
-            "done" => done = true,
             _ => {}
         }
-    }
-    if !done {
-        bail!("the sync stopped before it finished (connection lost?)");
     }
     Ok(report)
 }
 
 /// Runs the sync over the master at `ctl`. `timeout` bounds the whole exchange.
 pub async fn run(ctl: &std::path::Path, plan: &Plan<'_>, timeout: Duration) -> Result<Report> {
-    crate::ui::debug(plan.describe());
-    let session = openssh::Session::resume_mux(ctl.to_path_buf().into_boxed_path(), None);
-    let timeout = std::env::var(TEST_TIMEOUT_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(timeout, Duration::from_secs);
-    let result = tokio::time::timeout(timeout, exchange(&session, plan)).await;
-    // The master belongs to the user's session: never let the Session close it.
-    let _ = session.detach();
-    match result {
-        Ok(r) => r,
-        Err(_) => bail!("the remote did not answer within {}s", timeout.as_secs()),
-    }
-}
-
-async fn exchange(session: &openssh::Session, plan: &Plan<'_>) -> Result<Report> {
-    let line = remote::wrap(&script(plan));
-    let mut child = session
-        .raw_command(line)
-        .stdin(openssh::Stdio::piped())
-        .stdout(openssh::Stdio::piped())
-        .stderr(openssh::Stdio::piped())
-        .spawn()
-        .await
-        .context("could not open a channel on the ssh connection")?;
-    let stdin = child.stdin().take().context("no stdin")?;
-    let stdout = child.stdout().take().context("no stdout")?;
-    let stderr = child.stderr().take().context("no stderr")?;
-    let (out, err) = talk(stdin, stdout, stderr, plan).await?;
-    let _ = child.wait().await;
-    finish(&out, &err)
+    exchange(Via::Master(ctl), plan, timeout).await
 }
 
 /// Runs the sync as the remote command of `ssh` (a whole connection of its own, no master):
 /// `ssh` is the command up to and including the destination. `timeout` bounds it all.
 pub async fn run_command(
-    mut ssh: tokio::process::Command,
+    ssh: std::process::Command,
     plan: &Plan<'_>,
     timeout: Duration,
 ) -> Result<Report> {
+    exchange(Via::Ssh(ssh), plan, timeout).await
+}
+
+async fn exchange(via: Via<'_>, plan: &Plan<'_>, timeout: Duration) -> Result<Report> {
     crate::ui::debug(plan.describe());
-    ssh.arg(remote::wrap(&script(plan)))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    let work = async {
-        let mut child = ssh.spawn().context("could not run ssh")?;
-        let stdin = child.stdin.take().context("no stdin")?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let stderr = child.stderr.take().context("no stderr")?;
-        let (out, err) = talk(stdin, stdout, stderr, plan).await?;
-        let status = child.wait().await?;
-        if status.code() == Some(255) && !out.windows(10).any(|w| w == b"ssso-sync ") {
-            // ssh itself failed: its own last words say why.
-            let err = String::from_utf8_lossy(&err);
-            match err.lines().rev().find(|l| !l.trim().is_empty()) {
-                Some(l) => bail!("{}", l.trim()),
-                None => bail!("ssh failed ({status})"),
-            }
-        }
-        finish(&out, &err)
-    };
-    match tokio::time::timeout(timeout, work).await {
-        Ok(r) => r,
-        Err(_) => bail!("no answer within {}s", timeout.as_secs()),
+    let timeout = std::env::var(TEST_TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(timeout, Duration::from_secs);
+    let program = program(plan);
+    let out = runner::run(via, &program, &input(plan), timeout).await?;
+    if let Some(why) = out.ssh_failure(&program) {
+        bail!("{why}");
     }
-}
-
-/// Writes the plan's input and reads the remote's stdout and stderr to their ends.
-async fn talk(
-    mut stdin: impl tokio::io::AsyncWrite + Unpin,
-    mut stdout: impl tokio::io::AsyncRead + Unpin,
-    mut stderr: impl tokio::io::AsyncRead + Unpin,
-    plan: &Plan<'_>,
-) -> Result<(Vec<u8>, Vec<u8>)> {
-    let data = input(plan);
-    let write = async move {
-        // A remote that exits early closes the pipe: the report says why.
-        let _ = stdin.write_all(&data).await;
-        let _ = stdin.shutdown().await;
-        drop(stdin);
-    };
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let read_out = stdout.read_to_end(&mut out);
-    let read_err = stderr.read_to_end(&mut err);
-    let (_, r1, r2) = tokio::join!(write, read_out, read_err);
-    r1.context("reading the remote's report")?;
-    r2.context("reading the remote's errors")?;
-    Ok((out, err))
-}
-
-/// The report, or an error with the remote's last words on stderr.
-fn finish(out: &[u8], err: &[u8]) -> Result<Report> {
-    parse_report(out).map_err(|e| {
-        let err = String::from_utf8_lossy(err);
-        let err = err.trim();
-        if err.is_empty() {
-            e
-        } else {
-            e.context(format!(
-                "remote said: {}",
-                err.lines().last().unwrap_or(err)
-            ))
+    parse_report(&out.stdout).map_err(|e| {
+        let err = String::from_utf8_lossy(&out.stderr);
+        match err.trim().lines().last() {
+            Some(last) => e.context(format!("remote said: {last}")),
+            None => e,
         }
     })
 }
@@ -666,7 +314,7 @@ mod tests {
     fn run_local_result(home: &Path, plan: &Plan) -> Result<Report> {
         let mut child = Command::new("sh")
             .arg("-c")
-            .arg(script(plan))
+            .arg(program(plan).script())
             .env("HOME", home)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -995,11 +643,11 @@ mod tests {
     /// `--access-token-only`: the refresh secrets never leave, every other field does.
     #[test]
     fn access_token_only_plan() {
-        let cfg = crate::awsconfig::AwsConfig::parse(&format!("{PROFILE}\n{SESSION}")).unwrap();
+        let cfg = crate::aws::config::AwsConfig::parse(&format!("{PROFILE}\n{SESSION}")).unwrap();
         let sso = cfg.sso_profile("dev").unwrap();
         let full = br#"{"startUrl":"https://x.awsapps.com/start","region":"eu-west-1","accessToken":"AT-SECRET","expiresAt":"2030-01-01T00:00:00Z","clientId":"cid","clientSecret":"CS-SECRET","registrationExpiresAt":"2030-06-01T00:00:00Z","refreshToken":"RT-SECRET"}"#;
-        let tok = crate::token::parse(full).unwrap();
-        let opts = crate::cli::SyncOpts {
+        let tok = crate::aws::token::parse(full).unwrap();
+        let opts = Options {
             access_token_only: true,
             ..Default::default()
         };
@@ -1016,11 +664,11 @@ mod tests {
         ] {
             assert!(sent.get(k).is_some(), "{k}");
         }
-        let stripped = crate::token::parse(&p.token).unwrap();
+        let stripped = crate::aws::token::parse(&p.token).unwrap();
         assert!(!stripped.refreshable);
         assert_eq!(stripped.expires_at, tok.expires_at);
         // Default: byte for byte.
-        let p = Plan::new(&sso, &tok, &crate::cli::SyncOpts::default(), None).unwrap();
+        let p = Plan::new(&sso, &tok, &Options::default(), None).unwrap();
         assert_eq!(&*p.token, full.as_slice());
         // -v's description hides every secret.
         let d = p.describe();
@@ -1028,20 +676,20 @@ mod tests {
             assert!(!d.contains(secret), "{d}");
         }
         assert!(d.contains("cid") && d.contains("[profile dev]"), "{d}");
-        assert!(!script(&p).contains("SECRET"));
+        assert!(!program(&p).script().contains("SECRET"));
     }
 
     #[test]
     fn report_parsing() {
         assert!(parse_report(b"").is_err());
-        assert!(parse_report(b"ssso-sync 1\ntoken written\n").is_err());
+        assert!(parse_report(b"ssso-sync 2\ntoken written\ndone\n").is_err());
         let e = parse_report(
-            b"ssso-sync 1\nerror cannot create ~/.aws/sso/cache: Read-only file system\n",
+            b"ssso-sync 3\nerror cannot create ~/.aws/sso/cache: Read-only file system\n",
         )
         .unwrap_err();
-        assert!(e.to_string().contains("Read-only"));
+        assert!(e.to_string().contains("Read-only"), "{e}");
         let r = parse_report(
-            b"ssso-sync 1\naws missing\ntoken remote-newer 3\nabcconfig unchanged\ndone\n",
+            b"ssso-sync 3\naws missing\n:token-newer 3\nabc\nconfig unchanged\ndone\n",
         )
         .unwrap();
         assert!(r.aws_missing);
@@ -1054,7 +702,7 @@ mod tests {
             b"\x1b[31mcolour\x1b[0m\r\n\0binary\xff",
         ] {
             let mut out = noise.to_vec();
-            out.extend_from_slice(b"ssso-sync 2\ntoken unchanged\nconfig unchanged\ndone\n");
+            out.extend_from_slice(b"ssso-sync 3\ntoken unchanged\nconfig unchanged\ndone\n");
             let r = parse_report(&out).unwrap();
             assert_eq!(r.token, TokenOutcome::Unchanged);
             assert_eq!(r.config, ConfigOutcome::Unchanged);
@@ -1062,7 +710,10 @@ mod tests {
         // Noise only: the script never ran.
         let e = parse_report(b"sh: Command not found.\n").unwrap_err();
         assert!(e.to_string().contains("/bin/sh"), "{e}");
-        assert!(parse_report(b"ssso-sync 2\ntoken remote-newer 99\nabc").is_err());
-        assert!(parse_report(b"ssso-sync 2\ntoken remote-newer x\n").is_err());
+        assert!(parse_report(b"ssso-sync 3\n:token-newer 99\nabc").is_err());
+        assert!(parse_report(b"ssso-sync 3\n:token-newer x\n").is_err());
+        // Cut short: no `done`.
+        let e = parse_report(b"ssso-sync 3\ntoken written\n").unwrap_err();
+        assert!(e.to_string().contains("stopped before it finished"), "{e}");
     }
 }

@@ -2,7 +2,7 @@
 //! synced to many hosts at once. The profile is resolved and the token made fresh once (one
 //! login at most, before any host is contacted), then up to `--jobs` hosts are worked on
 //! concurrently, each within `--timeout`: one ssh connection whose remote command is the
-//! usual sync script ([`master::sync_command`], [`sync::run_command`]; no master, so one
+//! usual sync script ([`master::program_command`], [`sync::run_command`]; no master, so one
 //! local process per host), with `BatchMode=yes` unless `--jobs 1`, since prompts from many
 //! hosts at once cannot be answered. A live progress line goes to stderr when it is a terminal; the
 //! per-host table goes to stdout, and the exit status is 1 when any host failed.
@@ -15,13 +15,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::awsconfig::SsoProfile;
-use crate::cli::FleetArgs;
-use crate::master;
-use crate::sshargs::SshArgs;
+use crate::aws::config::SsoProfile;
+use crate::aws::token::Token;
+use crate::session;
+use crate::ssh::args::SshArgs;
+use crate::ssh::config::SshConfig;
+use crate::ssh::master;
 use crate::sync::{self, ConfigOutcome, TokenOutcome};
-use crate::token::{self, Token};
-use crate::{connect, ui};
+use crate::ui;
 
 /// What happened on one host.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,22 +51,27 @@ impl Outcome {
 struct Shared {
     sso: SsoProfile,
     tok: Token,
-    sync: crate::cli::SyncOpts,
+    sync: crate::sync::Options,
     options: Vec<OsString>,
     timeout: Duration,
     batch: bool,
 }
 
-pub fn run(args: &FleetArgs, ssh: SshArgs) -> Result<u8> {
-    ui::set_verbosity(ssh.flags.quiet, ssh.flags.verbose > 0);
-    if args.connect.forward {
-        anyhow::bail!(
-            "--forward serves credentials for as long as a session is connected; `ssso sync` copies the token and leaves. Connect to each host with `ssso --forward HOST` instead"
-        );
-    }
+/// `ssso sync`'s settings (see `ssso sync --help`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub session: session::Settings,
+    /// How many hosts at once (at least 1).
+    pub jobs: usize,
+    /// More hosts, one a line (`-`: stdin).
+    pub hosts_file: Option<std::path::PathBuf>,
+    /// The bound on one host's connection and sync.
+    pub timeout: Duration,
+}
+
+pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
     let hosts = hosts(&ssh, args.hosts_file.as_deref())?;
-    let timeout =
-        Duration::from_secs(token::parse_duration(&args.timeout).context("bad --timeout")?);
+    let timeout = args.timeout;
     let jobs = args.jobs.max(1);
 
     // One profile and one fresh token for the whole fleet, before any host is contacted; a
@@ -75,12 +81,12 @@ pub fn run(args: &FleetArgs, ssh: SshArgs) -> Result<u8> {
         destination: Some(hosts[0].clone()),
         ..Default::default()
     };
-    let cfg = master::resolve(&first)?;
-    let (_, sso, tok) = connect::fresh_token(&args.connect, &cfg, true)?;
+    let cfg = SshConfig::resolve(&first)?;
+    let (sso, tok) = session::fresh_token(&args.session, &cfg, true)?;
     let shared = Rc::new(Shared {
         sso,
         tok,
-        sync: args.connect.sync.clone(),
+        sync: args.session.sync.clone(),
         options: ssh.options.clone(),
         timeout,
         batch: jobs > 1,
@@ -190,7 +196,7 @@ async fn one_host(host: OsString, sh: &Shared) -> Outcome {
         Vec::new()
     };
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-    let cmd = tokio::process::Command::from(master::sync_command(&target, &extra));
+    let cmd = master::program_command(&target, &extra);
     let plan = match sync::Plan::new(&sh.sso, &sh.tok, &sh.sync, None) {
         Ok(p) => p,
         Err(e) => return Outcome::Failed(format!("{e:#}")),
@@ -212,7 +218,7 @@ fn outcome(r: &sync::Report, sh: &Shared) -> Outcome {
         }
         TokenOutcome::Unchanged => {}
         TokenOutcome::RemoteNewer(bytes) => {
-            connect::keep_remote_token(bytes, &sh.sso, &sh.tok);
+            session::adopt_remote_token(bytes, &sh.sso, &sh.tok);
             notes.push("the host had a newer token: kept it, stored it here".to_owned());
         }
     }
