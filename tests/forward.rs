@@ -274,6 +274,9 @@ fn other_logins_work_while_the_session_lasts() {
     // cron: a bare environment, PATH=/usr/bin:/bin, no login shell.
     let cron = "env -i HOME=\"$HOME\" PATH=/usr/bin:/bin AWS_ENDPOINT_URL_STS=\"$AWS_ENDPOINT_URL_STS\" /opt/ssso-test/venv/bin/aws sts get-caller-identity --profile dev --output json";
     assert_caller_identity(&run(&mut server().ssh(u.name(), [cron]), CMD_TIMEOUT));
+    // The helper's other client, python3 (for hosts without curl).
+    let py = "SSSO_FORWARD_CLIENT=python3 aws sts get-caller-identity --profile dev --output json";
+    assert_caller_identity(&run(&mut server().ssh(u.name(), [py]), CMD_TIMEOUT));
     assert_eq!(
         portal().role_calls(&tok).len(),
         1,
@@ -454,4 +457,74 @@ fn one_get_role_credentials_per_lifetime() {
         let fetched = w[1].expiration_ms - 12_000;
         assert!(fetched >= w[0].expiration_ms - 3_000 - 1_000, "{calls:?}");
     }
+}
+
+/// The container-credentials answer is what the real botocore's `ContainerProvider` reads from
+/// `AWS_CONTAINER_CREDENTIALS_FULL_URI` with `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` (served
+/// here over TCP loopback, as an SDK would reach it); without the secret it gets nothing.
+#[test]
+fn botocore_container_provider_reads_the_answer() {
+    use ssso::aws::portal::RoleCredentials;
+    use ssso::forward::server::{Failure, Server, Source};
+    struct Fixed;
+    impl Source for Fixed {
+        fn fetch(&self) -> Result<RoleCredentials, Failure> {
+            Ok(RoleCredentials {
+                access_key_id: "ASIABOTOCORE".into(),
+                secret_access_key: "botocore-secret".into(),
+                session_token: "botocore-session".into(),
+                expiration: ssso::time::now() + 3600,
+            })
+        }
+    }
+    let secret = ssso::forward::Secret::generate().unwrap();
+    let server = std::sync::Arc::new(Server::new(
+        secret.clone(),
+        Some(ACCOUNT_ID.into()),
+        std::sync::Arc::new(Fixed),
+    ));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let srv = server.clone();
+    thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((s, _)) = l.accept().await {
+                let srv = srv.clone();
+                tokio::spawn(async move { srv.handle(s).await });
+            }
+        });
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good");
+    std::fs::write(&good, secret.expose()).unwrap();
+    let bad = dir.path().join("bad");
+    std::fs::write(&bad, "0".repeat(64)).unwrap();
+    let py = "from awscli.botocore.credentials import ContainerProvider\nc = ContainerProvider().load().get_frozen_credentials()\nprint(c.access_key, c.secret_key, c.token)";
+    let python = |token_file: &Path| {
+        let mut cmd = Command::new(format!("{REMOTE_AWS_VENV}/bin/python3"));
+        cmd.args(["-c", py])
+            .env(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                format!("http://127.0.0.1:{port}/role-credentials"),
+            )
+            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token_file);
+        run(&mut cmd, CMD_TIMEOUT)
+    };
+    let out = python(&good);
+    let (status, stdout, stderr) = text(&out);
+    assert!(status.success(), "{stderr}");
+    assert_eq!(
+        stdout.trim(),
+        "ASIABOTOCORE botocore-secret botocore-session"
+    );
+    let out = python(&bad);
+    let (status, stdout, stderr) = text(&out);
+    assert!(!status.success() && !stdout.contains("ASIA"), "{stdout}");
+    assert!(stderr.contains("401"), "{stderr}");
 }
