@@ -107,7 +107,12 @@ pub fn run(settings: &Settings, ssh: SshArgs) -> Result<u8> {
                 "--forward keeps ssso in the foreground to serve the host's credentials: drop -f (-N gives a session without a shell)"
             );
         }
-        Some(session::forward::Local::new(&sso, dir.path())?)
+        let host = ssh
+            .destination
+            .as_deref()
+            .unwrap_or_default()
+            .to_string_lossy();
+        Some(session::forward::Local::new(&sso, dir.path(), &host)?)
     } else {
         None
     };
