@@ -287,6 +287,41 @@ fn other_logins_work_while_the_session_lasts() {
         Vec::<PathBuf>::new()
     );
 
+    // status and doctor show the mode.
+    let out = run(local.ssso().args(["status", "--profile", P]), CMD_TIMEOUT);
+    let (_, stdout, _) = text(&out);
+    assert!(
+        stdout.contains(&format!("forward to {}", u.dest())),
+        "{stdout}"
+    );
+    let doctor = || {
+        let mut cmd = local.ssso();
+        cmd.args(["doctor", "--profile", P, "--json", "-F"])
+            .arg(server().ssh_config())
+            .arg(u.dest());
+        let out = run(&mut cmd, CMD_TIMEOUT);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let check = |d: &serde_json::Value, name: &str| {
+        d["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let d = doctor();
+    assert!(
+        check(&d, "mode")["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("forward:"),
+        "{d}"
+    );
+    assert_eq!(check(&d, "identity")["status"], "ok", "{d}");
+    assert_eq!(d["ok"], true, "{d}");
+
     let stderr = held.kill_ssh();
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_session_gone(u.name(), &dirs);
@@ -294,6 +329,10 @@ fn other_logins_work_while_the_session_lasts() {
         files_holding(u.name(), &secrets(&tok)),
         Vec::<PathBuf>::new()
     );
+    let d = doctor();
+    assert_eq!(check(&d, "identity")["status"], "warn", "{d}");
+    let out = run(local.ssso().args(["status", "--profile", P]), CMD_TIMEOUT);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("forward to"));
 }
 
 /// Another user of the host can read nothing of the session and reach nothing: not the

@@ -190,6 +190,32 @@ pub fn edit_config(
     Ok((new != text).then_some(new))
 }
 
+/// Whether the host's config `text` has the profile in forward form: its section's
+/// `credential_process` is ssso's helper for this profile (what `ssso doctor` calls the host's
+/// mode).
+pub fn is_forward_profile(text: &str, profile: &str) -> bool {
+    let Ok(cfg) = AwsConfig::parse(text) else {
+        return false;
+    };
+    let wanted = if profile == "default" {
+        "default".to_owned()
+    } else {
+        format!("profile {profile}")
+    };
+    let suffix = format!("/.aws/ssso/credential-process {profile}");
+    cfg.sections()
+        .iter()
+        .filter(|s| s.header == wanted || (profile == "default" && s.header == "profile default"))
+        .flat_map(|s| s.text.lines().map(str::to_owned).collect::<Vec<_>>())
+        .any(|l| {
+            let l = l.trim();
+            l.strip_prefix("credential_process")
+                .map(|r| r.trim_start())
+                .and_then(|r| r.strip_prefix('='))
+                .is_some_and(|v| v.trim().ends_with(&suffix))
+        })
+}
+
 /// Step 1, with its parameters.
 pub fn prepare_program(profile: &str, session: &str, token_file: &str) -> Program {
     Program::new("forward-prepare", 1, PREPARE)
@@ -516,6 +542,9 @@ mod tests {
             )
         );
         assert_eq!(edit_config(Some(&edited), &local, H).unwrap(), None);
+        assert!(is_forward_profile(&edited, "dev"));
+        assert!(!is_forward_profile(host, "dev"));
+        assert!(!is_forward_profile(&edited, "other"));
         // And back: file-sync mode's own parser still reads it, and finds no SSO profile.
         let back = AwsConfig::parse(&edited).unwrap();
         assert!(back.sso_profile("dev").is_err());
@@ -594,7 +623,8 @@ mod tests {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(input).unwrap();
+        // A program that stops early (an error) does not read its input.
+        let _ = child.stdin.take().unwrap().write_all(input);
         let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
