@@ -225,7 +225,9 @@ Examples:
   ssso setup --profile dev host --persist-profile --write
                                                   also export AWS_PROFILE in the host's shell startup file
   ssso setup host --undo --persist-profile --write
-                                                  remove both blocks again";
+                                                  remove both blocks again
+  ssso setup --forward --profile dev host --write for `ssso host` in least-privilege mode (no ProxyCommand:
+                                                  plain ssh/scp/rsync get no AWS credentials there)";
 
 /// `ssso setup [--profile NAME] [--persist-profile] [--write] [--undo] [SSH OPTIONS] HOST`.
 #[derive(Debug, Args)]
@@ -245,6 +247,11 @@ pub struct SetupArgs {
     /// Remove ssso's blocks instead of adding them
     #[arg(long)]
     pub undo: bool,
+
+    /// The block for least-privilege mode: `ssso HOST` forwards role credentials and keeps the
+    /// token here; no ProxyCommand (it cannot carry the forward)
+    #[arg(long)]
+    pub forward: bool,
 
     /// ssh options and the host, as for ssso HOST
     #[arg(value_name = "[SSH OPTIONS] HOST", allow_hyphen_values = true)]
@@ -516,6 +523,7 @@ fn with_ssh_args(args: &[OsString]) -> anyhow::Result<Parsed> {
                 persist_profile: a.persist_profile,
                 write: a.write,
                 undo: a.undo,
+                forward: a.forward,
             },
             ssh,
         ),

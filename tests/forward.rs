@@ -567,3 +567,47 @@ fn botocore_container_provider_reads_the_answer() {
     assert!(!status.success() && !stdout.contains("ASIA"), "{stdout}");
     assert!(stderr.contains("401"), "{stderr}");
 }
+
+/// `ssso setup --forward` prints a block without ProxyCommand and with SSSO_MODE=forward, and
+/// says what plain ssh loses; a host with that SetEnv gets forward mode without the option.
+#[test]
+fn setup_forward_and_the_mode_from_the_ssh_config() {
+    let u = user("ssso-fish");
+    server();
+    let (local, tok) = setup();
+    let out = run(
+        local
+            .ssso()
+            .args(["setup", "--forward", "--profile", P, "-F"])
+            .arg(server().ssh_config())
+            .arg(u.dest()),
+        CMD_TIMEOUT,
+    );
+    let (status, stdout, stderr) = text(&out);
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stdout.contains("SetEnv AWS_PROFILE=dev SSSO_MODE=forward")
+            && !stdout.contains("ProxyCommand"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("plain ssh, scp and rsync"), "{stderr}");
+
+    let cfg = local.scratch().join("ssh_config");
+    std::fs::write(
+        &cfg,
+        format!(
+            "Host {HOST_ALIAS}\n    SetEnv SSSO_MODE=forward\nInclude {}\n",
+            server().ssh_config().display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = local.ssso();
+    cmd.env("AWS_ENDPOINT_URL_SSO", portal().sso_url())
+        .args(["--profile", P, "-F"])
+        .arg(&cfg)
+        .arg(u.dest())
+        .arg(caller_identity_command(P));
+    assert_caller_identity(&run(&mut cmd, CMD_TIMEOUT));
+    assert_eq!(portal().role_calls(&tok).len(), 1);
+    assert!(u.read(&token_rel_path(&cache_key("corp"))).is_none());
+}
