@@ -18,6 +18,13 @@ runs=${RUNS:-20}
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
+# The test users are shared with test runs of other checkouts: take the user's lock as the
+# test harness does (tests/common/mod.rs), and start from an empty ~/.aws.
+mkdir -p /run/ssso-test-users
+exec 9>"/run/ssso-test-users/$user"
+flock 9
+rm -rf "/home/$user/.aws"
+
 # The mock portal and moto, alive as long as this script (they exit at EOF on stdin).
 mock=$work/mock
 mkdir -p "$mock"

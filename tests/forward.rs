@@ -611,3 +611,40 @@ fn setup_forward_and_the_mode_from_the_ssh_config() {
     assert_eq!(portal().role_calls(&tok).len(), 1);
     assert!(u.read(&token_rel_path(&cache_key("corp"))).is_none());
 }
+
+/// When IAM Identity Center refuses the local token, the host's `aws` says to log in again on
+/// the machine running ssso, and ssso says it on its side too; `-f` is refused up front.
+#[test]
+fn a_refused_token_says_where_to_log_in() {
+    let u = user("ssso-sh");
+    server();
+    let local = Local::new(&sso_config(P, "corp"));
+    let tok = unique_token("refused");
+    local.write_token(&cache_key("corp"), &tok, 3600);
+    let out = run(
+        &mut forward_cmd(&local, u.name(), &[], &[&caller_identity_command(P)]),
+        CMD_TIMEOUT,
+    );
+    let (status, _, stderr) = text(&out);
+    assert!(!status.success());
+    assert!(
+        stderr.contains("IAM Identity Center refused the SSO token for profile dev")
+            && stderr
+                .contains("log in again on the machine running ssso (`ssso login --profile dev`)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr
+            .matches("ssso: warning: the host asked for AWS credentials and got none")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    let out = run(
+        &mut forward_cmd(&local, u.name(), &["-f"], &["true"]),
+        CMD_TIMEOUT,
+    );
+    let (status, _, stderr) = text(&out);
+    assert_eq!(status.code(), Some(254), "{stderr}");
+    assert!(stderr.contains("drop -f"), "{stderr}");
+}
