@@ -30,9 +30,10 @@ mock=$work/mock
 mkdir -p "$mock"
 echo bench-token >"$mock/tokens"
 : >"$mock/seen"
-# Their stdin: a FIFO held open by one sleep that the cleanup kills.
+# Their stdin: a FIFO held open by one sleep that the cleanup kills (without the user's lock:
+# an orphaned sleep must not hold it).
 mkfifo "$mock/hold"
-sleep infinity >"$mock/hold" 2>/dev/null &
+sleep infinity >"$mock/hold" 2>/dev/null 9>&- &
 pids+=($!)
 python3 tests/support/mock_sso.py "$mock/tokens" "$mock/seen" <"$mock/hold" >"$mock/sso.port" 2>"$mock/sso.log" &
 pids+=($!)
