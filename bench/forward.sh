@@ -18,11 +18,7 @@ runs=${RUNS:-20}
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-# The test users are shared with test runs of other checkouts: take the user's lock as the
-# test harness does (tests/common/mod.rs), and start from an empty ~/.aws.
-mkdir -p /run/ssso-test-users
-exec 9>"/run/ssso-test-users/$user"
-flock 9
+# lib.sh holds the test user's lock (fd 9); start from an empty ~/.aws.
 rm -rf "/home/$user/.aws"
 
 # The mock portal and moto, alive as long as this script (they exit at EOF on stdin).

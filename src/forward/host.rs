@@ -503,8 +503,8 @@ mod tests {
             s,
             "[profile dev]\n# written by ssso --forward: credentials come from your ssso session while it is connected\ncredential_process = /home/alice/.aws/ssso/credential-process dev\nregion = eu-west-1\ns3 =\n  max_concurrent_requests = 4\noutput = json\n"
         );
-        // Legacy profiles, split sections, default.
-        let legacy = "[default]\nsso_start_url = https://x/start\nsso_region = us-east-1\nsso_account_id = 1\nsso_role_name = R\nregion=us-west-2\n[default]\ncli_pager =\n";
+        // Legacy profiles, default.
+        let legacy = "[default]\nsso_start_url = https://x/start\nsso_region = us-east-1\nsso_account_id = 1\nsso_role_name = R\nregion=us-west-2\ncli_pager =\n";
         let s = forward_section(&sso(legacy, "default"), H, "\r\n").unwrap();
         assert_eq!(
             s,
@@ -531,9 +531,9 @@ mod tests {
                 .unwrap(),
             format!("[default]\nregion = x\n\n{section}")
         );
-        // File-sync mode's section is replaced where it stands, split copies removed, every
-        // other byte kept; a second edit changes nothing.
-        let host = "# mine\n[profile dev]\nsso_session = corp\nsso_account_id = 1\n\n[sso-session corp]\nsso_start_url = u\nsso_region = r\n[profile dev]\nregion = x\n[other]\n";
+        // File-sync mode's section is replaced where it stands, every other byte kept; a
+        // second edit changes nothing.
+        let host = "# mine\n[profile dev]\nsso_session = corp\nsso_account_id = 1\n\n[sso-session corp]\nsso_start_url = u\nsso_region = r\n[other]\n";
         let edited = edit_config(Some(host), &local, H).unwrap().unwrap();
         assert_eq!(
             edited,

@@ -47,8 +47,8 @@ pub fn fresh_token(
 
 /// The profile for a host: `--profile` (`flag`), `SSSO_PROFILE`, the host's `SetEnv
 /// AWS_PROFILE` in its ssh config `cfg`, `AWS_PROFILE` (see [`profile::choose`]), resolved to its
-/// SSO settings. The config parser accepts only the SDKs' identifier characters in a profile
-/// name, so the name needs no more checking before it goes into a remote program.
+/// SSO settings. A profile name is whatever botocore reads (quotes, spaces, unicode...); the
+/// config parser refuses only names with NUL, the one byte a remote program cannot carry.
 pub fn host_profile(flag: Option<&str>, cfg: &SshConfig) -> Result<SsoProfile> {
     let (_, sso) = profile::resolve(flag, || cfg.setenv("AWS_PROFILE"))?;
     Ok(sso)
