@@ -7,7 +7,7 @@
 # Center portal (which logs every GetRoleCredentials) and moto's STS, then, on the host:
 #   1. file-sync mode: `aws sts get-caller-identity --profile bench` (the host's botocore calls
 #      GetRoleCredentials itself, every process: AWS CLI v1 keeps no role-credential cache);
-#   2. forward mode, while `ssso --forward ... 'sleep 600'` holds a session: the same call
+#   2. forward mode, while `ssso --forward ... 'cat >/dev/null'` holds a session: the same call
 #      (credential_process -> the helper -> the forwarded socket -> ssso's cache), and the
 #      helper alone with curl and with python3;
 #   3. 100 concurrent `aws` calls in each mode: how many succeed, the wall time, and how many
@@ -83,7 +83,9 @@ on_host_time file-sync "$call"
 burst "100 concurrent"
 
 echo "== forward mode (the token here; the host asks ssso over the session's connection)"
-"$ssso" --forward --profile bench -F "$cfg" bench 'sleep 600' </dev/null >/dev/null 2>"$work/forward.err" &
+# The held session reads the FIFO: it ends (and its `cat` on the host) when the cleanup
+# kills the FIFO's sleep.
+"$ssso" --forward --profile bench -F "$cfg" bench 'cat >/dev/null' <"$mock/hold" >/dev/null 2>"$work/forward.err" &
 pids+=($!)
 for _ in $(seq 100); do
   ssh -F "$cfg" bench 'ls ~/.aws/ssso/forward/bench/ 2>/dev/null | grep -q .' && break

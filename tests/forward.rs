@@ -118,23 +118,29 @@ fn plain_caller_identity(user: &str) -> Output {
     remote_caller_identity(user, P)
 }
 
-/// A held forward session (`sleep 300` on the host), its ssso process and the ssh under it.
+/// A held forward session, its ssso process and the ssh under it. The session runs
+/// `cat >/dev/null` on the host, fed by a pipe held here: it ends when the pipe closes or the
+/// connection drops, so no process of the test user outlives the test on the host.
 struct Held {
     child: Child,
+    stdin: Option<std::process::ChildStdin>,
 }
 
 impl Held {
     fn start(local: &Local, user: &str, extra: &[&str]) -> Held {
-        let mut cmd = forward_cmd(local, user, extra, &["sleep 300"]);
-        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut cmd = forward_cmd(local, user, extra, &["cat >/dev/null"]);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         unsafe {
             cmd.pre_exec(|| {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
                 Ok(())
             });
         }
-        let child = cmd.spawn().unwrap();
-        let held = Held { child };
+        let mut child = cmd.spawn().unwrap();
+        let stdin = child.stdin.take();
+        let held = Held { child, stdin };
         wait_until(
             "the forward session to be up",
             Duration::from_secs(30),
@@ -162,6 +168,14 @@ impl Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
+        // EOF ends the session on the host; then make sure nothing is left here.
+        drop(self.stdin.take());
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10)
+            && self.child.try_wait().ok().flatten().is_none()
+        {
+            thread::sleep(Duration::from_millis(50));
+        }
         for p in children_of(self.child.id() as i32) {
             unsafe { libc::kill(p, libc::SIGKILL) };
         }
