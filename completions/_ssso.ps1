@@ -27,6 +27,7 @@ Register-ArgumentCompleter -Native -CommandName 'ssso' -ScriptBlock {
             [CompletionResult]::new('--no-login', '--no-login', [CompletionResultType]::ParameterName, 'Fail instead of running `aws sso login` when the token is not fresh')
             [CompletionResult]::new('--no-config', '--no-config', [CompletionResultType]::ParameterName, 'Do not touch the remote ~/.aws/config (sync the token only)')
             [CompletionResult]::new('--access-token-only', '--access-token-only', [CompletionResultType]::ParameterName, 'Send the token without refreshToken and clientSecret: the remote cannot refresh it, and it stops working at its expiresAt (see SECURITY in the man page)')
+            [CompletionResult]::new('--forward', '--forward', [CompletionResultType]::ParameterName, 'Least privilege: keep the SSO token on this machine and give the host only the profile''s role credentials, on demand, while the session lasts (see SECURITY)')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -87,6 +88,7 @@ Register-ArgumentCompleter -Native -CommandName 'ssso' -ScriptBlock {
             [CompletionResult]::new('--persist-profile', '--persist-profile', [CompletionResultType]::ParameterName, 'Also set AWS_PROFILE in the host''s login-shell startup file (a marked block)')
             [CompletionResult]::new('--write', '--write', [CompletionResultType]::ParameterName, 'Change the files; without it, only show what would change')
             [CompletionResult]::new('--undo', '--undo', [CompletionResultType]::ParameterName, 'Remove ssso''s blocks instead of adding them')
+            [CompletionResult]::new('--forward', '--forward', [CompletionResultType]::ParameterName, 'The block for least-privilege mode: `ssso HOST` forwards role credentials and keeps the token here; no ProxyCommand (it cannot carry the forward)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

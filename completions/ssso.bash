@@ -83,7 +83,7 @@ _ssso() {
 
     case "${cmd}" in
         ssso)
-            opts="-h --profile --min-valid --no-login --login-arg --no-config --access-token-only --version --help status completions man login doctor setup __complete proxy sync help"
+            opts="-h --profile --min-valid --no-login --login-arg --no-config --access-token-only --forward --version --help status completions man login doctor setup __complete proxy sync help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -395,7 +395,7 @@ _ssso() {
             return 0
             ;;
         ssso__subcmd__setup)
-            opts="-h --profile --persist-profile --write --undo --help"
+            opts="-h --profile --persist-profile --write --undo --forward --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -24,6 +24,7 @@ set edit:completion:arg-completer[ssso] = {|@words|
             cand --no-login 'Fail instead of running `aws sso login` when the token is not fresh'
             cand --no-config 'Do not touch the remote ~/.aws/config (sync the token only)'
             cand --access-token-only 'Send the token without refreshToken and clientSecret: the remote cannot refresh it, and it stops working at its expiresAt (see SECURITY in the man page)'
+            cand --forward 'Least privilege: keep the SSO token on this machine and give the host only the profile''s role credentials, on demand, while the session lasts (see SECURITY)'
             cand --version 'Print version'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -78,6 +79,7 @@ set edit:completion:arg-completer[ssso] = {|@words|
             cand --persist-profile 'Also set AWS_PROFILE in the host''s login-shell startup file (a marked block)'
             cand --write 'Change the files; without it, only show what would change'
             cand --undo 'Remove ssso''s blocks instead of adding them'
+            cand --forward 'The block for least-privilege mode: `ssso HOST` forwards role credentials and keeps the token here; no ProxyCommand (it cannot carry the forward)'
             cand -h 'Print help'
             cand --help 'Print help'
         }

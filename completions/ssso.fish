@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_ssso_global_optspecs
-    string join \n profile= min-valid= no-login login-arg= no-config access-token-only version h/help
+    string join \n profile= min-valid= no-login login-arg= no-config access-token-only forward version h/help
 end
 
 function __fish_ssso_needs_command
@@ -30,6 +30,7 @@ complete -c ssso -n "__fish_ssso_needs_command" -l login-arg -d 'Extra argument 
 complete -c ssso -n "__fish_ssso_needs_command" -l no-login -d 'Fail instead of running `aws sso login` when the token is not fresh'
 complete -c ssso -n "__fish_ssso_needs_command" -l no-config -d 'Do not touch the remote ~/.aws/config (sync the token only)'
 complete -c ssso -n "__fish_ssso_needs_command" -l access-token-only -d 'Send the token without refreshToken and clientSecret: the remote cannot refresh it, and it stops working at its expiresAt (see SECURITY in the man page)'
+complete -c ssso -n "__fish_ssso_needs_command" -l forward -d 'Least privilege: keep the SSO token on this machine and give the host only the profile\'s role credentials, on demand, while the session lasts (see SECURITY)'
 complete -c ssso -n "__fish_ssso_needs_command" -l version -d 'Print version'
 complete -c ssso -n "__fish_ssso_needs_command" -s h -l help -d 'Print help'
 complete -c ssso -n "__fish_ssso_needs_command" -a "status" -d 'Show the resolved profile and the local token\'s state (no network)'
@@ -64,6 +65,7 @@ complete -c ssso -n "__fish_ssso_using_subcommand setup" -l profile -d 'AWS prof
 complete -c ssso -n "__fish_ssso_using_subcommand setup" -l persist-profile -d 'Also set AWS_PROFILE in the host\'s login-shell startup file (a marked block)'
 complete -c ssso -n "__fish_ssso_using_subcommand setup" -l write -d 'Change the files; without it, only show what would change'
 complete -c ssso -n "__fish_ssso_using_subcommand setup" -l undo -d 'Remove ssso\'s blocks instead of adding them'
+complete -c ssso -n "__fish_ssso_using_subcommand setup" -l forward -d 'The block for least-privilege mode: `ssso HOST` forwards role credentials and keeps the token here; no ProxyCommand (it cannot carry the forward)'
 complete -c ssso -n "__fish_ssso_using_subcommand setup" -s h -l help -d 'Print help'
 complete -c ssso -n "__fish_ssso_using_subcommand __complete" -l shell -d 'bash, zsh or fish' -r
 complete -c ssso -n "__fish_ssso_using_subcommand __complete" -s h -l help -d 'Print help'

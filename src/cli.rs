@@ -15,7 +15,7 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::aws::login::Freshness;
-use crate::cmd::{doctor, fleet, login, proxy, setup, status};
+use crate::cmd::{connect, doctor, fleet, login, proxy, setup, status};
 use crate::session;
 use crate::ssh::args::{self as sshargs, Split, SshArgs};
 use crate::ui::Verbosity;
@@ -46,6 +46,11 @@ Profile: --profile, then SSSO_PROFILE, then the host's `SetEnv AWS_PROFILE=...` 
 pub struct Cli {
     #[command(flatten)]
     pub connect: ConnectOpts,
+
+    /// Least privilege: keep the SSO token on this machine and give the host only the
+    /// profile's role credentials, on demand, while the session lasts (see SECURITY)
+    #[arg(long)]
+    pub forward: bool,
 
     /// Print version
     #[arg(long, action = clap::ArgAction::Version)]
@@ -220,7 +225,9 @@ Examples:
   ssso setup --profile dev host --persist-profile --write
                                                   also export AWS_PROFILE in the host's shell startup file
   ssso setup host --undo --persist-profile --write
-                                                  remove both blocks again";
+                                                  remove both blocks again
+  ssso setup --forward --profile dev host --write for `ssso host` in least-privilege mode (no ProxyCommand:
+                                                  plain ssh/scp/rsync get no AWS credentials there)";
 
 /// `ssso setup [--profile NAME] [--persist-profile] [--write] [--undo] [SSH OPTIONS] HOST`.
 #[derive(Debug, Args)]
@@ -240,6 +247,11 @@ pub struct SetupArgs {
     /// Remove ssso's blocks instead of adding them
     #[arg(long)]
     pub undo: bool,
+
+    /// The block for least-privilege mode: `ssso HOST` forwards role credentials and keeps the
+    /// token here; no ProxyCommand (it cannot carry the forward)
+    #[arg(long)]
+    pub forward: bool,
 
     /// ssh options and the host, as for ssso HOST
     #[arg(value_name = "[SSH OPTIONS] HOST", allow_hyphen_values = true)]
@@ -360,7 +372,7 @@ pub struct Parsed {
 #[derive(Debug)]
 pub enum Run {
     /// `ssso [OPTIONS] [SSH OPTIONS] DESTINATION [COMMAND]`
-    Connect(session::Settings, SshArgs),
+    Connect(connect::Settings, SshArgs),
     Proxy(proxy::Settings),
     /// `ssso sync`
     Fleet(fleet::Settings, SshArgs),
@@ -414,7 +426,13 @@ pub fn parse(args: &[OsString]) -> anyhow::Result<Parsed> {
     }
     Ok(Parsed {
         verbosity: ssh_verbosity(&ssh),
-        run: Run::Connect(cli.connect.settings(), ssh),
+        run: Run::Connect(
+            connect::Settings {
+                session: cli.connect.settings(),
+                forward: cli.forward,
+            },
+            ssh,
+        ),
     })
 }
 
@@ -505,6 +523,7 @@ fn with_ssh_args(args: &[OsString]) -> anyhow::Result<Parsed> {
                 persist_profile: a.persist_profile,
                 write: a.write,
                 undo: a.undo,
+                forward: a.forward,
             },
             ssh,
         ),
@@ -644,6 +663,8 @@ mod tests {
         let Run::Connect(s, ssh) = p.run else {
             panic!("{:?}", p.run)
         };
+        assert!(!s.forward);
+        let s = s.session;
         assert_eq!(s.profile.as_deref(), Some("dev"));
         assert_eq!(s.freshness.min_valid, Duration::from_secs(3600));
         assert!(!s.freshness.login);

@@ -136,15 +136,15 @@ No master connection is left behind when ssso exits. Only the one token file is 
         "STATUS",
         r#"\fBssso status\fR reports the chosen profile and its local token; \fBssso status \-\-all\fR reports every SSO session of the local config with its profiles and its token ("expires in 3h12m", "expired 20m ago", refreshable or not). Neither uses the network. Exit status 0 when the token (with \fB\-\-all\fR: every token a profile uses) has more than \fB\-\-min\-valid\fR left, 1 otherwise.
 .PP
-\fB\-\-json\fR prints one object on one line; new fields may be added, existing ones keep their meaning. For one profile: \fBprofile\fR, \fBprofile_source\fR ("flag", "SSSO_PROFILE", "AWS_PROFILE"), \fBsso_session\fR (null for a legacy profile), \fBstart_url\fR, \fBregion\fR, \fBcache_file\fR, \fBmin_valid_seconds\fR and \fBtoken\fR. With \fB\-\-all\fR: \fBsessions\fR, an array of {\fBsso_session\fR, \fBstart_url\fR, \fBregion\fR, \fBprofiles\fR (array of names), \fBcache_file\fR, \fBtoken\fR}, \fBerrors\fR, an array of {\fBprofile\fR, \fBerror\fR} for SSO profiles that do not resolve, and \fBmin_valid_seconds\fR. A \fBtoken\fR object has \fBpresent\fR (bool), \fBexpires_at\fR (UTC, YYYY\-MM\-DDTHH:MM:SSZ, or null), \fBexpires_in_seconds\fR (negative once expired, or null), \fBfresh\fR (bool), \fBrefreshable\fR (bool: the AWS CLI can refresh it without a browser) and, with \fB\-\-all\fR, \fBerror\fR (why the file is unusable, or null)."#,
+\fB\-\-json\fR prints one object on one line; new fields may be added, existing ones keep their meaning. For one profile: \fBprofile\fR, \fBprofile_source\fR ("flag", "SSSO_PROFILE", "AWS_PROFILE"), \fBsso_session\fR (null for a legacy profile), \fBstart_url\fR, \fBregion\fR, \fBcache_file\fR, \fBmin_valid_seconds\fR and \fBtoken\fR. With \fB\-\-all\fR: \fBsessions\fR, an array of {\fBsso_session\fR, \fBstart_url\fR, \fBregion\fR, \fBprofiles\fR (array of names), \fBcache_file\fR, \fBtoken\fR}, \fBerrors\fR, an array of {\fBprofile\fR, \fBerror\fR} for SSO profiles that do not resolve, and \fBmin_valid_seconds\fR. A \fBtoken\fR object has \fBpresent\fR (bool), \fBexpires_at\fR (UTC, YYYY\-MM\-DDTHH:MM:SSZ, or null), \fBexpires_in_seconds\fR (negative once expired, or null), \fBfresh\fR (bool), \fBrefreshable\fR (bool: the AWS CLI can refresh it without a browser) and, with \fB\-\-all\fR, \fBerror\fR (why the file is unusable, or null). For one profile, \fBforward\fR is {\fBpossible\fR (bool: \fB\-\-forward\fR can serve it), \fBwhy_not\fR, \fBsessions\fR: [{\fBhost\fR, \fBpid\fR, \fBstarted\fR}]}, the \fBssso \-\-forward\fR sessions running here; the text report shows the same as \fB\-\-forward\fR and \fBmode\fR lines."#,
     ),
     (
         "DOCTOR",
-        r#"\fBssso doctor\fR [\fB\-\-profile\fR \fINAME\fR] [\fB\-\-json\fR] [\fISSH OPTIONS\fR] \fIHOST\fR checks a host over one ssh connection, with the same options, config and profile resolution as \fBssso\fR \fIHOST\fR, and changes nothing. Each line is \fBok\fR, \fBwarn\fR or \fBfail\fR, with the fix: \fBssh\fR (reachable and authenticated; the key and \fBssh\-copy\-id\fR hint when not), \fBaws\fR (present, v1 or v2), \fBconfig\fR (the remote \fI~/.aws/config\fR has the profile and it matches the local one), \fBtoken\fR (present, for the same start URL, fresh), \fBtoken\-files\fR (0600 in a 0700 \fI~/.aws/sso/cache\fR, owned by the user), \fBcredentials\fR (long-term keys in the remote \fI~/.aws/credentials\fR: a warning) and \fBidentity\fR (a live \fBaws sts get\-caller\-identity \-\-profile\fR \fINAME\fR on the host). Exit status 1 when a check fails. \fB\-\-json\fR prints {\fBhost\fR, \fBprofile\fR, \fBok\fR, \fBchecks\fR: [{\fBcheck\fR, \fBstatus\fR, \fBdetail\fR, \fBfix\fR}]}."#,
+        r#"\fBssso doctor\fR [\fB\-\-profile\fR \fINAME\fR] [\fB\-\-json\fR] [\fISSH OPTIONS\fR] \fIHOST\fR checks a host over one ssh connection, with the same options, config and profile resolution as \fBssso\fR \fIHOST\fR, and changes nothing. Each line is \fBok\fR, \fBwarn\fR or \fBfail\fR, with the fix: \fBssh\fR (reachable and authenticated; the key and \fBssh\-copy\-id\fR hint when not), \fBaws\fR (present, v1 or v2), \fBconfig\fR (the remote \fI~/.aws/config\fR has the profile and it matches the local one), \fBtoken\fR (present, for the same start URL, fresh), \fBtoken\-files\fR (0600 in a 0700 \fI~/.aws/sso/cache\fR, owned by the user), \fBcredentials\fR (long-term keys in the remote \fI~/.aws/credentials\fR: a warning) and \fBidentity\fR (a live \fBaws sts get\-caller\-identity \-\-profile\fR \fINAME\fR on the host). Exit status 1 when a check fails. \fB\-\-json\fR prints {\fBhost\fR, \fBprofile\fR, \fBok\fR, \fBchecks\fR: [{\fBcheck\fR, \fBstatus\fR, \fBdetail\fR, \fBfix\fR}]}. A \fBmode\fR check says how the host gets credentials for the profile: file sync (the token is there) or forward (its \fBcredential_process\fR is \fB\-\-forward\fR's helper); in forward mode a token file on the host is a warning, the helper's \fBforward\-client\fR (curl or python3) is checked, and a failed live check with no \fBssso \-\-forward\fR session connected is a warning that says to connect."#,
     ),
     (
         "SETUP",
-        r#"\fBssso setup\fR [\fB\-\-profile\fR \fINAME\fR] [\fB\-\-persist\-profile\fR] [\fB\-\-write\fR] [\fB\-\-undo\fR] [\fISSH OPTIONS\fR] \fIHOST\fR prints the \fI~/.ssh/config\fR block that makes plain \fBssh\fR \fIHOST\fR (and scp, rsync, editors) go through \fBssso proxy\fR, with \fBSetEnv AWS_PROFILE=\fR\fINAME\fR; with \fB\-\-write\fR it adds the block before the first \fBHost\fR or \fBMatch\fR line, or replaces it, atomically. \fB\-\-persist\-profile\fR also sets AWS_PROFILE in the host's login-shell startup file (\fI~/.bashrc\fR, \fI~/.zshenv\fR, \fI~/.profile\fR, \fI~/.tcshrc\fR or \fI~/.cshrc\fR, \fI~/.config/fish/config.fish\fR). Both are marked blocks: running it again changes nothing, \fB\-\-undo\fR removes them, and nothing outside them is touched. Without \fB\-\-write\fR nothing is changed."#,
+        r#"\fBssso setup\fR [\fB\-\-profile\fR \fINAME\fR] [\fB\-\-persist\-profile\fR] [\fB\-\-write\fR] [\fB\-\-undo\fR] [\fISSH OPTIONS\fR] \fIHOST\fR prints the \fI~/.ssh/config\fR block that makes plain \fBssh\fR \fIHOST\fR (and scp, rsync, editors) go through \fBssso proxy\fR, with \fBSetEnv AWS_PROFILE=\fR\fINAME\fR; with \fB\-\-write\fR it adds the block before the first \fBHost\fR or \fBMatch\fR line, or replaces it, atomically. \fB\-\-persist\-profile\fR also sets AWS_PROFILE in the host's login-shell startup file (\fI~/.bashrc\fR, \fI~/.zshenv\fR, \fI~/.profile\fR, \fI~/.tcshrc\fR or \fI~/.cshrc\fR, \fI~/.config/fish/config.fish\fR). Both are marked blocks: running it again changes nothing, \fB\-\-undo\fR removes them, and nothing outside them is touched. Without \fB\-\-write\fR nothing is changed. With \fB\-\-forward\fR the block has no ProxyCommand but \fBSetEnv AWS_PROFILE=\fR\fINAME\fR \fBSSSO_MODE=forward\fR, so that \fBssso\fR \fIHOST\fR uses least-privilege mode; plain ssh, scp and rsync then get no AWS credentials on that host, which ssso says when it writes the block (see LEAST-PRIVILEGE MODE)."#,
     ),
     (
         "SHELL COMPLETION",
@@ -181,6 +181,20 @@ when it cannot refresh, one warning line appears on your terminal 5 minutes (or 
 \fBssso login\fR and the login step of every command refresh the same way before they fall back to \fBaws sso login\fR."#,
     ),
     (
+        "LEAST-PRIVILEGE MODE",
+        r#"\fBssso \-\-forward\fR [\fIOPTIONS\fR] \fIDESTINATION\fR [\fICOMMAND\fR] keeps the SSO token on this machine. The host gets the credentials of the profile's one role (\fBsso_account_id\fR and \fBsso_role_name\fR; a profile without them is refused), on demand, only while the session is connected:
+.IP \(bu 2
+here, ssso serves the container-credentials protocol (the JSON every AWS SDK reads from \fBAWS_CONTAINER_CREDENTIALS_FULL_URI\fR) on a unix socket in its private directory; it calls SSO \fBGetRoleCredentials\fR (at \fBAWS_ENDPOINT_URL_SSO\fR or \fBhttps://portal.sso.\fR\fIREGION\fR\fB.amazonaws.com\fR) with the local token, refreshed first when it is close to its end, and keeps the answer until 15 minutes (or a quarter of its life) before it expires: one call at a time, however many requests wait;
+.IP \(bu 2
+the session's own connection forwards a socket in a fresh 0700 directory under the host's \fI/tmp\fR to it (\fBssh \-O forward \-R\fR on the live master); every request must carry a random per-session secret, which reaches the host on a channel's stdin and lives in a 0600 file next to the socket;
+.IP \(bu 2
+on the host, \fB[profile\fR \fINAME\fR\fB]\fR in \fI~/.aws/config\fR keeps its other settings and gets \fBcredential_process = \fR\fIHOME\fR\fB/.aws/ssso/credential\-process\fR \fINAME\fR instead of the \fBsso_*\fR keys, so every process of yours there (the session, another ssh login, cron, notebook kernels) gets credentials through the profile while a session lasts; the session itself has \fBAWS_PROFILE\fR set. The helper needs \fBcurl\fR 7.40 or later or \fBpython3\fR on the host (\fBSSSO_FORWARD_CLIENT=curl\fR or \fBpython3\fR chooses); without either ssso says so. A token file that file-sync mode left for the profile is removed;
+.IP \(bu 2
+when the session ends (normally, by a dropped connection, or with ssh killed), a watcher on the host removes the socket's directory and the secret within a second, and \fBaws\fR there then says to reconnect with ssso. A plain \fBssso\fR \fIHOST\fR later puts the profile back in file-sync form.
+.PP
+\fB\-f\fR is refused (ssso must stay to serve); \fB\-N\fR gives a forward without a shell. \fBSetEnv SSSO_MODE=forward\fR for a host in your ssh configuration (\fBssso setup \-\-forward\fR writes it) makes \fBssso\fR \fIHOST\fR use this mode without the option. ProxyCommand mode cannot carry the forward (the connection is ssh's own, and a ProxyCommand only relays bytes): \fBssso proxy\fR copies no token to such a host, and plain ssh, scp and rsync get no AWS credentials there. See SECURITY for what each mode lets a host do."#,
+    ),
+    (
         "FLEET SYNC",
         r#"\fBssso sync\fR [\fB\-\-profile\fR \fINAME\fR] [\fB\-\-jobs\fR \fIN\fR] [\fB\-\-hosts\-file\fR \fIFILE\fR|\fB\-\fR] [\fB\-\-timeout\fR \fID\fR] [\fISSH OPTIONS\fR] \fIHOST\fR... syncs the token and config sections to every host. The profile is \fB\-\-profile\fR, \fBSSSO_PROFILE\fR, the first host's \fBSetEnv AWS_PROFILE\fR, then \fBAWS_PROFILE\fR; the token is made fresh once (one login at most) before any host is contacted. Then up to \fB\-\-jobs\fR hosts (8 by default) are worked on at once, each within \fB\-\-timeout\fR (30s by default, connection and sync), so a slow or dead host holds no other up: one ssh connection per host whose remote command is the sync. With \fB\-\-jobs\fR above 1, ssh runs with \fBBatchMode=yes\fR: password, 2FA and host-key prompts from many hosts at once cannot be answered, so use keys, or \fB\-\-jobs 1\fR. ssh options come before the hosts and apply to every host (\fB\-F\fR included); \fB\-\-hosts\-file\fR adds one host a line (\fB#\fR comments, \fB\-\fR for stdin). A progress line goes to stderr when it is a terminal; the table (HOST, RESULT: synced, already current or failed, DETAIL) goes to stdout. Exit status 1 when any host failed, 254 when ssso failed before contacting any."#,
     ),
@@ -198,7 +212,10 @@ read locally; on the host, only the profile's and its session's sections are wri
 the token: SHA-1 of the sso_session name, or of the start URL for a legacy profile. Read locally, written on the host.
 .TP
 \fI$XDG_RUNTIME_DIR/ssso/\fR or \fI/tmp/ssso\-UID/\fR
-private (0700) directory for the control socket, removed when ssso exits; in ProxyCommand mode also the sync masters' sockets (\fIp<KEY>\fR, gone 60 seconds after their last use) and their stamp files (\fIp<KEY>.s\fR)."#,
+private (0700) directory for the control socket, removed when ssso exits; in ProxyCommand mode also the sync masters' sockets (\fIp<KEY>\fR, gone 60 seconds after their last use) and their stamp files (\fIp<KEY>.s\fR); with \fB\-\-forward\fR the credential server's socket (\fIf\fR) and a record of the running session for \fBssso status\fR (\fIfwd\-PID.json\fR).
+.TP
+\fI~/.aws/ssso/\fR on the host (\fB\-\-forward\fR)
+\fIcredential\-process\fR, the helper that \fIcredential_process\fR runs, and \fIforward/PROFILE/SESSION\fR, pointers (0600, nothing secret) to the live sessions' directories \fI/tmp/ssso\-fwd.*\fR (0700: the socket \fIs\fR, the secret, the watcher's pid)."#,
     ),
     (
         "ENVIRONMENT",
@@ -211,6 +228,12 @@ set by ssso for the ssh it runs: a \fBssso proxy\fR that sees it only connects (
 .TP
 \fBAWS_CONFIG_FILE\fR
 the local AWS config file.
+.TP
+\fBAWS_ENDPOINT_URL_SSO\fR, \fBAWS_ENDPOINT_URL_SSO_OIDC\fR
+the IAM Identity Center portal (\fB\-\-forward\fR's GetRoleCredentials) and SSO-OIDC (refresh) endpoints, as botocore reads them.
+.TP
+\fBSSSO_FORWARD_CLIENT\fR (on the host)
+\fBcurl\fR or \fBpython3\fR: which one \fB\-\-forward\fR's helper uses.
 .TP
 \fBHOME\fR
 locates \fI~/.aws\fR.
@@ -228,7 +251,15 @@ no colour in ssso's messages."#,
 .PP
 By default the token file goes to the host byte for byte, refresh token and client secret included: the host's AWS CLI then refreshes the access token by itself for as long as the SSO session lasts (8 hours by default, up to 90 days), and a refresh done there comes back to your machine at the next sync (the newest \fIexpiresAt\fR wins, in both directions). Anyone who can read your files on the host (root, a backup) can do the same until the session ends. \fB\-\-access\-token\-only\fR sends the file without \fIrefreshToken\fR and \fIclientSecret\fR (every other field kept): the host holds a bearer token that dies at its \fIexpiresAt\fR (about an hour for an sso-session profile), cannot be refreshed there, and a long job on the host fails when it expires unless you connect again. Such a copy replaces a full one already on the host at the next sync, unless the host's is newer; and a token that cannot refresh is never written over a local one that can, whatever its expiry.
 .PP
-On the host, the token and \fI~/.aws/config\fR are written to a temporary file in the same directory, fsynced and renamed into place, under a lock (a \fI.ssso\-lock\fR directory in the cache, taken over when its owner is gone), so concurrent syncs and a crash at any point leave the old file or the new one. A cache directory that is a symlink, not yours, or writable by group or others is refused. A \fI~/.aws/config\fR that the AWS CLI (botocore) would reject (text before the first section, a section or a key given twice in a section, a line that is neither a section nor key = value) is left as it is, with a warning naming the line."#,
+On the host, the token and \fI~/.aws/config\fR are written to a temporary file in the same directory, fsynced and renamed into place, under a lock (a \fI.ssso\-lock\fR directory in the cache, taken over when its owner is gone), so concurrent syncs and a crash at any point leave the old file or the new one. A cache directory that is a symlink, not yours, or writable by group or others is refused. A \fI~/.aws/config\fR that the AWS CLI (botocore) would reject (text before the first section, a section or a key given twice in a section, a line that is neither a section nor key = value) is left as it is, with a warning naming the line.
+.PP
+\fBThe two modes compared\fR: what a host can do with what ssso gives it, and for how long.
+.TP
+file sync (the default)
+The host holds your SSO token. Whoever can read your files there (you, root, a backup, an intruder in your account) can get credentials for \fIevery\fR account and role assigned to you, and with the refresh token go on doing so until the SSO session ends (8 hours by default, up to 90 days), long after you disconnect. \fB\-\-access\-token\-only\fR cuts that to the access token's life (about an hour), still for every role. Nothing needs ssso to stay connected: plain ssh, scp, rsync, cron and jobs that outlive the session all work.
+.TP
+\fB\-\-forward\fR
+No token, refresh token or client secret is ever written on the host. The host can get the credentials of the profile's \fIone\fR role, and only while a session is connected: whoever runs as you there (or as root) can ask for them during that time and keep what they got until it expires (the permission set's session duration: 1 hour by default, up to 12 hours). Role credentials exist there only in the memory of the processes that asked; the per-session secret and the socket live in a 0700 directory under \fI/tmp\fR and go when the connection does. Other users of the host cannot reach the socket, read the secret, or take the socket's place first. The price: a job on the host gets no new credentials once you disconnect, plain ssh/scp/rsync and ProxyCommand mode get none, and the first call of each credential lifetime crosses the connection to this machine."#,
     ),
     (
         "EXAMPLES",
@@ -244,6 +275,9 @@ log in with the device-code flow when a login is needed.
 .TP
 \fBssso status \-\-json\fR
 the local token's state, without network.
+.TP
+\fBssso \-\-forward \-\-profile dev alice@gpubox 'python train.py'\fR
+least privilege: the job gets the role's credentials while connected; no token on the host.
 .TP
 \fBssso sync \-\-profile dev \-\-jobs 32 \-\-timeout 10s \-\-hosts\-file hosts.txt\fR
 the token and config to every host in hosts.txt, 32 at a time; a table of results.

@@ -7,8 +7,8 @@
 //! |---|---|---|
 //! | base | [`time`], [`ui`], [`files`] | timestamps and durations; messages on stderr; local files written safely |
 //! | sides | [`aws`], [`ssh`] | the AWS config, token cache, refresh and login; ssh's grammar, config, master and remote shells |
-//! | sync | [`sync`] | what is synced and how the host stores it |
-//! | session | [`session`] | the local half of a sync for every command that syncs |
+//! | sync | [`sync`], [`forward`] | what is synced and how the host stores it; least-privilege mode's credential server and host programs |
+//! | session | [`session`] | the local half of a sync (or of a forward) for every command that syncs |
 //! | commands | [`cmd`] | connect, proxy, sync (fleet), status, login, doctor, setup, completion |
 //! | boundary | [`cli`], [`docs`] | the command line, its settings, the man page and completions |
 
@@ -17,6 +17,7 @@ pub mod cli;
 pub mod cmd;
 pub mod docs;
 pub mod files;
+pub mod forward;
 pub mod session;
 pub mod ssh;
 pub mod sync;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     ("base", &["time", "ui", "files", "testing"]),
     ("sides", &["aws", "ssh"]),
-    ("sync", &["sync"]),
+    ("sync", &["sync", "forward"]),
     ("session", &["session"]),
     ("commands", &["cmd"]),
     ("boundary", &["cli", "docs"]),

@@ -135,6 +135,7 @@ fn doctor_reports_before_and_after_a_sync() {
     };
     for c in [
         "ssh",
+        "mode",
         "config",
         "token",
         "token-files",
@@ -148,7 +149,14 @@ fn doctor_reports_before_and_after_a_sync() {
         "warn",
         "the test users have AWS CLI v1: {v:#}"
     );
-    let identity = v["checks"][6]["detail"].as_str().unwrap();
+    let identity = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "identity")
+        .unwrap()["detail"]
+        .as_str()
+        .unwrap();
     assert!(identity.contains(ACCOUNT_ID), "{identity}");
 }
 

@@ -5,5 +5,6 @@
 pub mod config;
 pub mod login;
 pub mod oidc;
+pub mod portal;
 pub mod profile;
 pub mod token;

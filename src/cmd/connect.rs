@@ -7,6 +7,11 @@
 //! over it while the session's wrapper waits on the remote for the sync to release it; then
 //! wait for ssh and exit with its status. ssso stays in the foreground only to forward
 //! termination signals and report the sync; stdin, stdout, stderr and the terminal are ssh's.
+//!
+//! In forward mode (`--forward`, or `SetEnv SSSO_MODE=forward` for the host) no token is sent:
+//! the credential server of [`session::forward`] runs beside the session, and the host is set
+//! up over the master instead of the sync (see [`crate::forward`]); the token stays fresh
+//! here, refreshed when a fetch needs it, and nothing is pushed.
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -19,7 +24,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::aws::config::SsoProfile;
 use crate::aws::token::Token;
-use crate::session::{self, SYNC_TIMEOUT, Settings, keep};
+use crate::session::{self, SYNC_TIMEOUT, keep};
 use crate::ssh::args::SshArgs;
 use crate::ssh::config::SshConfig;
 use crate::ssh::master::{self, PrivateDir};
@@ -27,7 +32,19 @@ use crate::ssh::remote::{self, Run};
 use crate::sync;
 use crate::ui;
 
-pub fn run(opts: &Settings, ssh: SshArgs) -> Result<u8> {
+/// The connect path's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub session: session::Settings,
+    /// `--forward`: least-privilege mode.
+    pub forward: bool,
+}
+
+/// The value of `SetEnv SSSO_MODE=...` that makes a host use forward mode without the option.
+pub const MODE_FORWARD: &str = "forward";
+
+pub fn run(settings: &Settings, ssh: SshArgs) -> Result<u8> {
+    let opts = &settings.session;
     if ssh.flags.query {
         // -G, -V, -Q, -O: ssh answers by itself; nothing to sync.
         let err = master::passthrough(&ssh.to_args()).exec();
@@ -83,6 +100,22 @@ pub fn run(opts: &Settings, ssh: SshArgs) -> Result<u8> {
     let plan = sync::Plan::new(&sso, &tok, &opts.sync, nonce.as_deref())?;
 
     let dir = PrivateDir::new()?;
+    let forward_mode = settings.forward || cfg.setenv("SSSO_MODE").as_deref() == Some(MODE_FORWARD);
+    let fwd = if forward_mode {
+        if ssh.flags.fork {
+            bail!(
+                "--forward keeps ssso in the foreground to serve the host's credentials: drop -f (-N gives a session without a shell)"
+            );
+        }
+        let host = ssh
+            .destination
+            .as_deref()
+            .unwrap_or_default()
+            .to_string_lossy();
+        Some(session::forward::Local::new(&sso, dir.path(), &host)?)
+    } else {
+        None
+    };
     let ctl = dir.socket();
     let mut cmd = master::command(&ssh, &ctl, add_tty, remote_command.as_deref());
     ui::debug(format_args!(
@@ -114,13 +147,25 @@ pub fn run(opts: &Settings, ssh: SshArgs) -> Result<u8> {
                 pid.is_some_and(|p| unsafe { libc::kill(p as i32, 0) } == 0)
             })
             .await;
-            if up {
-                Some(sync::run(&ctl, &plan, SYNC_TIMEOUT).await)
-            } else {
-                None
+            if !up {
+                return None;
             }
+            Some(match &fwd {
+                None => Setup::Sync(sync::run(&ctl, &plan, SYNC_TIMEOUT).await),
+                Some(f) => {
+                    Setup::Forward(f.start_on_host(&ctl, nonce.as_deref(), SYNC_TIMEOUT).await)
+                }
+            })
         };
         tokio::pin!(sync);
+        // Forward mode: the credential server, for as long as the session runs.
+        let serving = async {
+            match &fwd {
+                Some(f) => f.serve().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(serving);
         // Once the session's own sync is done: keep the remote token fresh while it runs.
         let keep = keep::keep_fresh(
             keep::Session {
@@ -137,7 +182,8 @@ pub fn run(opts: &Settings, ssh: SshArgs) -> Result<u8> {
         let status = loop {
             tokio::select! {
                 r = &mut sync, if !sync_done => { sync_done = true; report(&r, &dest, &sso, &tok); }
-                () = &mut keep, if sync_done => {}
+                () = &mut keep, if sync_done && fwd.is_none() => {}
+                () = &mut serving => {}
                 s = &mut exited => break s.context("lost track of ssh")??,
                 _ = term.recv() => forward(pid, libc::SIGTERM),
                 _ = hup.recv() => forward(pid, libc::SIGHUP),
@@ -165,10 +211,18 @@ pub fn run(opts: &Settings, ssh: SshArgs) -> Result<u8> {
     })
 }
 
-/// Tells the user what the session's own sync did, when it ran.
-fn report(result: &Option<Result<sync::Report>>, dest: &str, sso: &SsoProfile, local: &Token) {
-    if let Some(result) = result {
-        session::report_sync(result, dest, sso, local);
+/// What ran once the connection was up: the sync, or the forward's setup.
+enum Setup {
+    Sync(Result<sync::Report>),
+    Forward(Result<crate::forward::host::Started>),
+}
+
+/// Tells the user what the session's own sync (or forward setup) did, when it ran.
+fn report(result: &Option<Setup>, dest: &str, sso: &SsoProfile, local: &Token) {
+    match result {
+        Some(Setup::Sync(result)) => session::report_sync(result, dest, sso, local),
+        Some(Setup::Forward(result)) => session::forward::report(result, dest, &sso.profile),
+        None => {}
     }
 }
 

@@ -11,6 +11,13 @@
 //! finally a live `aws sts get-caller-identity --profile NAME`, the only proof that the token
 //! works. Nothing on the remote is changed.
 //!
+//! The `mode` check says how the host gets credentials for the profile: `file sync` (the token
+//! file is on the host) or `forward` (the profile's `credential_process` is `ssso --forward`'s
+//! helper: no token belongs on the host, and credentials come only while a `ssso --forward`
+//! session is connected). In forward mode the token checks turn around (a token file on the
+//! host is a warning), the helper's client (curl or python3) is checked, and a failed live
+//! check without a connected session is a warning that says to connect.
+//!
 //! `--json` prints one object on one line (stable; new fields may be added):
 //!
 //! | field | type | meaning |
@@ -19,7 +26,7 @@
 //! | `profile` | string | the AWS profile checked |
 //! | `ok` | bool | no check failed |
 //! | `checks` | array | in order; each `{"check", "status", "detail", "fix"}` |
-//! | `checks[].check` | string | `ssh`, `aws`, `config`, `token`, `token-files`, `credentials`, `identity` |
+//! | `checks[].check` | string | `ssh`, `aws`, `mode`, `config`, `forward-client` (forward mode), `token`, `token-files` (file-sync mode), `credentials`, `identity` |
 //! | `checks[].status` | string | `ok`, `warn` or `fail` |
 //! | `checks[].detail` | string | what was found |
 //! | `checks[].fix` | string or null | what to do about it (null when ok) |
@@ -223,6 +230,17 @@ pub(crate) fn evaluate(
         ),
     });
 
+    let forward = f
+        .config()
+        .is_some_and(|t| crate::forward::host::is_forward_profile(&t, p));
+    if forward {
+        forward_checks(&f, local, dest, &mut checks);
+        return checks;
+    }
+    checks.push(ok(
+        "mode",
+        format!("file sync: the host holds the SSO token for profile {p} (connect with --forward to keep it on your machine)"),
+    ));
     checks.push(match &f.config() {
         None => bad(
             "config",
@@ -317,6 +335,90 @@ pub(crate) fn evaluate(
         }
     });
     checks
+}
+
+/// The checks for a host in forward mode (after `ssh` and `aws`).
+fn forward_checks(f: &Facts, local: &SsoProfile, dest: &str, checks: &mut Vec<Check>) {
+    let p = &local.profile;
+    let connect = format!("connect with `ssso --forward --profile {p} {dest}`");
+    let sessions: u32 = f
+        .get("forward-sessions")
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    checks.push(ok(
+        "mode",
+        format!(
+            "forward: [profile {p}] takes credentials from ssso --forward (credential_process); {sessions} session(s) connected"
+        ),
+    ));
+    checks.push(ok(
+        "config",
+        format!("profile {p} is in forward form (credential_process = ~/.aws/ssso/credential-process {p})"),
+    ));
+    checks.push(match f.get("forward-client") {
+        Some(c @ ("curl" | "python3")) => ok("forward-client", format!("the helper uses {c}")),
+        _ => bad(
+            "forward-client",
+            Status::Fail,
+            "neither curl nor python3 on the host: the helper cannot reach the forward",
+            "install curl (7.40 or later) or python3 on the host",
+        ),
+    });
+    checks.push(match f.get("token") {
+        None | Some("missing") => ok("token", "no SSO token on the host (forward mode keeps it on your machine)"),
+        Some(_) => bad(
+            "token",
+            Status::Warn,
+            format!("an SSO token file is on the host (~/.aws/sso/cache/{}) although profile {p} is in forward mode", local.cache_file_name),
+            format!("{connect}: it removes that file; or remove it by hand"),
+        ),
+    });
+    checks.push(match f.get("credentials").and_then(|n| n.trim().parse::<u32>().ok()) {
+        Some(0) => ok("credentials", "no long-term keys in ~/.aws/credentials"),
+        Some(n) => bad(
+            "credentials",
+            Status::Warn,
+            format!("~/.aws/credentials on the host holds {n} long-term access key(s)"),
+            format!("remove them if they are not needed; keys for a profile named {p} there would take precedence over the forward"),
+        ),
+        None => bad("credentials", Status::Warn, "could not read ~/.aws/credentials", "check its permissions"),
+    });
+    checks.push(match f.sts() {
+        Some((0, out)) => {
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+            ok(
+                "identity",
+                format!(
+                    "aws sts get-caller-identity --profile {p}: {}",
+                    v["Arn"].as_str().unwrap_or("(no Arn)")
+                ),
+            )
+        }
+        Some((rc, out)) if sessions == 0 => bad(
+            "identity",
+            Status::Warn,
+            format!(
+                "no ssso --forward session is connected, so aws has no credentials there now ({rc}: {})",
+                out.trim().lines().last().unwrap_or("")
+            ),
+            connect,
+        ),
+        Some((rc, out)) => bad(
+            "identity",
+            Status::Fail,
+            format!(
+                "aws sts get-caller-identity --profile {p} failed ({rc}) with a session connected: {}",
+                out.trim().lines().last().unwrap_or("")
+            ),
+            "see the message; `ssso -v --forward ...` shows the forward's steps",
+        ),
+        None => bad(
+            "identity",
+            Status::Fail,
+            "not checked (no `aws` on the host, or the connection was cut)",
+            "install AWS CLI v2 on the host",
+        ),
+    });
 }
 
 /// ssh did not run the script: say why, with the fix for the usual causes.
@@ -618,6 +720,7 @@ mod tests {
             [
                 ("ssh", "ok"),
                 ("aws", "ok"),
+                ("mode", "ok"),
                 ("config", "ok"),
                 ("token", "ok"),
                 ("token-files", "ok"),
@@ -627,9 +730,45 @@ mod tests {
             "{checks:#?}"
         );
         assert!(
-            checks[6]
+            checks[7]
                 .detail
                 .contains("arn:aws:sts::1:assumed-role/R/me")
+        );
+    }
+
+    /// A host in forward mode: no token is right, a left-over one is a warning, and a failed
+    /// live check without a connected session says to connect with --forward.
+    #[test]
+    fn forward_mode_host() {
+        let h = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(h.path().join(".aws")).unwrap();
+        let sso = local();
+        let helper = format!("{}/.aws/ssso/credential-process", h.path().display());
+        let cfg = crate::forward::host::edit_config(None, &sso, &helper)
+            .unwrap()
+            .unwrap();
+        std::fs::write(h.path().join(".aws/config"), cfg).unwrap();
+        let aws = r#"case $1 in --version) echo 'aws-cli/2.15.0 Python/3.11';; *) echo 'ssso: no ssso --forward session for AWS profile dev is connected' >&2; exit 255;; esac"#;
+        let out = run_script(h.path(), aws);
+        let checks = evaluate("h", &sso, &out, "", crate::time::now(), 900);
+        assert_eq!(
+            statuses(&checks),
+            [
+                ("ssh", "ok"),
+                ("aws", "ok"),
+                ("mode", "ok"),
+                ("config", "ok"),
+                ("forward-client", "ok"),
+                ("token", "ok"),
+                ("credentials", "ok"),
+                ("identity", "warn")
+            ],
+            "{checks:#?}"
+        );
+        assert!(checks[2].detail.starts_with("forward:"), "{checks:#?}");
+        assert_eq!(
+            checks[7].fix.as_deref(),
+            Some("connect with `ssso --forward --profile dev h`")
         );
     }
 
@@ -651,6 +790,7 @@ mod tests {
             [
                 ("ssh", "ok"),
                 ("aws", "warn"),
+                ("mode", "ok"),
                 ("config", "warn"),
                 ("token", "fail"),
                 ("token-files", "fail"),
@@ -660,19 +800,19 @@ mod tests {
             "{checks:#?}"
         );
         assert!(
-            checks[2].detail.contains("sso_account_id 1 here, 2 there"),
+            checks[3].detail.contains("sso_account_id 1 here, 2 there"),
             "{}",
-            checks[2].detail
+            checks[3].detail
         );
         assert!(
-            checks[4]
+            checks[5]
                 .fix
                 .as_deref()
                 .unwrap()
                 .contains("mkdir -p ~/.aws/sso/cache")
         );
         assert!(
-            checks[6]
+            checks[7]
                 .fix
                 .as_deref()
                 .unwrap()

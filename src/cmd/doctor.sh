@@ -6,6 +6,8 @@
 #   token MODE UID | symlink | missing, and the blob :token (the file, for doctor.rs to read)
 #   :config                            ~/.aws/config, when it is a file
 #   credentials N                      how many aws_access_key_id lines ~/.aws/credentials has
+#   forward-client curl|python3|none   what ssso --forward's helper can use here
+#   forward-sessions N                 ssso --forward sessions connected for P (live sockets)
 #   sts-status RC, blob :sts           `aws sts get-caller-identity --profile P` and its output
 #   done
 #
@@ -40,6 +42,17 @@ c="$HOME/.aws/config"
 if [ -f "$c" ]; then blob_file config "$c"; fi
 cr="${AWS_SHARED_CREDENTIALS_FILE:-$HOME/.aws/credentials}"
 if [ -f "$cr" ]; then rp "credentials $(grep -ci '^[[:space:]]*aws_access_key_id' "$cr")"; else rp "credentials 0"; fi
+# --forward: the helper's client, and the forward sessions connected for P (live sockets).
+fc=none
+if command -v curl >/dev/null 2>&1; then fc=curl; elif command -v python3 >/dev/null 2>&1; then fc=python3; fi
+rp "forward-client $fc"
+fs=0
+set +f
+for ptr in "$HOME/.aws/ssso/forward/$P"/*; do
+  if [ -f "$ptr" ] && IFS= read -r od <"$ptr" && [ -S "$od/s" ]; then fs=$((fs + 1)); fi
+done
+set -f
+rp "forward-sessions $fs"
 if [ -n "$a" ]; then
   if command -v timeout >/dev/null 2>&1; then to="timeout 30"; else to=''; fi
   # $to is one or two words on purpose.

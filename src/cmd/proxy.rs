@@ -69,6 +69,14 @@ pub fn run(args: &Settings) -> Result<u8> {
 
     let (target, cfg) = resolve_target(args)?;
     let dest = target.label(&cfg);
+    if cfg.setenv("SSSO_MODE").as_deref() == Some(crate::cmd::connect::MODE_FORWARD) {
+        // The host is set up for least privilege: no token goes there, and a ProxyCommand
+        // cannot add a forward to ssh's own connection.
+        ui::warn(format_args!(
+            "{dest} is set up for ssso --forward (SetEnv SSSO_MODE=forward): ssso proxy does not copy the token there, and this session gets no AWS credentials; use `ssso {dest}`"
+        ));
+        return serve(connect_tcp(&args.host, args.port)?, false);
+    }
     let (sso, tok) = session::fresh_token(&args.session, &cfg, true)?;
     let plan = sync::Plan::new(&sso, &tok, &args.session.sync, None)?;
     match sync_to_host(&target, &cfg, &plan, &dest) {

@@ -14,6 +14,12 @@
 //!   `~/.config/fish/config.fish`. One ssh connection runs one sh script
 //!   ([`crate::ssh::remote::wrap`]) that edits the file the same way.
 //!
+//! - With `--forward`, the `Host` block has no ProxyCommand but `SetEnv SSSO_MODE=forward`:
+//!   `ssso HOST` then uses least-privilege mode without the option. Plain `ssh HOST`, scp,
+//!   rsync and editors get no AWS credentials on that host: a ProxyCommand only relays bytes
+//!   and cannot add a remote forward to ssh's own connection, and syncing the token from it
+//!   would undo the point of forward mode. The command says so.
+//!
 //! Nothing changes without `--write`: the blocks are printed instead. `--undo` removes them.
 //! Running it twice changes nothing the second time.
 
@@ -40,6 +46,8 @@ pub struct Settings {
     pub write: bool,
     /// Remove ssso's blocks instead of adding them.
     pub undo: bool,
+    /// The block for least-privilege mode (`SetEnv SSSO_MODE=forward`, no ProxyCommand).
+    pub forward: bool,
 }
 
 pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
@@ -60,6 +68,9 @@ pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
     } else {
         let cfg = SshConfig::resolve(&ssh)?;
         let sso = session::host_profile(args.profile.as_deref(), &cfg)?;
+        if args.forward {
+            crate::forward::source::SsoSource::new(&sso)?;
+        }
         if !sso
             .profile
             .bytes()
@@ -79,7 +90,7 @@ pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let block = (!args.undo).then(|| ssh_block(host, user, &name));
+    let block = (!args.undo).then(|| ssh_block(host, user, &name, args.forward));
     let after = edit_ssh_config(&before, host, block.as_deref());
     let shown = path.display();
     match (&block, after == before, args.write) {
@@ -100,6 +111,11 @@ pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
                 if block.is_some() { "wrote" } else { "removed" }
             ));
         }
+    }
+    if args.forward && !args.undo {
+        ui::info(format_args!(
+            "`ssso {host}` now keeps the SSO token on this machine and forwards role credentials while connected; plain ssh, scp and rsync to {host} get no AWS credentials there (a ProxyCommand cannot carry the forward)"
+        ));
     }
 
     if args.persist_profile {
@@ -145,15 +161,21 @@ fn markers(host: &str) -> (String, String) {
 }
 
 /// The `~/.ssh/config` block for `host`, markers included.
-pub(crate) fn ssh_block(host: &str, user: Option<&str>, profile: &str) -> String {
+pub(crate) fn ssh_block(host: &str, user: Option<&str>, profile: &str, forward: bool) -> String {
     let (begin, end) = markers(host);
     let mut b = format!("{begin}\nHost {host}\n");
     if let Some(u) = user {
         b.push_str(&format!("    User {u}\n"));
     }
-    b.push_str(&format!(
-        "    ProxyCommand ssso proxy %h %p\n    SetEnv AWS_PROFILE={profile}\n{end}\n"
-    ));
+    if forward {
+        b.push_str(&format!(
+            "    # ssso --forward: use `ssso {host}`; plain ssh/scp/rsync get no AWS credentials here\n    SetEnv AWS_PROFILE={profile} SSSO_MODE=forward\n{end}\n"
+        ));
+    } else {
+        b.push_str(&format!(
+            "    ProxyCommand ssso proxy %h %p\n    SetEnv AWS_PROFILE={profile}\n{end}\n"
+        ));
+    }
     b
 }
 
@@ -217,7 +239,7 @@ mod tests {
     fn ssh_block_goes_before_the_first_host_and_is_idempotent() {
         let before =
             "# mine\nServerAliveInterval 30\n\nHost *\n    User me\nHost other\n    Port 2\n";
-        let block = ssh_block("box", Some("alice"), "dev");
+        let block = ssh_block("box", Some("alice"), "dev", false);
         let after = edit_ssh_config(before, "box", Some(&block));
         assert_eq!(
             after,
@@ -225,15 +247,22 @@ mod tests {
         );
         assert_eq!(edit_ssh_config(&after, "box", Some(&block)), after);
         // A changed profile replaces the block in place.
-        let again = edit_ssh_config(&after, "box", Some(&ssh_block("box", None, "prod")));
+        let again = edit_ssh_config(&after, "box", Some(&ssh_block("box", None, "prod", false)));
         assert!(again.contains("AWS_PROFILE=prod") && !again.contains("AWS_PROFILE=dev"));
         assert_eq!(again.matches(">>> ssso setup box").count(), 1);
         // Undo gives back the original, byte for byte; other hosts' blocks stay.
         assert_eq!(edit_ssh_config(&after, "box", None), before);
-        let two = edit_ssh_config(&after, "b2", Some(&ssh_block("b2", None, "x")));
+        let two = edit_ssh_config(&after, "b2", Some(&ssh_block("b2", None, "x", false)));
         assert_eq!(
             edit_ssh_config(&edit_ssh_config(&two, "b2", None), "box", None),
             before
+        );
+        // --forward: no ProxyCommand, the mode in SetEnv.
+        let f = ssh_block("box", None, "dev", true);
+        assert!(
+            !f.contains("ProxyCommand")
+                && f.contains("    SetEnv AWS_PROFILE=dev SSSO_MODE=forward\n"),
+            "{f}"
         );
         // No Host line, no final newline: appended after a newline.
         assert_eq!(edit_ssh_config("Port 2", "box", Some("B\n")), "Port 2\nB\n");

@@ -27,6 +27,9 @@
 //! | `token.fresh` | bool | more than `min_valid_seconds` left (false without a token) |
 //! | `token.refreshable` | bool | the AWS CLI/SDKs can refresh it without a browser: refreshToken, clientId, clientSecret present and client registration unexpired (false without a token) |
 //! | `min_valid_seconds` | int | the `--min-valid` threshold used for `fresh` |
+//! | `forward.possible` | bool | `--forward` can serve this profile (it names an account and a role) |
+//! | `forward.why_not` | string or null | why not, when it cannot |
+//! | `forward.sessions[]` | array | the `ssso --forward` sessions running here for this profile: `{"host", "pid", "started"}` (`started` as `YYYY-MM-DDTHH:MM:SSZ`) |
 //!
 //! `--all` reports every `[sso-session]` of the local config and every legacy start URL, with
 //! the SSO profiles that use each; it exits 0 when every token that a profile uses is fresh.
@@ -86,6 +89,7 @@ pub fn run(args: &Settings) -> anyhow::Result<u8> {
         token: tok.as_ref(),
         now: crate::time::now(),
         min_valid,
+        forwards: crate::session::forward::live(Some(&sso.profile)),
     };
     let out = if args.json {
         format!("{}\n", report.json())
@@ -295,9 +299,34 @@ struct Report<'a> {
     token: Option<&'a Token>,
     now: i64,
     min_valid: u64,
+    /// The `--forward` sessions running for the profile.
+    forwards: Vec<crate::session::forward::Live>,
 }
 
 impl Report<'_> {
+    /// Why `--forward` cannot serve the profile, if it cannot.
+    fn forward_why_not(&self) -> Option<String> {
+        let s = self.sso;
+        if s.account_id.is_none() || s.role_name.is_none() {
+            return Some("no sso_account_id / sso_role_name: it names no role to forward".into());
+        }
+        crate::forward::host::check_profile_name(&s.profile)
+            .err()
+            .map(|e| e.to_string())
+    }
+
+    fn forward_json(&self) -> serde_json::Value {
+        let sessions: Vec<serde_json::Value> = self
+            .forwards
+            .iter()
+            .map(|l| {
+                serde_json::json!({"host": l.host, "pid": l.pid, "started": crate::time::format_timestamp(l.started)})
+            })
+            .collect();
+        let why = self.forward_why_not();
+        serde_json::json!({"possible": why.is_none(), "why_not": why, "sessions": sessions})
+    }
+
     fn fresh(&self) -> bool {
         self.token
             .is_some_and(|t| token::is_fresh(t, self.now, self.min_valid))
@@ -313,6 +342,7 @@ impl Report<'_> {
             "cache_file": self.cache_file.to_string_lossy(),
             "token": token_json(self.token, self.now, self.min_valid),
             "min_valid_seconds": self.min_valid,
+            "forward": self.forward_json(),
         })
     }
 
@@ -375,6 +405,32 @@ impl Report<'_> {
                 "no".into()
             },
         ));
+        lines.push((
+            "--forward",
+            match (self.forward_why_not(), &s.role_name, &s.account_id) {
+                (None, Some(r), Some(a)) => {
+                    format!("possible: a host gets role {r} in account {a} only")
+                }
+                (why, _, _) => format!("not possible ({})", why.unwrap_or_default()),
+            },
+        ));
+        if self.forwards.is_empty() {
+            lines.push((
+                "mode",
+                "no `ssso --forward` session running here (hosts reached with plain `ssso` get the token file)".into(),
+            ));
+        }
+        for l in &self.forwards {
+            lines.push((
+                "mode",
+                format!(
+                    "forward to {} (pid {}, since {}): the token stays here",
+                    l.host,
+                    l.pid,
+                    crate::time::format_timestamp(l.started)
+                ),
+            ));
+        }
         let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
         let mut out = String::new();
         for (k, v) in lines {
@@ -399,6 +455,7 @@ mod tests {
             token: tok,
             now,
             min_valid: 900,
+            forwards: Vec::new(),
         }
     }
 
@@ -434,8 +491,34 @@ mod tests {
                 "cache_file": "/h/.aws/sso/cache/x.json",
                 "token": {"present": true, "expires_at": "2026-11-26T09:17:16Z",
                           "expires_in_seconds": 11520, "fresh": true, "refreshable": true},
-                "min_valid_seconds": 900
+                "min_valid_seconds": 900,
+                "forward": {"possible": true, "why_not": null, "sessions": []}
             })
+        );
+        assert!(
+            text.contains("--forward:    possible: a host gets role R in account 1 only\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mode:         no `ssso --forward` session running here"),
+            "{text}"
+        );
+        // A running forward session is shown.
+        let mut r = report(&sso, Some(&t), now);
+        r.forwards.push(crate::session::forward::Live {
+            profile: "dev".into(),
+            host: "alice@box".into(),
+            pid: 42,
+            started: 1_795_684_636,
+        });
+        assert!(
+            r.text().contains("mode:         forward to alice@box (pid 42, since 2026-11-26T09:17:16Z): the token stays here\n"),
+            "{}",
+            r.text()
+        );
+        assert_eq!(
+            r.json()["forward"]["sessions"],
+            serde_json::json!([{"host": "alice@box", "pid": 42, "started": "2026-11-26T09:17:16Z"}])
         );
     }
 
@@ -449,6 +532,11 @@ mod tests {
         assert!(text.contains("expired 20m ago"), "{text}");
         assert!(text.contains("none (legacy profile"), "{text}");
         assert!(text.contains("aws sso login --profile old"), "{text}");
+        assert!(
+            text.contains("--forward:    not possible (no sso_account_id / sso_role_name"),
+            "{text}"
+        );
+        assert_eq!(r.json()["forward"]["possible"], false);
         let j = r.json();
         assert_eq!(j["sso_session"], serde_json::Value::Null);
         assert_eq!(j["token"]["expires_in_seconds"], -1200);

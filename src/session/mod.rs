@@ -4,6 +4,7 @@
 //! a newer token that the host had ([`adopt_remote_token`]), and keeping a held session's host
 //! fresh ([`keep`]).
 
+pub mod forward;
 pub mod keep;
 
 use std::time::Duration;

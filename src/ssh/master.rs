@@ -55,6 +55,11 @@ impl PrivateDir {
     pub fn socket(&self) -> PathBuf {
         self.dir.path().join("c")
     }
+
+    /// The directory itself (0700), for other sockets of the session.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
 }
 
 /// ssso's per-user directory, `$XDG_RUNTIME_DIR/ssso` or `/tmp/ssso-UID`, created 0700 if

@@ -601,6 +601,31 @@ impl Portal {
         self.append(&self.refresh_dir.join("fail"), family);
     }
 
+    /// Role credentials that the portal hands out for `token` last `seconds` (default 3600).
+    pub fn set_role_lifetime(&self, token: &str, seconds: i64) {
+        self.append(
+            &self.tokens_file.with_file_name("role-lifetimes"),
+            &format!("{token} {seconds}"),
+        );
+    }
+
+    /// Every `GetRoleCredentials` answered for `token`, in order.
+    pub fn role_calls(&self, token: &str) -> Vec<RoleCall> {
+        fs::read_to_string(self.tokens_file.with_file_name("role-calls"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let w: Vec<&str> = l.split(' ').collect();
+                (w.len() == 5 && w[0] == token).then(|| RoleCall {
+                    account_id: w[1].to_owned(),
+                    role_name: w[2].to_owned(),
+                    access_key_id: w[3].to_owned(),
+                    expiration_ms: w[4].parse().unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
     /// The access tokens issued by refreshes of `family`, in order.
     pub fn refreshes(&self, family: &str) -> Vec<String> {
         fs::read_to_string(self.refresh_dir.join("log"))
@@ -644,6 +669,15 @@ impl Portal {
     pub fn sts_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.sts_port)
     }
+}
+
+/// One `GetRoleCredentials` the mock portal answered (see [`Portal::role_calls`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleCall {
+    pub account_id: String,
+    pub role_name: String,
+    pub access_key_id: String,
+    pub expiration_ms: i64,
 }
 
 /// `portal().register_token(token)`.
@@ -1317,9 +1351,9 @@ impl Local {
     }
 
     /// `program` with this environment: HOME, PATH (see `path_var`), FAKE_AWS_LOG,
-    /// FAKE_AWS_TOKEN, `AWS_ENDPOINT_URL_SSO_OIDC` at a closed port of 127.0.0.1 (ssso's own
-    /// token refresh fails at once and never leaves the machine; set it to
-    /// `portal().sso_url()` to refresh against the mock); AWS_PROFILE, SSSO_PROFILE, AWS_CONFIG_FILE and other AWS/agent variables
+    /// FAKE_AWS_TOKEN, `AWS_ENDPOINT_URL_SSO_OIDC` and `AWS_ENDPOINT_URL_SSO` at a closed port
+    /// of 127.0.0.1 (ssso's own token refresh and `--forward`'s GetRoleCredentials fail at
+    /// once and never leave the machine; set them to `portal().sso_url()` to use the mock); AWS_PROFILE, SSSO_PROFILE, AWS_CONFIG_FILE and other AWS/agent variables
     /// removed. stdin is `/dev/null`.
     pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
         let mut cmd = Command::new(program);
@@ -1350,6 +1384,7 @@ impl Local {
             .env("FAKE_AWS_LOG", &self.fake_log)
             .env("FAKE_AWS_TOKEN", &self.token)
             .env("AWS_ENDPOINT_URL_SSO_OIDC", "http://127.0.0.1:9")
+            .env("AWS_ENDPOINT_URL_SSO", "http://127.0.0.1:9")
             .stdin(Stdio::null());
         cmd
     }

@@ -6,7 +6,10 @@ Usage: mock_sso.py TOKENS_FILE SEEN_LOG [REFRESH_DIR]
 - GET /federation/credentials?role_name=R&account_id=A with header x-amz-sso_bearer_token: T
   -> 200 roleCredentials if T is a line of TOKENS_FILE (re-read on every request, so tests can
   append to it), else 401 UnauthorizedException. Every bearer token received (even unknown or
-  empty ones) is appended as one line to SEEN_LOG before answering.
+  empty ones) is appended as one line to SEEN_LOG before answering. The credentials last 3600 s,
+  or SECONDS for a token with a line "T SECONDS" in role-lifetimes (next to TOKENS_FILE); each
+  one handed out is logged as "T ACCOUNT ROLE ACCESS_KEY_ID EXPIRATION_MS" in role-calls (there
+  too).
 - POST /token (SSO-OIDC CreateToken, grantType refresh_token):
   - from botocore (a User-Agent with "botocore": the remote's AWS CLI) -> always 400
     InvalidGrantException, so an expired token stays expired on the remote and a test proves
@@ -76,6 +79,15 @@ def refresh(body):
                  "tokenType": "Bearer"}
 
 
+def side_lines(name):
+    """The words of each line of the file `name` next to TOKENS_FILE (none if missing)."""
+    try:
+        with open(os.path.join(os.path.dirname(TOKENS_FILE), name), encoding="utf-8") as f:
+            return [line.split() for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
 def valid_tokens():
     try:
         with open(TOKENS_FILE, encoding="utf-8") as f:
@@ -119,12 +131,22 @@ class Handler(BaseHTTPRequestHandler):
         if not token or token not in valid_tokens():
             return self.reply(401, {"message": "Session token not found or invalid"},
                               "UnauthorizedException")
-        self.reply(200, {"roleCredentials": {
+        lifetime = 3600
+        for words in side_lines("role-lifetimes"):
+            if len(words) == 2 and words[0] == token:
+                lifetime = int(words[1])
+        creds = {
             "accessKeyId": "ASIA" + rand(string.ascii_uppercase + string.digits, 16),
             "secretAccessKey": rand(string.ascii_letters + string.digits, 40),
             "sessionToken": rand(string.ascii_letters + string.digits, 64),
-            "expiration": int((time.time() + 3600) * 1000),
-        }})
+            "expiration": int((time.time() + lifetime) * 1000),
+        }
+        with LOCK:
+            with open(os.path.join(os.path.dirname(TOKENS_FILE), "role-calls"), "a",
+                      encoding="utf-8") as f:
+                f.write("%s %s %s %s %d\n" % (token, query["account_id"][0], query["role_name"][0],
+                                              creds["accessKeyId"], creds["expiration"]))
+        self.reply(200, {"roleCredentials": creds})
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
