@@ -12,12 +12,12 @@
 //! can get in the way and no master outlives the session.
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::ssh::args::SshArgs;
 use crate::ssh::config::SshConfig;
@@ -57,29 +57,8 @@ impl PrivateDir {
     }
 }
 
-/// ssso's per-user directory, `$XDG_RUNTIME_DIR/ssso` or `/tmp/ssso-UID`, created 0700 if
-/// missing; an existing one must be a directory owned by the user with no group or other
-/// access, or it is refused.
-pub fn private_base() -> Result<PathBuf> {
-    let uid = unsafe { libc::getuid() };
-    let base = match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(d) if Path::new(&d).is_dir() && d.len() < 40 => PathBuf::from(d).join("ssso"),
-        _ => PathBuf::from(format!("/tmp/ssso-{uid}")),
-    };
-    match std::fs::DirBuilder::new().mode(0o700).create(&base) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot create {}", base.display())),
-    }
-    let meta = std::fs::symlink_metadata(&base)?;
-    if !meta.is_dir() || meta.uid() != uid || meta.permissions().mode() & 0o077 != 0 {
-        bail!(
-            "{} is not a private directory of yours (it must be owned by you, mode 0700); remove it",
-            base.display()
-        );
-    }
-    Ok(base)
-}
+/// ssso's per-user directory (moved to [`crate::files`], kept here for its users).
+pub use crate::files::private_base;
 
 /// How the session's tty should be requested.
 pub fn wants_tty(ssh: &SshArgs, cfg: &SshConfig, interactive: bool, stdin_is_tty: bool) -> bool {
