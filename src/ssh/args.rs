@@ -307,6 +307,18 @@ impl SshArgs {
         )
     }
 
+    /// The same line without the option `letter` (a flag): `-tM` becomes `-t`.
+    pub fn without(&self, letter: u8) -> SshArgs {
+        let opts = self.opts();
+        if opts.iter().all(|o| o.letter != letter) {
+            return self.clone();
+        }
+        SshArgs {
+            options: render(opts.into_iter().filter(|o| o.letter != letter)),
+            ..self.clone()
+        }
+    }
+
     /// Every option but the ones that say where ssh logs (`-E`, `-y`): for an `ssh -G` of
     /// the user's own line, whose refusals and decisions are then exactly ssh's.
     pub fn session_options(&self) -> Vec<OsString> {
