@@ -264,6 +264,19 @@ fn user_master_is_ssh_s_own_and_the_session_is_synced() {
         caller_identity_check(&b, &token);
     }
 
+    // A dead socket left at the user's path: ssh -M would run without a master; ssso syncs
+    // over its own.
+    let stale = local.scratch().join("stale-cm");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    let stale_opt = format!("ControlPath={}", stale.display());
+    let _ = std::fs::remove_dir_all(u.home().join(".aws"));
+    let b = run(
+        &mut ssso(&local, &["-M", "-o", &stale_opt, &dest, &identity]),
+        CMD_TIMEOUT,
+    );
+    assert!(!err(&b).contains("could not sync"), "stale: {}", err(&b));
+    caller_identity_check(&b, &token);
+
     // While the session runs, the master at the user's path is ssh's and answers -O check.
     let mut cmd = ssso(&local, &["-M", "-o", &ctl_opt, &dest, "sleep 4; echo done"]);
     cmd.stdout(std::process::Stdio::piped())

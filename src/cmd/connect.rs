@@ -115,11 +115,14 @@ pub fn run(opts: &Settings, ssh: SshArgs, destination: Destination) -> Result<u8
     // The user's -M with a ControlPath: the master is theirs, where they asked for it, and the
     // sync goes over it. Otherwise ssso's private master; a -M there would only make ssh ask
     // for confirmations (-MM), so it is left out (plain ssh has no master without a path).
+    // A dead socket left at the user's path would make ssh -M run without a master (ssh:
+    // "already exists, disabling multiplexing") and the sync find nobody: ssso's own then.
     let users_path = (ssh.flags.master > 0)
         .then(|| cfg.get("controlpath"))
         .flatten()
         .filter(|p| !p.eq_ignore_ascii_case("none"))
-        .map(PathBuf::from);
+        .map(PathBuf::from)
+        .filter(|p| !p.exists() || master::socket_is_live(p));
     let private = dir.socket();
     let (socket, line) = match &users_path {
         Some(p) => (Socket::Users(p), ssh.clone()),

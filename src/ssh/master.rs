@@ -208,6 +208,11 @@ pub fn wait_following_stops(
     rx
 }
 
+/// Whether a master answers at `path` (a stale socket file refuses the connection).
+pub fn socket_is_live(path: &Path) -> bool {
+    std::os::unix::net::UnixStream::connect(path).is_ok()
+}
+
 /// Waits until the control socket exists; `alive` says whether the master is still running.
 pub async fn wait_for_socket(ctl: &Path, mut alive: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
