@@ -5,6 +5,11 @@
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 user=${BENCH_USER:-ssso-bash}
+# The test users are shared with the test suites (and other checkouts): take the same per-user
+# lock as tests/common/mod.rs, held until this script exits.
+mkdir -p /run/ssso-test-users
+exec 9>"/run/ssso-test-users/$user"
+flock 9
 cargo build --release --quiet
 ssso=$PWD/target/release/ssso
 work=$(mktemp -d /tmp/ssso-bench.XXXXXX)

@@ -92,10 +92,17 @@ fn every_login_shell_gets_the_token_and_aws_profile() {
 /// Profile names with characters special to some shell arrive intact in every shell.
 #[test]
 fn special_profile_names_arrive_intact() {
-    for name in ["a.b-c_d@e+f", "t/1%2:3"] {
+    // (name in the config's header, name as chosen): botocore takes any name its shell-like
+    // split of the header gives, so quotes let a name hold spaces, `!`, `'` and `$`.
+    let names = [
+        ("a.b-c_d@e+f", "a.b-c_d@e+f"),
+        ("t/1%2:3", "t/1%2:3"),
+        ("\"x!y 'q' $HOME\"", "x!y 'q' $HOME"),
+    ];
+    for (header, name) in names {
         for &(shell, user_name) in SHELL_USERS {
             let _u = user(user_name);
-            let local = Local::new(&sso_config(name, SESSION));
+            let local = Local::new(&sso_config(header, SESSION));
             let token = unique_token("special");
             local.write_token(&cache_key(SESSION), &token, 3600);
             let out = run(
@@ -111,18 +118,6 @@ fn special_profile_names_arrive_intact() {
             assert_eq!(stdout(&out).trim_end(), name, "{shell}");
         }
     }
-    // Names the AWS SDKs do not accept are refused with a clear message.
-    let local = Local::new(&sso_config("x!y", SESSION));
-    let out = run(
-        &mut ssso(&local, &["--profile", "x!y"], "ssso-bash", &["true"]),
-        CMD_TIMEOUT,
-    );
-    assert_eq!(out.status.code(), Some(254));
-    assert!(
-        stderr(&out).contains("not a valid AWS profile name"),
-        "{}",
-        stderr(&out)
-    );
 }
 
 /// Interactive: a login shell of the user's own kind, on a tty, with AWS_PROFILE exported,

@@ -27,6 +27,16 @@ pub struct Freshness {
 
 const INSTALL_HINT: &str = "install AWS CLI v2: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html";
 
+/// `--profile NAME`, or `--profile=NAME` for a name that starts with `-` (botocore accepts
+/// `[profile -x]`, and the AWS CLI would read `--profile -x` as a missing value).
+fn profile_arg(name: &str) -> Vec<String> {
+    if name.starts_with('-') {
+        vec![format!("--profile={name}")]
+    } else {
+        vec!["--profile".to_owned(), name.to_owned()]
+    }
+}
+
 /// Make sure the token for `sso` is fresh; run `aws sso login --profile NAME [extra...]` only
 /// when it is not (unless `fresh.login` is false: then an error saying to run `aws sso login`
 /// or drop --no-login). After the login the token is read again; still not fresh is an error.
@@ -179,7 +189,7 @@ fn login_if_needed(
     } else {
         describe(sso, cache_file, &state, min_valid_secs, crate::time::now())
     };
-    let login_cmd = format!("aws sso login --profile {}", sso.profile);
+    let login_cmd = format!("aws sso login {}", profile_arg(&sso.profile).join(" "));
     if no_login {
         bail!("{why}; run `{login_cmd}`, or drop --no-login to let ssso run it");
     }
@@ -199,7 +209,8 @@ fn login_if_needed(
         sso.start_url
     ));
     let mut cmd = Command::new(&aws);
-    cmd.args(["sso", "login", "--profile", &sso.profile])
+    cmd.args(["sso", "login"])
+        .args(profile_arg(&sso.profile))
         .args(extra_args)
         .stdin(Stdio::inherit())
         .stderr(Stdio::inherit());
@@ -406,6 +417,12 @@ mod tests {
             token_json(crate::time::now() + secs).as_bytes(),
         )
         .unwrap();
+    }
+
+    #[test]
+    fn profile_arg_keeps_dash_names_a_value() {
+        assert_eq!(profile_arg("dev"), ["--profile", "dev"]);
+        assert_eq!(profile_arg("-x"), ["--profile=-x"]);
     }
 
     #[test]

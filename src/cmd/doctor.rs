@@ -29,8 +29,8 @@ use std::io::Write as _;
 use anyhow::{Context, Result};
 
 use crate::aws::config::{AwsConfig, SsoProfile};
-use crate::aws::profile;
 use crate::aws::token::{self, Token};
+use crate::session;
 use crate::ssh::args::SshArgs;
 use crate::ssh::config::SshConfig;
 use crate::ssh::master;
@@ -103,7 +103,7 @@ pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
         anyhow::bail!("ssso doctor takes no remote command");
     }
     let cfg = SshConfig::resolve(&ssh)?;
-    let (_, sso) = profile::resolve(args.profile.as_deref(), || cfg.setenv("AWS_PROFILE"))?;
+    let sso = session::host_profile(args.profile.as_deref(), &cfg)?;
     let dest = dest.to_string_lossy().into_owned();
 
     // One connection that only runs the program (no tty: a tty would turn the reply's

@@ -44,7 +44,7 @@ if [ -n "$a" ]; then
   if command -v timeout >/dev/null 2>&1; then to="timeout 30"; else to=''; fi
   # $to is one or two words on purpose.
   # shellcheck disable=SC2086
-  o=$($to "$a" sts get-caller-identity --profile "$P" --output json 2>&1 </dev/null)
+  o=$($to "$a" sts get-caller-identity --profile="$P" --output json 2>&1 </dev/null)
   rp "sts-status $?"
   blob_var sts "$o"
 fi

@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::aws::profile;
 use crate::files;
+use crate::session;
 use crate::ssh::args::SshArgs;
 use crate::ssh::config::SshConfig;
 use crate::ssh::master;
@@ -59,7 +59,7 @@ pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
         String::new()
     } else {
         let cfg = SshConfig::resolve(&ssh)?;
-        let (_, sso) = profile::resolve(args.profile.as_deref(), || cfg.setenv("AWS_PROFILE"))?;
+        let sso = session::host_profile(args.profile.as_deref(), &cfg)?;
         if !sso
             .profile
             .bytes()

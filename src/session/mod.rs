@@ -39,11 +39,18 @@ pub fn fresh_token(
     cfg: &SshConfig,
     login_stdout_to_stderr: bool,
 ) -> Result<(SsoProfile, Token)> {
-    // The config parser accepts only the SDKs' identifier characters in a profile name, so the
-    // name needs no more checking before it goes into a remote program.
-    let (_, sso) = profile::resolve(settings.profile.as_deref(), || cfg.setenv("AWS_PROFILE"))?;
+    let sso = host_profile(settings.profile.as_deref(), cfg)?;
     let tok = login::ensure_fresh(&sso, &settings.freshness, login_stdout_to_stderr)?;
     Ok((sso, tok))
+}
+
+/// The profile for a host: `--profile` (`flag`), `SSSO_PROFILE`, the host's `SetEnv
+/// AWS_PROFILE` in its ssh config `cfg`, `AWS_PROFILE` (see [`profile::choose`]), resolved to its
+/// SSO settings. A profile name is whatever botocore reads (quotes, spaces, unicode...); the
+/// config parser refuses only names with NUL, the one byte a remote program cannot carry.
+pub fn host_profile(flag: Option<&str>, cfg: &SshConfig) -> Result<SsoProfile> {
+    let (_, sso) = profile::resolve(flag, || cfg.setenv("AWS_PROFILE"))?;
+    Ok(sso)
 }
 
 /// Tells the user what a finished sync did: nothing when all is well (the steps with `-v`),
