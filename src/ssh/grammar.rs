@@ -13,7 +13,7 @@
 //! of the others makes ssso look at the installed ssh at all.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
@@ -160,9 +160,10 @@ pub fn installed() -> &'static Grammar {
     INSTALLED.get_or_init(|| {
         let banner = which::which("ssh")
             .context("no ssh on PATH")
-            .and_then(|ssh| {
-                let cache = crate::files::private_base()?.join("ssh-version");
-                cached_banner(&ssh, &cache, ask_version)
+            .and_then(|ssh| match crate::files::private_base() {
+                Ok(dir) => cached_banner(&ssh, &dir.join("ssh-version"), ask_version),
+                // No private directory: ask every time rather than guess.
+                Err(_) => ask_version(&ssh),
             });
         match banner {
             Ok(b) => {
@@ -237,11 +238,6 @@ pub fn cached_banner(
         &files::Options::PRIVATE,
     );
     Ok(banner)
-}
-
-/// Where [`installed`] caches the banner (for tests and `ssso doctor`-like reports).
-pub fn cache_path() -> Result<PathBuf> {
-    Ok(crate::files::private_base()?.join("ssh-version"))
 }
 
 #[cfg(test)]
