@@ -372,7 +372,7 @@ pub struct Parsed {
 #[derive(Debug)]
 pub enum Run {
     /// `ssso [OPTIONS] [SSH OPTIONS] DESTINATION [COMMAND]`
-    Connect(connect::Settings, SshArgs),
+    Connect(connect::Settings, SshArgs, connect::Destination),
     Proxy(proxy::Settings),
     /// `ssso sync`
     Fleet(fleet::Settings, SshArgs),
@@ -424,6 +424,21 @@ pub fn parse(args: &[OsString]) -> anyhow::Result<Parsed> {
         ))
         .into());
     }
+    if ssh.destination.is_none() && !ssh.flags.query {
+        return Err(UsageError(
+            "no DESTINATION given (usage: ssso [SSSO OPTIONS] [SSH OPTIONS] DESTINATION [COMMAND]; see ssso --help)"
+                .to_owned(),
+        )
+        .into());
+    }
+    // `ssso --profile dev status`: a subcommand's name after options is a host for ssh, but
+    // maybe not what the user meant; the connect path asks the ssh config before any login.
+    let destination = match &ssh.destination {
+        Some(d) if !ssh.flags.end_of_options && names.iter().any(|n| d == *n) => {
+            connect::Destination::MaybeSubcommand
+        }
+        _ => connect::Destination::Host,
+    };
     Ok(Parsed {
         verbosity: ssh_verbosity(&ssh),
         run: Run::Connect(
@@ -432,6 +447,7 @@ pub fn parse(args: &[OsString]) -> anyhow::Result<Parsed> {
                 forward: cli.forward,
             },
             ssh,
+            destination,
         ),
     })
 }
@@ -660,7 +676,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(p.verbosity, Verbosity::Verbose);
-        let Run::Connect(s, ssh) = p.run else {
+        let Run::Connect(s, ssh, _) = p.run else {
             panic!("{:?}", p.run)
         };
         assert!(!s.forward);
@@ -689,6 +705,33 @@ mod tests {
             parse(&os(&["--help"])).unwrap().run,
             Run::Print(t) if t.contains("Usage:")
         ));
+    }
+
+    #[test]
+    fn subcommand_names_after_options_may_be_mistakes() {
+        let dest = |v: &[&str]| match parse(&os(v)).unwrap().run {
+            Run::Connect(_, _, d) => d,
+            other => panic!("{other:?}"),
+        };
+        use connect::Destination::{Host, MaybeSubcommand};
+        assert_eq!(dest(&["--profile", "dev", "status"]), MaybeSubcommand);
+        assert_eq!(dest(&["-p", "22", "login", "ls"]), MaybeSubcommand);
+        assert_eq!(dest(&["--profile", "dev", "--", "status"]), Host);
+        assert_eq!(dest(&["alice@status"]), Host);
+        assert_eq!(dest(&["--profile", "dev", "statuses"]), Host);
+        assert!(matches!(
+            parse(&os(&["status"])).unwrap().run,
+            Run::Status(_)
+        ));
+    }
+
+    #[test]
+    fn no_destination_is_a_usage_error() {
+        for line in [&["-v"][..], &["--profile", "dev"], &["-p", "22", "--"]] {
+            let e = parse(&os(line)).unwrap_err();
+            assert!(e.downcast_ref::<UsageError>().is_some(), "{line:?}");
+        }
+        assert!(parse(&os(&["-V"])).is_ok());
     }
 
     #[test]

@@ -122,11 +122,17 @@ No master connection is left behind when ssso exits. Only the one token file is 
     ),
     (
         "SSH OPTIONS",
-        r#"Every \fBssh\fR option (\-p \-i \-l \-J \-o \-F \-L \-R \-D \-A \-t \-T \-N \-v \-q \-C \-4 \-6 ...) is accepted before or after DESTINATION, exactly as \fBssh\fR accepts it, and passed to \fBssh\fR unchanged; \fB\-\-\fR ends the options. ssso's own options are long options only. \fB\-G\fR, \fB\-V\fR, \fB\-Q\fR and \fB\-O\fR run plain \fBssh\fR. \fB\-N\fR, \fB\-W\fR and \fB\-s\fR sync the token but leave the session as \fBssh\fR makes it. A \fBRemoteCommand\fR in your ssh config is run as the command."#,
+        r#"Every \fBssh\fR option (\-p \-i \-l \-J \-o \-F \-L \-R \-D \-A \-t \-T \-N \-v \-q \-C \-4 \-6 ...) is accepted before or after DESTINATION, exactly as \fBssh\fR accepts it, and passed to \fBssh\fR unchanged; \fB\-\-\fR ends the options. ssso's own options are long options only. \fB\-G\fR, \fB\-V\fR, \fB\-Q\fR and \fB\-O\fR (and \fB\-Z\fR where ssh has it) run plain \fBssh\fR. \fB\-N\fR, \fB\-W\fR and \fB\-s\fR sync the token but leave the session as \fBssh\fR makes it. A \fBRemoteCommand\fR in your ssh config is run as the command.
+.PP
+The line is read with the grammar of the \fBssh\fR that will run it: \fB\-P\fR is a flag in OpenSSH 9.3 and before and takes a tag from 9.4 on; \fB\-Z\fR exists from OpenSSH 10.5. ssso asks \fBssh \-V\fR only when a line uses one of these letters, and caches the answer in its runtime directory until the ssh binary changes (see FILES).
+.PP
+Before anything else, \fBssh \-G\fR reads your whole line. A line that ssh refuses before connecting (\fB\-f\fR without a command, a \fBRemoteCommand\fR together with a command on the line, \fB\-s\fR without a subsystem, a bad \fB\-L\fR) is handed to \fBssh\fR, which says why and exits 255, before any login or sync. An empty command (\fBssso host \(aq\(aq\fR) is no command, as for ssh: your login shell starts and reads stdin. In the remote command, \fB$0\fR is the login shell's name as sshd gives it (where the host has bash, which ssso uses for it). For a login, ssh decides about the terminal as it would without ssso: "Pseudo-terminal will not be allocated" appears when, and as often as, plain ssh prints it, at your \fBLogLevel\fR. With \fB\-M\fR and a \fBControlPath\fR (config or \fB\-S\fR), the session's master is ssh's own at your path, with your \fBControlPersist\fR, and the sync goes over it (with \fB\-MM\fR ssh asks before that channel too); without a ControlPath, \fB\-M\fR changes nothing, as for ssh.
+.PP
+What differs from ssh on purpose: a line ssso's own grammar cannot read (an unknown option letter, a missing value, no DESTINATION, an unknown long option) is ssso's usage error (\fBssso: error:\fR, exit 2) where ssh prints its usage and exits 255; a subcommand's name used as DESTINATION after options (\fBssso \-\-profile dev status\fR) is a usage error when your ssh config has no such host and the name does not resolve; and an interactive login shows no message of the day and no "Last login": sshd prints them only for a session without a command, and ssso's session is a command (the wrapper that waits for the sync), while what sshd would print (PrintMotd, pam_motd, ~/.hushlogin, lastlog) is the server's to know."#,
     ),
     (
         "SUBCOMMANDS AND HOST NAMES",
-        r#"A subcommand is recognised only as the very first argument. To reach a host whose name is a subcommand, write \fBssso \-\- status\fR or \fBssso user@status\fR, or put any ssh option first."#,
+        r#"A subcommand is recognised only as the very first argument. To reach a host whose name is a subcommand, write \fBssso \-\- status\fR or \fBssso user@status\fR. After options (\fBssso \-\-profile dev status\fR) such a name is a host only when your ssh config gives it one (a \fBHostName\fR, \fBProxyCommand\fR or \fBProxyJump\fR) or the name resolves; otherwise ssso stops with a usage error that suggests \fBssso status\fR or \fBssso \-\- status\fR, before any login."#,
     ),
     (
         "LOGIN",
@@ -212,7 +218,7 @@ read locally; on the host, only the profile's and its session's sections are wri
 the token: SHA-1 of the sso_session name, or of the start URL for a legacy profile. Read locally, written on the host.
 .TP
 \fI$XDG_RUNTIME_DIR/ssso/\fR or \fI/tmp/ssso\-UID/\fR
-private (0700) directory for the control socket, removed when ssso exits; in ProxyCommand mode also the sync masters' sockets (\fIp<KEY>\fR, gone 60 seconds after their last use) and their stamp files (\fIp<KEY>.s\fR); with \fB\-\-forward\fR the credential server's socket (\fIf\fR) and a record of the running session for \fBssso status\fR (\fIfwd\-PID.json\fR).
+private (0700) directory for the control socket, removed when ssso exits; in ProxyCommand mode also the sync masters' sockets (\fIp<KEY>\fR, gone 60 seconds after their last use) and their stamp files (\fIp<KEY>.s\fR); with \fB\-\-forward\fR the credential server's socket (\fIf\fR) and a record of the running session for \fBssso status\fR (\fIfwd\-PID.json\fR); \fIssh\-version\fR caches \fBssh \-V\fR for the ssh binary on PATH (its path, inode, size, mtime and ctime: an upgraded ssh is asked again).
 .TP
 \fI~/.aws/ssso/\fR on the host (\fB\-\-forward\fR)
 \fIcredential\-process\fR, the helper that \fIcredential_process\fR runs, and \fIforward/PROFILE/SESSION\fR, pointers (0600, nothing secret) to the live sessions' directories \fI/tmp/ssso\-fwd.*\fR (0700: the socket \fIs\fR, the secret, the watcher's pid)."#,
@@ -243,7 +249,7 @@ no colour in ssso's messages."#,
     ),
     (
         "EXIT STATUS",
-        r#"The remote command's exit status; 255 when \fBssh\fR fails (unknown host, refused, authentication failed: ssh's own message is shown); 254 when ssso itself fails before connecting (no AWS config, unknown or non-SSO profile, unreadable token, failed or cancelled login, \-\-no\-login with a stale token); 2 for a usage error. A failed sync does not stop the session: it is reported as a warning. \fBssso status\fR exits 0 when the token is fresh and 1 when it is not; \fBssso doctor\fR exits 1 when a check fails; \fBssso login\fR exits 0 when the token is fresh afterwards; \fBssso sync\fR exits 1 when any host failed."#,
+        r#"The remote command's exit status; 255 when \fBssh\fR fails (unknown host, refused, authentication failed: ssh's own message is shown); 254 when ssso itself fails before connecting (no AWS config, unknown or non-SSO profile, unreadable token, failed or cancelled login, \-\-no\-login with a stale token); 2 for a usage error (\fBssso: error:\fR and what to write instead: what ssso's own grammar or clap cannot read, and a subcommand's name as an unknown host); where \fBssh\fR refuses a well-formed line before connecting, ssh's message and 255. A failed sync does not stop the session: it is reported as a warning. \fBssso status\fR exits 0 when the token is fresh and 1 when it is not; \fBssso doctor\fR exits 1 when a check fails; \fBssso login\fR exits 0 when the token is fresh afterwards; \fBssso sync\fR exits 1 when any host failed."#,
     ),
     (
         "SECURITY",

@@ -1,9 +1,12 @@
 //! Local files written safely: a reader sees the old file or the new one, never a part, and a
-//! failed write leaves the old one as it was (the AWS CLI's token cache, `~/.ssh/config`).
+//! failed write leaves the old one as it was (the AWS CLI's token cache, `~/.ssh/config`);
+//! and ssso's private per-user directory for sockets, stamps and caches.
 
 use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
-use std::path::Path;
+use std::os::unix::fs::{
+    DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _,
+};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
@@ -102,6 +105,30 @@ pub fn unique() -> u64 {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     (u64::from(nanos) << 20) ^ N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// ssso's per-user directory, `$XDG_RUNTIME_DIR/ssso` or `/tmp/ssso-UID`, created 0700 if
+/// missing; an existing one must be a directory owned by the user with no group or other
+/// access, or it is refused.
+pub fn private_base() -> anyhow::Result<PathBuf> {
+    let uid = unsafe { libc::getuid() };
+    let base = match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if Path::new(&d).is_dir() && d.len() < 40 => PathBuf::from(d).join("ssso"),
+        _ => PathBuf::from(format!("/tmp/ssso-{uid}")),
+    };
+    match std::fs::DirBuilder::new().mode(0o700).create(&base) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", base.display())),
+    }
+    let meta = std::fs::symlink_metadata(&base)?;
+    if !meta.is_dir() || meta.uid() != uid || meta.permissions().mode() & 0o077 != 0 {
+        bail!(
+            "{} is not a private directory of yours (it must be owned by you, mode 0700); remove it",
+            base.display()
+        );
+    }
+    Ok(base)
 }
 
 #[cfg(test)]

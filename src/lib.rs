@@ -30,3 +30,8 @@ pub mod ui;
 /// the remote side). ssh's own failures keep ssh's 255; a remote command's status passes
 /// through unchanged.
 pub const EXIT_SSSO: u8 = 254;
+
+/// Exit status for a command line that ssso cannot run (`ssso: error:`): what ssso's own
+/// grammar refuses (an unknown option, a missing value, no destination), clap's errors, and a
+/// subcommand's name used as a host that ssh does not know.
+pub const EXIT_USAGE: u8 = 2;

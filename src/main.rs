@@ -9,10 +9,7 @@ use std::process::ExitCode;
 
 use ssso::cli::{self, Run, UsageError};
 use ssso::cmd::{complete, connect, doctor, fleet, login, proxy, setup, status};
-use ssso::{EXIT_SSSO, docs, ui};
-
-/// Exit status for a command line that ssso cannot run.
-const EXIT_USAGE: u8 = 2;
+use ssso::{EXIT_SSSO, EXIT_USAGE, docs, ui};
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -35,7 +32,7 @@ fn main() -> ExitCode {
 
 fn dispatch(run: Run) -> anyhow::Result<u8> {
     match run {
-        Run::Connect(s, ssh) => connect::run(&s, ssh),
+        Run::Connect(s, ssh, dest) => connect::run(&s, ssh, dest),
         Run::Proxy(s) => proxy::run(&s),
         Run::Fleet(s, ssh) => fleet::run(&s, ssh),
         Run::Status(s) => status::run(&s),

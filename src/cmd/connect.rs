@@ -14,9 +14,9 @@
 //! here, refreshed when a fetch needs it, and nothing is pushed.
 
 use std::ffi::OsString;
-use std::io::IsTerminal;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -26,8 +26,8 @@ use crate::aws::config::SsoProfile;
 use crate::aws::token::Token;
 use crate::session::{self, SYNC_TIMEOUT, keep};
 use crate::ssh::args::SshArgs;
-use crate::ssh::config::SshConfig;
-use crate::ssh::master::{self, PrivateDir};
+use crate::ssh::config::{SshConfig, Verdict};
+use crate::ssh::master::{self, PrivateDir, Socket};
 use crate::ssh::remote::{self, Run};
 use crate::sync;
 use crate::ui;
@@ -43,30 +43,54 @@ pub struct Settings {
 /// The value of `SetEnv SSSO_MODE=...` that makes a host use forward mode without the option.
 pub const MODE_FORWARD: &str = "forward";
 
-pub fn run(settings: &Settings, ssh: SshArgs) -> Result<u8> {
+/// Whether the destination also names one of ssso's subcommands, written after options
+/// (`ssso --profile dev status`), where the user may have meant the subcommand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    Host,
+    MaybeSubcommand,
+}
+
+pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Result<u8> {
     let opts = &settings.session;
     if ssh.flags.query {
-        // -G, -V, -Q, -O: ssh answers by itself; nothing to sync.
+        // -G, -V, -Q, -O (-Z): ssh answers by itself; nothing to sync.
         let err = master::passthrough(&ssh.to_args()).exec();
         return Err(err).context("could not run ssh; is OpenSSH installed?");
     }
-    if ssh.destination.is_none() {
-        bail!(
-            "no DESTINATION given (usage: ssso [OPTIONS] [SSH OPTIONS] DESTINATION [COMMAND]; see ssso --help)"
-        );
-    }
+    let Some(dest) = ssh.destination.clone() else {
+        bail!("no DESTINATION given (usage: ssso [OPTIONS] [SSH OPTIONS] DESTINATION [COMMAND])");
+    };
 
-    let cfg = match SshConfig::resolve(&ssh) {
-        Ok(cfg) => cfg,
-        Err(e) => {
-            ui::error(&e);
-            return Ok(255);
+    // ssh's own reading of the whole line, before anything else happens.
+    let cfg = match SshConfig::resolve_line(&ssh)? {
+        Verdict::Runs(cfg) => cfg,
+        Verdict::Refused { status, stderr } => {
+            // ssh refuses this line before connecting (`-f` without a command, RemoteCommand
+            // and a command, a bad option value...): plain ssh says why, in its own words,
+            // where the user's -q, -E, -y and LogLevel send them, with its own status.
+            ui::debug(format_args!("ssh -G refused the line ({status}): {stderr}"));
+            let err = master::passthrough(&ssh.to_args()).exec();
+            return Err(err).context("could not run ssh; is OpenSSH installed?");
         }
     };
+    if destination == Destination::MaybeSubcommand {
+        let name = dest.to_string_lossy();
+        if !cfg.configures(&name) && !resolves(&name, cfg.get("port")) {
+            ui::error(&anyhow::anyhow!(
+                "`{name}` is a subcommand of ssso, and your ssh config has no host `{name}` \
+                 (no HostName, ProxyCommand or ProxyJump) nor does the name resolve: for the \
+                 subcommand, put it first (`ssso {name} [OPTIONS]`); for a host called \
+                 {name}, write `ssso [OPTIONS] -- {name}`"
+            ));
+            return Ok(crate::EXIT_USAGE);
+        }
+    }
+
     let (sso, tok) = session::fresh_token(opts, &cfg, false)?;
     let name = &sso.profile;
 
-    // What the session runs on the remote.
+    // What the session runs on the remote. An empty command line is no command, as for ssh.
     let user_command = match ssh.command_line() {
         Some(c) => Some(c),
         None => cfg
@@ -74,6 +98,7 @@ pub fn run(settings: &Settings, ssh: SshArgs) -> Result<u8> {
             .filter(|c| !c.eq_ignore_ascii_case("none"))
             .map(OsString::from),
     };
+    // `ssh -G` of the whole line has -N, -W, -s and SessionType in `sessiontype`.
     let wrap = !(ssh.flags.no_shell
         || ssh.flags.stdio_forward
         || ssh.flags.subsystem
@@ -87,15 +112,19 @@ pub fn run(settings: &Settings, ssh: SshArgs) -> Result<u8> {
         let script = remote::session_script(name, nonce.as_deref(), &run);
         Some(remote::wrap(&script).into())
     } else {
-        ssh.command_line()
+        // The words as given (a subsystem's name, or nothing): ssh joins them itself.
+        (!ssh.command.is_empty()).then(|| {
+            let mut line = OsString::new();
+            for (n, w) in ssh.command.iter().enumerate() {
+                if n > 0 {
+                    line.push(" ");
+                }
+                line.push(w);
+            }
+            line
+        })
     };
-    let interactive = wrap && user_command.is_none();
-    let stdin_tty = std::io::stdin().is_terminal();
-    let add_tty = master::wants_tty(&ssh, &cfg, interactive, stdin_tty);
-    if interactive && !stdin_tty && ui::level() > 0 && !ssh.flags.no_tty {
-        // What plain ssh says in this case, since ssso's wrapper is a command to ssh.
-        eprintln!("Pseudo-terminal will not be allocated because stdin is not a terminal.");
-    }
+    let add_tty = master::adds_tty(&cfg, wrap && user_command.is_none());
 
     let plan = sync::Plan::new(&sso, &tok, &opts.sync, nonce.as_deref())?;
 
@@ -116,8 +145,24 @@ pub fn run(settings: &Settings, ssh: SshArgs) -> Result<u8> {
     } else {
         None
     };
-    let ctl = dir.socket();
-    let mut cmd = master::command(&ssh, &ctl, add_tty, remote_command.as_deref());
+    // The user's -M with a ControlPath: the master is theirs, where they asked for it, and the
+    // sync goes over it. Otherwise ssso's private master; a -M there would only make ssh ask
+    // for confirmations (-MM), so it is left out (plain ssh has no master without a path).
+    // A dead socket left at the user's path would make ssh -M run without a master (ssh:
+    // "already exists, disabling multiplexing") and the sync find nobody: ssso's own then.
+    let users_path = (ssh.flags.master > 0)
+        .then(|| cfg.get("controlpath"))
+        .flatten()
+        .filter(|p| !p.eq_ignore_ascii_case("none"))
+        .map(PathBuf::from)
+        .filter(|p| !p.exists() || master::socket_is_live(p));
+    let private = dir.socket();
+    let (socket, line) = match &users_path {
+        Some(p) => (Socket::Users(p), ssh.clone()),
+        None => (Socket::Private(&private), ssh.without(b'M')),
+    };
+    let ctl = socket.path().to_path_buf();
+    let mut cmd = master::command(&line, socket, add_tty, remote_command.as_deref());
     ui::debug(format_args!(
         "starting ssh with control socket {}",
         ctl.display()
@@ -230,6 +275,15 @@ fn forward(pid: Option<u32>, sig: i32) {
     if let Some(p) = pid {
         unsafe { libc::kill(p as i32, sig) };
     }
+}
+
+/// Whether `name` resolves as a host name (for a destination that is also a subcommand's name).
+fn resolves(name: &str, port: Option<&str>) -> bool {
+    use std::net::ToSocketAddrs;
+    let port = port.and_then(|p| p.parse::<u16>().ok()).unwrap_or(22);
+    (name, port)
+        .to_socket_addrs()
+        .is_ok_and(|mut a| a.next().is_some())
 }
 
 /// 16 random hex characters, naming the marker file the session waits for.

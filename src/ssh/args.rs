@@ -1,21 +1,47 @@
 //! Splitting an `ssh`-style command line.
 //!
-//! `ssso` takes every option `ssh` takes, so this module knows ssh's option table (the getopt
-//! string of OpenSSH's `ssh.c`) well enough to find where the options end, which word is the
-//! DESTINATION and where the remote COMMAND begins, exactly as ssh does: options, then the
-//! destination, then more options, then the command; `--` ends the options. ssso's own options
-//! are long options (`--profile`), which ssh never has, so they can sit anywhere among ssh's.
-//! Nothing here rewrites an ssh option: what ssh was given, ssh gets.
+//! `ssso` takes every option `ssh` takes, so this module reads a command line with the grammar
+//! of the ssh that will run it ([`crate::ssh::grammar`]: OpenSSH's own getopt strings, the
+//! installed version asked only when a letter's meaning depends on it) to find where the
+//! options end, which word is the DESTINATION and where the remote COMMAND begins, exactly as
+//! ssh does: options, then the destination, then more options, then the command; `--` ends the
+//! options. ssso's own options are long options (`--profile`), which ssh never has, so they can
+//! sit anywhere among ssh's. Nothing here rewrites an ssh option: what ssh was given, ssh gets.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
 use anyhow::{Result, bail};
 
-/// ssh's one-letter options that take a value (OpenSSH 9.x getopt string, `-P tag` included).
-const WITH_VALUE: &[u8] = b"BbcDEeFIiJLlmOoPpQRSWw";
-/// ssh's one-letter options that are plain flags.
-const FLAGS: &[u8] = b"1246AaCfGgKkMNnqsTtVvXxYy";
+use crate::ssh::grammar::{self, Grammar, Letter};
+
+/// Which grammar reads the line.
+#[derive(Debug, Clone, Copy)]
+pub enum Grammars<'a> {
+    /// The installed ssh's, asked lazily: only a letter whose meaning differs between OpenSSH
+    /// versions (see [`grammar::settled`]) makes ssso ask.
+    Installed,
+    /// This one (tests, and callers that already know).
+    Fixed(&'a Grammar),
+}
+
+impl Grammars<'_> {
+    fn letter(self, c: u8) -> Letter {
+        match self {
+            Grammars::Fixed(g) => g.letter(c),
+            Grammars::Installed => {
+                grammar::settled(c).unwrap_or_else(|| grammar::installed().letter(c))
+            }
+        }
+    }
+
+    fn label(self) -> String {
+        match self {
+            Grammars::Fixed(g) => g.label().to_owned(),
+            Grammars::Installed => grammar::installed().label().to_owned(),
+        }
+    }
+}
 
 /// An ssh command line, split.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -50,8 +76,13 @@ pub struct Flags {
     pub quiet: bool,
     /// How many `-v`.
     pub verbose: u8,
-    /// `-G`, `-V`, `-Q` or `-O`: ssh answers a question or talks to a master; no session.
+    /// How many `-M` (two: ask before each new session on the master).
+    pub master: u8,
+    /// `-G`, `-V`, `-Q`, `-O` (or `-Z` where ssh has it): ssh answers a question or talks to
+    /// a master; no session.
     pub query: bool,
+    /// A `--` came before the destination: it is a host whatever its name.
+    pub end_of_options: bool,
 }
 
 /// A command line split: the caller's long options (with their values) and ssh's line.
@@ -61,10 +92,20 @@ pub struct Split {
     pub ssh: SshArgs,
 }
 
-/// Splits `args` (argv without `argv[0]`). `long_options` names the caller's long options and
-/// whether each takes a value (`--name VALUE` or `--name=VALUE`); a long option not in the
-/// table is set aside too, for the caller to report. `-h` is set aside as `--help`.
+/// Splits `args` (argv without `argv[0]`) with the installed ssh's grammar. `long_options`
+/// names the caller's long options and whether each takes a value (`--name VALUE` or
+/// `--name=VALUE`); a long option not in the table is set aside too, for the caller to report.
+/// `-h` is set aside as `--help`.
 pub fn split(args: &[OsString], long_options: &[(&str, bool)]) -> Result<Split> {
+    split_with(args, long_options, Grammars::Installed)
+}
+
+/// [`split`] with the given grammar.
+pub fn split_with(
+    args: &[OsString],
+    long_options: &[(&str, bool)],
+    grammar: Grammars<'_>,
+) -> Result<Split> {
     let mut ssso = Vec::new();
     let mut ssh = SshArgs::default();
     let mut i = 0;
@@ -75,6 +116,9 @@ pub fn split(args: &[OsString], long_options: &[(&str, bool)]) -> Result<Split> 
         if !terminated && bytes == b"--" {
             // ssso adds its own `--` before the destination when it runs ssh.
             terminated = true;
+            if ssh.destination.is_none() {
+                ssh.flags.end_of_options = true;
+            }
             i += 1;
             continue;
         }
@@ -103,7 +147,7 @@ pub fn split(args: &[OsString], long_options: &[(&str, bool)]) -> Result<Split> 
             continue;
         }
         if !terminated && bytes.len() > 1 && bytes[0] == b'-' {
-            i += take_short_cluster(args, i, &mut ssh)?;
+            i += take_short_cluster(args, i, &mut ssh, grammar)?;
             continue;
         }
         // A positional word: the destination, or the start of the command.
@@ -120,30 +164,41 @@ pub fn split(args: &[OsString], long_options: &[(&str, bool)]) -> Result<Split> 
 
 /// Reads one word of clustered short options (`-4At`, `-p2222`, `-p 2222`) starting at
 /// `args[i]`; returns how many words it used.
-fn take_short_cluster(args: &[OsString], i: usize, ssh: &mut SshArgs) -> Result<usize> {
+fn take_short_cluster(
+    args: &[OsString],
+    i: usize,
+    ssh: &mut SshArgs,
+    grammar: Grammars<'_>,
+) -> Result<usize> {
     let bytes = args[i].as_bytes();
     ssh.options.push(args[i].clone());
     for (pos, &c) in bytes.iter().enumerate().skip(1) {
-        if WITH_VALUE.contains(&c) {
-            match c {
-                b'W' => ssh.flags.stdio_forward = true,
-                b'Q' | b'O' => ssh.flags.query = true,
-                _ => {}
+        match grammar.letter(c) {
+            Letter::Value => {
+                match c {
+                    b'W' => ssh.flags.stdio_forward = true,
+                    b'Q' | b'O' => ssh.flags.query = true,
+                    _ => {}
+                }
+                if pos + 1 < bytes.len() {
+                    return Ok(1);
+                }
+                let Some(value) = args.get(i + 1) else {
+                    bail!("ssh option -{} needs a value", c as char);
+                };
+                ssh.options.push(value.clone());
+                return Ok(2);
             }
-            if pos + 1 < bytes.len() {
-                return Ok(1);
-            }
-            let Some(value) = args.get(i + 1) else {
-                bail!("ssh option -{} needs a value", c as char);
-            };
-            ssh.options.push(value.clone());
-            return Ok(2);
-        }
-        if !FLAGS.contains(&c) {
-            bail!(
+            Letter::Unknown if grammar::settled(c).is_none() => bail!(
+                "unknown ssh option -{} ({} has none; ssso's own options are long options, see ssso --help)",
+                char::from(c),
+                grammar.label()
+            ),
+            Letter::Unknown => bail!(
                 "unknown ssh option -{} (ssso's own options are long options, see ssso --help)",
-                c as char
-            );
+                String::from_utf8_lossy(&[c])
+            ),
+            Letter::Flag => {}
         }
         let f = &mut ssh.flags;
         match c {
@@ -158,17 +213,28 @@ fn take_short_cluster(args: &[OsString], i: usize, ssh: &mut SshArgs) -> Result<
             b's' => f.subsystem = true,
             b'q' => f.quiet = true,
             b'v' => f.verbose = f.verbose.saturating_add(1),
-            b'G' | b'V' => f.query = true,
+            b'M' => f.master = f.master.saturating_add(1),
+            b'G' | b'V' | b'Z' => f.query = true,
             _ => {}
         }
     }
     Ok(1)
 }
 
+/// One option as ssh reads it: its letter and, for an option with a value, the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opt {
+    pub letter: u8,
+    pub value: Option<OsString>,
+}
+
 impl SshArgs {
-    /// The remote command as ssh sends it: the words joined by single spaces.
+    /// The remote command as ssh sends it: the words joined by single spaces. `None` when
+    /// that is empty (no words, or only one empty word: `ssso host ''`): ssh then sends no
+    /// command at all, and the login shell starts and reads stdin (`ssh.c`: "sshbuf_len(command)
+    /// == 0"). Two empty words are one space, a command.
     pub fn command_line(&self) -> Option<OsString> {
-        if self.command.is_empty() {
+        if self.command.iter().all(|w| w.is_empty()) && self.command.len() <= 1 {
             return None;
         }
         let mut out = OsString::new();
@@ -192,10 +258,13 @@ impl SshArgs {
         v
     }
 
-    /// The options that shape which host and config ssh uses (`-F`, `-o`, `-l`, `-p`, `-J`,
-    /// `-4`, `-6`, `-i`), for `ssh -G` and for extra channels over a master. Forwardings,
-    /// tty and session options are left out.
-    pub fn config_options(&self) -> Vec<OsString> {
+    /// The options one letter at a time, read with the installed ssh's grammar.
+    pub fn opts(&self) -> Vec<Opt> {
+        self.opts_with(Grammars::Installed)
+    }
+
+    /// [`SshArgs::opts`] with the given grammar.
+    pub fn opts_with(&self, grammar: Grammars<'_>) -> Vec<Opt> {
         let mut out = Vec::new();
         let mut i = 0;
         while i < self.options.len() {
@@ -204,31 +273,76 @@ impl SshArgs {
             if w.len() < 2 || w[0] != b'-' {
                 continue;
             }
-            // Walk the cluster to find an option with a value.
             for (pos, &c) in w.iter().enumerate().skip(1) {
-                if WITH_VALUE.contains(&c) {
-                    let keep = b"FolpJi".contains(&c);
-                    let mut value = None;
-                    if pos + 1 == w.len() {
-                        value = self.options.get(i).cloned();
+                if grammar.letter(c) == Letter::Value {
+                    let value = if pos + 1 == w.len() {
                         i += 1;
-                    }
-                    if keep {
-                        out.push(OsString::from(format!("-{}", c as char)));
-                        match value {
-                            Some(v) => out.push(v),
-                            None => out.push(OsStr::from_bytes(&w[pos + 1..]).to_owned()),
-                        }
-                    }
+                        self.options.get(i - 1).cloned().unwrap_or_default()
+                    } else {
+                        OsStr::from_bytes(&w[pos + 1..]).to_owned()
+                    };
+                    out.push(Opt {
+                        letter: c,
+                        value: Some(value),
+                    });
                     break;
                 }
-                if c == b'4' || c == b'6' {
-                    out.push(OsString::from(format!("-{}", c as char)));
-                }
+                out.push(Opt {
+                    letter: c,
+                    value: None,
+                });
             }
         }
         out
     }
+
+    /// The options that shape which host and config ssh uses (`-F`, `-o`, `-l`, `-p`, `-J`,
+    /// `-4`, `-6`, `-i`), for `ssh -G` and for extra channels over a master. Forwardings,
+    /// tty and session options are left out.
+    pub fn config_options(&self) -> Vec<OsString> {
+        render(
+            self.opts()
+                .into_iter()
+                .filter(|o| b"FolpJi46".contains(&o.letter)),
+        )
+    }
+
+    /// The same line without the option `letter` (a flag): `-tM` becomes `-t`.
+    pub fn without(&self, letter: u8) -> SshArgs {
+        let opts = self.opts();
+        if opts.iter().all(|o| o.letter != letter) {
+            return self.clone();
+        }
+        SshArgs {
+            options: render(opts.into_iter().filter(|o| o.letter != letter)),
+            ..self.clone()
+        }
+    }
+
+    /// Every option but the ones that say where ssh logs (`-E`, `-y`): for an `ssh -G` of
+    /// the user's own line, whose refusals and decisions are then exactly ssh's.
+    pub fn session_options(&self) -> Vec<OsString> {
+        self.session_options_with(Grammars::Installed)
+    }
+
+    /// [`SshArgs::session_options`] with the given grammar.
+    pub fn session_options_with(&self, grammar: Grammars<'_>) -> Vec<OsString> {
+        render(
+            self.opts_with(grammar)
+                .into_iter()
+                .filter(|o| !b"Ey".contains(&o.letter)),
+        )
+    }
+}
+
+/// Options as separate words: `-p`, `22`.
+fn render(opts: impl IntoIterator<Item = Opt>) -> Vec<OsString> {
+    let mut out = Vec::new();
+    for o in opts {
+        out.push(OsString::from(format!("-{}", char::from(o.letter))));
+        out.extend(o.value);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -334,6 +448,163 @@ mod tests {
     #[test]
     fn bad_options_are_errors() {
         assert!(split(&os(&["-p"]), LONG).is_err());
-        assert!(split(&os(&["-Z", "h"]), LONG).is_err());
+        assert!(split(&os(&["-H", "h"]), LONG).is_err());
+    }
+
+    fn g(label: &str, getopt: &str) -> Grammar {
+        Grammar::from_getopt(label, getopt)
+    }
+
+    fn with(grammar: &Grammar, v: &[&str]) -> Result<SshArgs> {
+        split_with(&os(v), LONG, Grammars::Fixed(grammar)).map(|s| s.ssh)
+    }
+
+    /// `-P`: a flag in OpenSSH 9.2 (the getopt string of its `ssh.c`, also in its binary), a
+    /// tag from 9.4 on. The same line names a different destination and command.
+    #[test]
+    fn p_follows_the_grammar_of_the_ssh_that_runs() {
+        let old = g("OpenSSH 9.2", grammar::GETOPT_9_2);
+        let ssh = with(&old, &["-P", "host", "echo", "hi"]).unwrap();
+        assert_eq!(ssh.options, os(&["-P"]));
+        assert_eq!(ssh.destination, Some("host".into()));
+        assert_eq!(ssh.command_line(), Some("echo hi".into()));
+        // Clustered: -Pp22 is -P, then -p 22.
+        let ssh = with(&old, &["-Pp22", "host"]).unwrap();
+        assert_eq!(ssh.opts_with(Grammars::Fixed(&old)).len(), 2);
+        assert_eq!(
+            ssh.session_options_with(Grammars::Fixed(&old)),
+            os(&["-P", "-p", "22"])
+        );
+
+        for newer in [
+            g("OpenSSH 9.4", grammar::GETOPT_9_4),
+            g("OpenSSH 10.5", grammar::GETOPT_10_5),
+        ] {
+            let ssh = with(&newer, &["-P", "host", "echo", "hi"]).unwrap();
+            assert_eq!(ssh.options, os(&["-P", "host"]), "{}", newer.label());
+            assert_eq!(ssh.destination, Some("echo".into()));
+            assert_eq!(ssh.command_line(), Some("hi".into()));
+            let ssh = with(&newer, &["-Pp22", "host"]).unwrap();
+            assert_eq!(
+                ssh.session_options_with(Grammars::Fixed(&newer)),
+                os(&["-P", "p22"])
+            );
+            // A tag with nothing after it is missing its value.
+            assert!(with(&newer, &["host", "-P"]).is_err());
+        }
+    }
+
+    /// `-Z` (list the keys that would be tried) is new in OpenSSH 10.5: a query there, an
+    /// unknown option in 9.2 and 9.4, with the version named in the message.
+    #[test]
+    fn z_exists_only_in_the_newest_grammar() {
+        let newest = g("OpenSSH 10.5", grammar::GETOPT_10_5);
+        let ssh = with(&newest, &["-Z", "host"]).unwrap();
+        assert!(ssh.flags.query);
+        for older in [
+            g("OpenSSH 9.2", grammar::GETOPT_9_2),
+            g("OpenSSH 9.4", grammar::GETOPT_9_4),
+        ] {
+            let e = with(&older, &["-Z", "host"]).unwrap_err().to_string();
+            assert!(e.contains("-Z") && e.contains(older.label()), "{e}");
+        }
+    }
+
+    /// Every letter that is not version-dependent reads the same in all three grammars, so a
+    /// line without `-P` or `-Z` splits the same whichever ssh is installed.
+    #[test]
+    fn other_letters_split_alike_in_every_grammar() {
+        let line = [
+            "-4AaCgKkMNnqsTtVvXxYy",
+            "-B",
+            "lo",
+            "-bx",
+            "-c",
+            "aes128-ctr",
+            "-D1080",
+            "-E",
+            "log",
+            "-e",
+            "none",
+            "-F",
+            "cfg",
+            "-G",
+            "-I",
+            "p",
+            "-i",
+            "k",
+            "-J",
+            "j",
+            "-L",
+            "1:h:2",
+            "-l",
+            "u",
+            "-m",
+            "mac",
+            "-O",
+            "check",
+            "-o",
+            "A=b",
+            "-p",
+            "2",
+            "-Q",
+            "kex",
+            "-R",
+            "3",
+            "-S",
+            "s",
+            "-W",
+            "h:1",
+            "-w",
+            "any",
+            "host",
+            "-t",
+            "cmd",
+            "-x",
+        ];
+        let split: Vec<SshArgs> = [
+            grammar::GETOPT_9_2,
+            grammar::GETOPT_9_4,
+            grammar::GETOPT_10_5,
+        ]
+        .iter()
+        .map(|s| with(&g("x", s), &line).unwrap())
+        .collect();
+        assert_eq!(split[0], split[1]);
+        assert_eq!(split[1], split[2]);
+        assert_eq!(split[0].destination, Some("host".into()));
+        assert_eq!(split[0].command, os(&["cmd", "-x"]));
+        assert_eq!(split[0].flags.master, 1);
+        assert_eq!(split[0].flags.tty, 2);
+    }
+
+    /// `ssso host ''` is no command, as for ssh; `'' ''` is one space, a command.
+    #[test]
+    fn empty_commands_like_ssh() {
+        let (_, ssh) = connect(&["host", ""]);
+        assert_eq!(ssh.command_line(), None);
+        let (_, ssh) = connect(&["host", "", ""]);
+        assert_eq!(ssh.command_line(), Some(" ".into()));
+        let (_, ssh) = connect(&["host", "", "x"]);
+        assert_eq!(ssh.command_line(), Some(" x".into()));
+    }
+
+    #[test]
+    fn double_dash_before_the_destination_is_recorded() {
+        let (_, ssh) = connect(&["-p", "2", "--", "status"]);
+        assert!(ssh.flags.end_of_options);
+        let (_, ssh) = connect(&["status", "--", "x"]);
+        assert!(!ssh.flags.end_of_options);
+        assert_eq!(ssh.command, os(&["x"]));
+    }
+
+    /// The line for `ssh -G` drops where ssh logs, nothing else.
+    #[test]
+    fn session_options_leave_out_logging_only() {
+        let (_, ssh) = connect(&["-yvE", "/tmp/log", "-tp22", "-o", "X=y", "h", "-E/l", "c"]);
+        assert_eq!(
+            ssh.session_options(),
+            os(&["-v", "-t", "-p", "22", "-o", "X=y"])
+        );
     }
 }

@@ -12,12 +12,12 @@
 //! can get in the way and no master outlives the session.
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::ssh::args::SshArgs;
 use crate::ssh::config::SshConfig;
@@ -62,43 +62,44 @@ impl PrivateDir {
     }
 }
 
-/// ssso's per-user directory, `$XDG_RUNTIME_DIR/ssso` or `/tmp/ssso-UID`, created 0700 if
-/// missing; an existing one must be a directory owned by the user with no group or other
-/// access, or it is refused.
-pub fn private_base() -> Result<PathBuf> {
-    let uid = unsafe { libc::getuid() };
-    let base = match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(d) if Path::new(&d).is_dir() && d.len() < 40 => PathBuf::from(d).join("ssso"),
-        _ => PathBuf::from(format!("/tmp/ssso-{uid}")),
-    };
-    match std::fs::DirBuilder::new().mode(0o700).create(&base) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot create {}", base.display())),
-    }
-    let meta = std::fs::symlink_metadata(&base)?;
-    if !meta.is_dir() || meta.uid() != uid || meta.permissions().mode() & 0o077 != 0 {
-        bail!(
-            "{} is not a private directory of yours (it must be owned by you, mode 0700); remove it",
-            base.display()
-        );
-    }
-    Ok(base)
+/// ssso's per-user directory (moved to [`crate::files`], kept here for its users).
+pub use crate::files::private_base;
+
+/// Whether the master needs ssso's `-t` so that ssh decides about the tty as it would for the
+/// user's own line. ssh requests a tty for a session without a command unless `RequestTTY`
+/// says no, but for a command only when asked (`RequestTTY yes`, `-t`); ssso always sends a
+/// command (its wrapper), so for a login ssso turns `RequestTTY auto` into `-t`. ssh itself
+/// then allocates the tty when stdin is one and, when it is not (or with `-n`), prints
+/// "Pseudo-terminal will not be allocated..." exactly when, where (stderr, `-E`, `-y`) and as
+/// often as it would without ssso, at the user's `LogLevel`. `cfg` is `ssh -G` of the user's
+/// whole line ([`SshConfig::resolve_line`]), so it has the line's `-t`/`-T` in `requesttty`.
+pub fn adds_tty(cfg: &SshConfig, login: bool) -> bool {
+    login && matches!(cfg.get("requesttty"), None | Some("auto"))
 }
 
-/// How the session's tty should be requested.
-pub fn wants_tty(ssh: &SshArgs, cfg: &SshConfig, interactive: bool, stdin_is_tty: bool) -> bool {
-    if !interactive || ssh.flags.tty > 0 || ssh.flags.no_tty {
-        return false;
-    }
-    // `RequestTTY auto` (the default): a tty when there is no command and stdin is one.
-    matches!(cfg.get("requesttty"), None | Some("auto")) && stdin_is_tty && !ssh.flags.stdin_null
+/// Where the session's master listens.
+#[derive(Debug, Clone, Copy)]
+pub enum Socket<'a> {
+    /// ssso's private socket: `ControlMaster=yes`, `ControlPersist=no`, `-S CTL`.
+    Private(&'a Path),
+    /// The user's own `-M` with a `ControlPath` (config or `-S`): the master is ssh's as the
+    /// user asked for it (their path, their `ControlPersist`, `-MM`'s confirmations), and ssso
+    /// syncs over that socket.
+    Users(&'a Path),
 }
 
-/// The master command: the user's ssh with ssso's socket, running `remote_command`.
+impl Socket<'_> {
+    pub fn path(&self) -> &Path {
+        match self {
+            Socket::Private(p) | Socket::Users(p) => p,
+        }
+    }
+}
+
+/// The master command: the user's ssh, as the master at `socket`, running `remote_command`.
 pub fn command(
     ssh: &SshArgs,
-    ctl: &Path,
+    socket: Socket<'_>,
     add_tty: bool,
     remote_command: Option<&OsStr>,
 ) -> Command {
@@ -106,7 +107,9 @@ pub fn command(
     mark_inner(&mut cmd);
     // The first value of an option wins in ssh, so these come before the user's own;
     // -S is a plain flag where the last one wins, so it comes after them.
-    cmd.args(["-o", "ControlMaster=yes", "-o", "ControlPersist=no"]);
+    if let Socket::Private(_) = socket {
+        cmd.args(["-o", "ControlMaster=yes", "-o", "ControlPersist=no"]);
+    }
     if remote_command.is_some() {
         cmd.args(["-o", "RemoteCommand=none"]);
     }
@@ -114,7 +117,9 @@ pub fn command(
         cmd.arg("-t");
     }
     cmd.args(&ssh.options);
-    cmd.arg("-S").arg(ctl);
+    if let Socket::Private(ctl) = socket {
+        cmd.arg("-S").arg(ctl);
+    }
     cmd.arg("--");
     cmd.arg(ssh.destination.as_deref().unwrap_or(OsStr::new("")));
     if let Some(c) = remote_command {
@@ -208,6 +213,11 @@ pub fn wait_following_stops(
     rx
 }
 
+/// Whether a master answers at `path` (a stale socket file refuses the connection).
+pub fn socket_is_live(path: &Path) -> bool {
+    std::os::unix::net::UnixStream::connect(path).is_ok()
+}
+
 /// Waits until the control socket exists; `alive` says whether the master is still running.
 pub async fn wait_for_socket(ctl: &Path, mut alive: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
@@ -252,13 +262,19 @@ mod tests {
             destination: Some("h".into()),
             ..Default::default()
         };
-        let cmd = command(&ssh, Path::new("/c"), true, Some(OsStr::new("cmd")));
-        let args: Vec<_> = cmd
-            .get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
+        let args = |cmd: Command| -> Vec<String> {
+            cmd.get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect()
+        };
+        let cmd = command(
+            &ssh,
+            Socket::Private(Path::new("/c")),
+            true,
+            Some(OsStr::new("cmd")),
+        );
         assert_eq!(
-            args,
+            args(cmd),
             [
                 "-o",
                 "ControlMaster=yes",
@@ -278,5 +294,37 @@ mod tests {
                 "cmd"
             ]
         );
+        // The user's -M: ssh's own master, nothing of ssso's but the command.
+        let cmd = command(
+            &ssh,
+            Socket::Users(Path::new("/x")),
+            false,
+            Some(OsStr::new("cmd")),
+        );
+        assert_eq!(
+            args(cmd),
+            [
+                "-o",
+                "RemoteCommand=none",
+                "-S",
+                "/x",
+                "-p",
+                "22",
+                "--",
+                "h",
+                "cmd"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_login_gets_ssh_s_own_tty_decision() {
+        let cfg = |t: &str| SshConfig::parse(t);
+        assert!(adds_tty(&cfg("requesttty auto\n"), true));
+        assert!(adds_tty(&cfg(""), true));
+        for rt in ["no", "yes", "force"] {
+            assert!(!adds_tty(&cfg(&format!("requesttty {rt}\n")), true), "{rt}");
+        }
+        assert!(!adds_tty(&cfg("requesttty auto\n"), false));
     }
 }

@@ -148,10 +148,17 @@ case $n in csh|bsd-csh) exec "$s" ;; *) exec "$s" -l ;; esac
 "#,
         ),
         Run::Command(line) => {
+            // As sshd runs it: argv[0] is the shell's basename (shells name themselves with it
+            // in their messages), via bash's `exec -a` where the host has bash.
             let mut s = s.into_bytes();
-            s.extend_from_slice(b"exec \"$s\" -c ");
+            s.extend_from_slice(b"l=");
             s.extend_from_slice(&sh_quote_bytes(line));
-            s.push(b'\n');
+            s.extend_from_slice(
+                br#"
+if command -v bash >/dev/null 2>&1; then exec bash -c 'exec -a "$0" "$1" -c "$2"' "${s##*/}" "$s" "$l"; fi
+exec "$s" -c "$l"
+"#,
+            );
             return s;
         }
     }
@@ -250,6 +257,28 @@ mod tests {
                     .unwrap();
                 assert_eq!(String::from_utf8_lossy(&out.stdout), name, "{sh}");
             }
+        }
+    }
+
+    /// `$0` of the command is the login shell's basename, as sshd gives it (`argv[0]`).
+    #[test]
+    fn the_command_s_zero_is_the_shell_s_basename() {
+        let run = Run::Command(b"echo \"$0\"; nosuchcommand-ssso".to_vec());
+        let script = session_script("p", None, &run);
+        for sh in ["/bin/bash", "/bin/dash", "/usr/bin/zsh", "/usr/bin/ksh"] {
+            if !std::path::Path::new(sh).exists() {
+                continue;
+            }
+            let out = Command::new("/bin/sh")
+                .arg("-c")
+                .arg(wrap(&script))
+                .env("SHELL", sh)
+                .output()
+                .unwrap();
+            let base = sh.rsplit('/').next().unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{base}\n"));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!err.contains(&format!("/{base}")), "{sh}: {err}");
         }
     }
 

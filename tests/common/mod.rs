@@ -59,6 +59,9 @@ pub const NOAWS_USER: &str = "ssso-noaws";
 pub const NOISY_USER: &str = "ssso-noisy";
 /// bash user whose `~/.aws` the tests replace with a tiny tmpfs (see [`TinyAws`]).
 pub const FULL_USER: &str = "ssso-full";
+/// User whose login shell (`/opt/ssso-test/rec-shell`, from `tests/support/rec-shell.c`)
+/// records every start in `~/.ssso-rec/<pid>` (see [`rec_records`]), then is bash.
+pub const REC_USER: &str = "ssso-rec";
 /// Every test user `user()` knows.
 pub const ALL_USERS: &[&str] = &[
     "ssso-bash",
@@ -73,6 +76,7 @@ pub const ALL_USERS: &[&str] = &[
     NOAWS_USER,
     NOISY_USER,
     FULL_USER,
+    REC_USER,
 ];
 
 /// The `Host` alias of the test server in `Server::ssh_config()`.
@@ -1121,6 +1125,47 @@ impl TinyAws {
 impl Drop for TinyAws {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// How `REC_USER`'s login shell was started, per process (its pid): each start's argv
+/// (argv[0] first), in order. A process that exec'd the shell again has several.
+pub fn rec_records() -> Vec<(u32, Vec<Vec<Vec<u8>>>)> {
+    let dir = home(REC_USER).join(".ssso-rec");
+    let mut out = Vec::new();
+    for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse().ok()) else {
+            continue;
+        };
+        let bytes = fs::read(entry.path()).unwrap();
+        let mut fields = bytes.split(|&b| b == 0);
+        let mut starts = Vec::new();
+        while let Some(count) = fields.next() {
+            if count.is_empty() {
+                break; // the split's tail after the last NUL
+            }
+            let n: usize = std::str::from_utf8(count)
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or_else(|| panic!("bad record in {}", entry.path().display()));
+            let argv: Vec<Vec<u8>> = (0..n)
+                .map(|_| fields.next().expect("truncated record").to_vec())
+                .collect();
+            starts.push(argv);
+        }
+        out.push((pid, starts));
+    }
+    out.sort();
+    out
+}
+
+/// Forgets every record of `REC_USER`'s login shell.
+pub fn rec_clear() {
+    let dir = home(REC_USER).join(".ssso-rec");
+    match fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => panic!("remove {}: {e}", dir.display()),
     }
 }
 

@@ -13,7 +13,9 @@
 # - one test user per login shell (ssso-bash, ssso-sh, ssso-zsh, ssso-ksh, ssso-tcsh, ssso-csh,
 #   ssso-fish), plus ssso-pw (bash, password "ssso-test-pw"), ssso-ro (bash, home not writable by
 #   the user, so creating ~/.aws fails), ssso-noaws (bash, no aws at all), ssso-noisy (tcsh,
-#   a ~/.cshrc that prints) and ssso-full (bash; the tests mount a tiny tmpfs on its ~/.aws);
+#   a ~/.cshrc that prints), ssso-full (bash; the tests mount a tiny tmpfs on its ~/.aws) and
+#   ssso-rec, whose login shell /opt/ssso-test/rec-shell (built from rec-shell.c) records how
+#   it was started and then becomes bash (tests/differential.rs);
 # - the test users' `aws`: /opt/ssso-test/bin holds only an `aws` link into the venv. The test
 #   sshd's SetEnv PATH puts it first for `sh -c` commands; login shells, whose /etc/profile or
 #   /etc/csh.login set PATH anew, get it from three drop-in files that act for the test users
@@ -41,7 +43,7 @@ AWS_USERS="ssso-bash ssso-sh ssso-zsh ssso-ksh ssso-tcsh ssso-csh ssso-fish ssso
 # Debian packages: install only what is missing (a quick dpkg query when all is there).
 PACKAGES="openssh-server openssh-client tcsh csh zsh ksh fish rsync python3 python3-venv
     hyperfine sshpass git ca-certificates procps man-db groff-base bash-completion strace
-    shellcheck"
+    shellcheck gcc libc6-dev"
 missing=
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -121,6 +123,22 @@ for pair in bash:"$BASH_BIN" sh:"$DASH_BIN" zsh:"$ZSH_BIN" ksh:"$KSH_BIN" tcsh:"
         chmod 0755 "/home/$name"
     fi
 done
+
+# ssso-rec: a login shell that records its argv (tests/differential.rs), rebuilt when its
+# source changes; root-owned, so the user's sessions can't change it.
+REC_SHELL=/opt/ssso-test/rec-shell
+REC_SRC=$(dirname "$0")/rec-shell.c
+mkdir -p /opt/ssso-test
+if [ ! -x "$REC_SHELL" ] || [ "$REC_SRC" -nt "$REC_SHELL" ]; then
+    cc -O2 -Wall -o "$REC_SHELL.tmp" "$REC_SRC" || die "cannot build $REC_SHELL from $REC_SRC"
+    mv -f "$REC_SHELL.tmp" "$REC_SHELL"
+fi
+chown root:root "$REC_SHELL"
+chmod 0755 "$REC_SHELL"
+ensure_user ssso-rec "$REC_SHELL"
+usermod -p '*' ssso-rec
+chown ssso-rec:ssso-rec /home/ssso-rec
+chmod 0755 /home/ssso-rec
 
 ensure_user ssso-pw "$BASH_BIN"
 echo "ssso-pw:$PW_USER_PASSWORD" | chpasswd
