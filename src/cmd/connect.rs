@@ -3,9 +3,11 @@
 //!
 //! Order of events: resolve the host's ssh config (`ssh -G`) and the AWS profile; make sure the
 //! local token is fresh (no process at all when it is); start the master, which is also the
-//! user's session (see [`crate::ssh::master`]); as soon as its control socket appears, run the sync
-//! over it while the session's wrapper waits on the remote for the sync to release it; then
-//! wait for ssh and exit with its status. ssso stays in the foreground only to forward
+//! user's session (see [`crate::ssh::master`]), or, when the user's own configuration shares
+//! connections for the host, the user's ssh as given, which joins or becomes the user's master
+//! (see [`crate::ssh::control`]); as soon as a master answers on the control socket, run the
+//! sync over it while the session's wrapper waits on the remote for the sync to release it;
+//! then wait for ssh and exit with its status. ssso stays in the foreground only to forward
 //! termination signals and report the sync; stdin, stdout, stderr and the terminal are ssh's.
 
 use std::ffi::OsString;
@@ -22,6 +24,7 @@ use crate::aws::token::Token;
 use crate::session::{self, SYNC_TIMEOUT, Settings, keep};
 use crate::ssh::args::SshArgs;
 use crate::ssh::config::SshConfig;
+use crate::ssh::control::{self, Route};
 use crate::ssh::master::{self, PrivateDir};
 use crate::ssh::remote::{self, Run};
 use crate::sync;
@@ -39,7 +42,7 @@ pub fn run(opts: &Settings, ssh: SshArgs) -> Result<u8> {
         );
     }
 
-    let cfg = match SshConfig::resolve(&ssh) {
+    let cfg = match SshConfig::resolve_with(&ssh, &ssh.sharing_options()) {
         Ok(cfg) => cfg,
         Err(e) => {
             ui::error(&e);
@@ -82,16 +85,42 @@ pub fn run(opts: &Settings, ssh: SshArgs) -> Result<u8> {
 
     let plan = sync::Plan::new(&sso, &tok, &opts.sync, nonce.as_deref())?;
 
-    let dir = PrivateDir::new()?;
-    let ctl = dir.socket();
-    let mut cmd = master::command(&ssh, &ctl, add_tty, remote_command.as_deref());
-    ui::debug(format_args!(
-        "starting ssh with control socket {}",
-        ctl.display()
-    ));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    // The user's own ControlMaster when their configuration shares connections for this
+    // destination (see `ssh::control`), else ssso's own in a private directory.
+    let route = runtime.block_on(control::choose(
+        &control::Sharing::from_config(&cfg),
+        PROBE_TIMEOUT,
+    ));
+    let (dir, ctl, mut cmd) = match &route {
+        Route::Own => {
+            let dir = PrivateDir::new()?;
+            let ctl = dir.socket();
+            let cmd = master::command(&ssh, &ctl, add_tty, remote_command.as_deref());
+            ui::debug(format_args!(
+                "starting ssh with control socket {}",
+                ctl.display()
+            ));
+            (Some(dir), ctl, cmd)
+        }
+        Route::Join(ctl) | Route::Create(ctl) => {
+            let cmd = master::user_shared_command(&ssh, add_tty, remote_command.as_deref());
+            ui::debug(format_args!(
+                "{} your ControlMaster {}; the sync and the session go over it",
+                if matches!(route, Route::Join(_)) {
+                    "joining"
+                } else {
+                    "ssh starts"
+                },
+                ctl.display()
+            ));
+            (None, ctl.clone(), cmd)
+        }
+    };
+    let users_master = dir.is_none();
+    let joined = matches!(route, Route::Join(_));
     let dest = ssh
         .destination
         .as_deref()
@@ -110,15 +139,31 @@ pub fn run(opts: &Settings, ssh: SshArgs) -> Result<u8> {
         let mut quit = signal(SignalKind::quit())?;
 
         let sync = async {
-            let up = master::wait_for_socket(&ctl, || {
-                pid.is_some_and(|p| unsafe { libc::kill(p as i32, 0) } == 0)
-            })
-            .await;
-            if up {
-                Some(sync::run(&ctl, &plan, SYNC_TIMEOUT).await)
+            let running = || pid.is_some_and(|p| unsafe { libc::kill(p as i32, 0) } == 0);
+            let up = if joined {
+                // It answered a moment ago: no second look.
+                true
+            } else if users_master {
+                // A master of the user's answers there (the session's ssh became it,
+                // removing a dead socket first).
+                control::wait_live(&ctl, running).await
             } else {
-                None
+                master::wait_for_socket(&ctl, running).await
+            };
+            if !up {
+                return None;
             }
+            let mut result = sync::run(&ctl, &plan, SYNC_TIMEOUT).await;
+            if joined
+                && result.is_err()
+                && !control::alive(&ctl, PROBE_TIMEOUT).await
+                && control::wait_live(&ctl, running).await
+            {
+                // The master that answered went away before the sync; the session's ssh
+                // (ControlMaster auto) became the new one.
+                result = sync::run(&ctl, &plan, SYNC_TIMEOUT).await;
+            }
+            Some(result)
         };
         tokio::pin!(sync);
         // Once the session's own sync is done: keep the remote token fresh while it runs.
@@ -164,6 +209,9 @@ pub fn run(opts: &Settings, ssh: SshArgs) -> Result<u8> {
         _ => 255,
     })
 }
+
+/// Bound on the alive check of the user's own master.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Tells the user what the session's own sync did, when it ran.
 fn report(result: &Option<Result<sync::Report>>, dest: &str, sso: &SsoProfile, local: &Token) {

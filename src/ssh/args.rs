@@ -196,6 +196,19 @@ impl SshArgs {
     /// `-4`, `-6`, `-i`), for `ssh -G` and for extra channels over a master. Forwardings,
     /// tty and session options are left out.
     pub fn config_options(&self) -> Vec<OsString> {
+        self.picked(b"FolpJi", b"46")
+    }
+
+    /// The options that shape connection sharing (`-S PATH`, `-M`): with
+    /// [`SshArgs::config_options`], what `ssh -G` needs to resolve the `controlpath` and
+    /// `controlmaster` that this command line would use.
+    pub fn sharing_options(&self) -> Vec<OsString> {
+        self.picked(b"S", b"M")
+    }
+
+    /// The options among `with_value` and `flags`, each as its own word (`-p 22`, `-4`), in
+    /// the order given.
+    fn picked(&self, with_value: &[u8], flags: &[u8]) -> Vec<OsString> {
         let mut out = Vec::new();
         let mut i = 0;
         while i < self.options.len() {
@@ -207,7 +220,7 @@ impl SshArgs {
             // Walk the cluster to find an option with a value.
             for (pos, &c) in w.iter().enumerate().skip(1) {
                 if WITH_VALUE.contains(&c) {
-                    let keep = b"FolpJi".contains(&c);
+                    let keep = with_value.contains(&c);
                     let mut value = None;
                     if pos + 1 == w.len() {
                         value = self.options.get(i).cloned();
@@ -222,7 +235,7 @@ impl SshArgs {
                     }
                     break;
                 }
-                if c == b'4' || c == b'6' {
+                if flags.contains(&c) {
                     out.push(OsString::from(format!("-{}", c as char)));
                 }
             }
@@ -268,6 +281,16 @@ mod tests {
             ssh.config_options(),
             os(&["-p", "2222", "-i", "/k", "-o", "User=x", "-4", "-p", "22"])
         );
+    }
+
+    #[test]
+    fn sharing_options_for_ssh_g() {
+        let (_, ssh) = connect(&["-S/c/x", "-CM", "-p", "2", "-S", "/c/y", "-Mt", "h"]);
+        assert_eq!(
+            ssh.sharing_options(),
+            os(&["-S", "/c/x", "-M", "-S", "/c/y", "-M"])
+        );
+        assert_eq!(ssh.config_options(), os(&["-p", "2"]));
     }
 
     #[test]

@@ -97,11 +97,33 @@ pub fn command(
     add_tty: bool,
     remote_command: Option<&OsStr>,
 ) -> Command {
+    session(ssh, Some(ctl), add_tty, remote_command)
+}
+
+/// The session over the user's own connection sharing (see [`crate::ssh::control`]): the
+/// user's ssh exactly as given, running `remote_command`, which joins the user's live master
+/// or becomes it as the user's `ControlMaster`/`ControlPath`/`ControlPersist` say.
+pub fn user_shared_command(
+    ssh: &SshArgs,
+    add_tty: bool,
+    remote_command: Option<&OsStr>,
+) -> Command {
+    session(ssh, None, add_tty, remote_command)
+}
+
+fn session(
+    ssh: &SshArgs,
+    own_ctl: Option<&Path>,
+    add_tty: bool,
+    remote_command: Option<&OsStr>,
+) -> Command {
     let mut cmd = Command::new("ssh");
     mark_inner(&mut cmd);
     // The first value of an option wins in ssh, so these come before the user's own;
     // -S is a plain flag where the last one wins, so it comes after them.
-    cmd.args(["-o", "ControlMaster=yes", "-o", "ControlPersist=no"]);
+    if own_ctl.is_some() {
+        cmd.args(["-o", "ControlMaster=yes", "-o", "ControlPersist=no"]);
+    }
     if remote_command.is_some() {
         cmd.args(["-o", "RemoteCommand=none"]);
     }
@@ -109,7 +131,9 @@ pub fn command(
         cmd.arg("-t");
     }
     cmd.args(&ssh.options);
-    cmd.arg("-S").arg(ctl);
+    if let Some(ctl) = own_ctl {
+        cmd.arg("-S").arg(ctl);
+    }
     cmd.arg("--");
     cmd.arg(ssh.destination.as_deref().unwrap_or(OsStr::new("")));
     if let Some(c) = remote_command {
@@ -238,6 +262,35 @@ mod tests {
         let parent = s.parent().unwrap().to_path_buf();
         drop(d);
         assert!(!parent.exists());
+    }
+
+    #[test]
+    fn user_shared_session_is_the_users_ssh_as_given() {
+        let ssh = SshArgs {
+            options: vec!["-oControlMaster=auto".into(), "-C".into(), "-tt".into()],
+            destination: Some("h".into()),
+            ..Default::default()
+        };
+        let cmd = user_shared_command(&ssh, false, Some(OsStr::new("cmd")));
+        let args: Vec<_> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "-o",
+                "RemoteCommand=none",
+                "-oControlMaster=auto",
+                "-C",
+                "-tt",
+                "--",
+                "h",
+                "cmd"
+            ]
+        );
+        let envs: Vec<_> = cmd.get_envs().collect();
+        assert_eq!(envs, [(OsStr::new(INNER_ENV), Some(OsStr::new("1")))]);
     }
 
     #[test]
