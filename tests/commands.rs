@@ -193,10 +193,13 @@ fn setup_writes_the_ssh_block_and_persists_the_profile_idempotently() {
     };
     let (code, stdout, stderr) = setup(&["--profile", PROFILE]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stdout.contains("    ProxyCommand ssso proxy %h %p\n    SetEnv AWS_PROFILE=dev\n"),
-        "{stdout}"
+    // The alias, the profile and the -F file are spelled out: paramiko and fabric expand
+    // neither %n nor read a parent ssh, and the sync connection needs the same config.
+    let line = format!(
+        "    ProxyCommand ssso proxy --alias ssso-test --profile dev --user %r -F {} %h %p\n    SetEnv AWS_PROFILE=dev\n",
+        server().ssh_config().display()
     );
+    assert!(stdout.contains(&line), "{stdout}");
     assert_eq!(
         std::fs::read_to_string(&ssh_config).unwrap(),
         "Compression yes\nHost *\n    ServerAliveInterval 5\n"

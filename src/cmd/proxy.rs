@@ -67,9 +67,19 @@ pub fn run(args: &Settings) -> Result<u8> {
         return serve(sock, stdout_is_socket());
     }
 
-    let (target, cfg) = resolve_target(args)?;
+    let args = &without_unexpanded_tokens(args);
+    let (target, cfg, source) = resolve_target(args)?;
     let dest = target.label(&cfg);
-    let (sso, tok) = session::fresh_token(&args.session, &cfg, true)?;
+    let (sso, tok) = session::fresh_token(&args.session, &cfg, true).map_err(|e| {
+        if source == Source::HostOnly {
+            e.context(format!(
+                "ssso proxy only knows the address {} (its parent is not ssh and it was given no --alias): write the host's alias and profile into the ProxyCommand, as `ssso setup --write ALIAS` does: ProxyCommand ssso proxy --alias ALIAS --profile NAME --user %r %h %p",
+                args.host
+            ))
+        } else {
+            e
+        }
+    })?;
     let plan = sync::Plan::new(&sso, &tok, &args.session.sync, None)?;
     match sync_to_host(&target, &cfg, &plan, &dest) {
         Ok(None) => ui::debug(format_args!(
@@ -155,10 +165,23 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Where the host's name for the ssh config came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// `--alias`, `--user` or `-F` in the ProxyCommand line.
+    Explicit,
+    /// The command line of the ssh that runs this ProxyCommand.
+    ParentSsh,
+    /// Neither: only HOST (`%h`, the resolved HostName), as for a client that is not OpenSSH
+    /// (paramiko, fabric) running a ProxyCommand without `--alias`.
+    HostOnly,
+}
+
 /// Chooses the target and reads its ssh config. Without `--alias`, `--user` or `-F`, the
 /// parent ssh's command line is used when the parent is ssh and its config resolves to
-/// exactly HOST and PORT; otherwise the explicit form.
-fn resolve_target(args: &Settings) -> Result<(Target, SshConfig)> {
+/// exactly HOST and PORT; otherwise the explicit form. Nothing depends on the parent being
+/// ssh when the line says which host it is.
+fn resolve_target(args: &Settings) -> Result<(Target, SshConfig, Source)> {
     let explicit = args.alias.is_some() || args.user.is_some() || args.config.is_some();
     if !explicit && let Some(ssh) = parent_ssh() {
         let t = Target { ssh };
@@ -168,14 +191,40 @@ fn resolve_target(args: &Settings) -> Result<(Target, SshConfig)> {
                     "ssh config of the parent ssh's destination {}",
                     t.ssh.destination.as_deref().unwrap_or_default().display()
                 ));
-                return Ok((t, cfg));
+                return Ok((t, cfg, Source::ParentSsh));
             }
             _ => ui::debug("the parent ssh's command line does not name this host; using HOST"),
         }
     }
     let t = Target::explicit(args);
     let cfg = SshConfig::resolve(&t.ssh)?;
-    Ok((t, cfg))
+    let source = if explicit {
+        Source::Explicit
+    } else {
+        Source::HostOnly
+    };
+    Ok((t, cfg, source))
+}
+
+/// `args` without an `--alias` or `--user` that is still an ssh `%` token: a client that does
+/// not expand it (paramiko leaves `%n` as it is) passes it literally, and no host alias or
+/// user name is `%n` or `%r`.
+fn without_unexpanded_tokens(args: &Settings) -> Settings {
+    let token = |v: &Option<String>| {
+        v.as_deref()
+            .is_some_and(|v| v.len() == 2 && v.starts_with('%'))
+    };
+    let mut out = args.clone();
+    for (value, what) in [(&mut out.alias, "--alias"), (&mut out.user, "--user")] {
+        if token(value) {
+            ui::debug(format_args!(
+                "{what} {} was not expanded by the ssh client; ignoring it",
+                value.as_deref().unwrap_or_default()
+            ));
+            *value = None;
+        }
+    }
+    out
 }
 
 fn same_host(cfg: &SshConfig, host: &str, port: u16) -> bool {
@@ -593,6 +642,25 @@ mod tests {
         let t = Target::explicit(&a);
         assert_eq!(t.ssh.destination.as_deref(), Some(OsStr::new("h.example")));
         assert!(!a.strict);
+    }
+
+    #[test]
+    fn unexpanded_tokens_count_as_not_given() {
+        let a =
+            without_unexpanded_tokens(&args(&["--user", "%r", "--alias", "%n", "h.example", "22"]));
+        assert_eq!((a.user, a.alias), (None, None));
+        let a = without_unexpanded_tokens(&args(&[
+            "--user",
+            "bob",
+            "--alias",
+            "%nx",
+            "h.example",
+            "22",
+        ]));
+        assert_eq!(
+            (a.user.as_deref(), a.alias.as_deref()),
+            (Some("bob"), Some("%nx"))
+        );
     }
 
     #[test]
