@@ -81,10 +81,16 @@ pub const ROLE_NAME: &str = "ReadOnly";
 pub const START_URL: &str = "https://example.awsapps.com/start";
 /// SSO region used by `sso_config` and by `write_token` files.
 pub const SSO_REGION: &str = "us-east-1";
-/// The test users' AWS CLI v1 (made by setup.sh).
+/// The test users' AWS CLI v1 (a venv made by setup.sh).
 pub const REMOTE_AWS_VENV: &str = "/opt/ssso-test/venv";
+/// The directory holding only the test users' `aws` (a link into [`REMOTE_AWS_VENV`]); setup.sh
+/// also puts it on their login shells' PATH (never on anyone else's).
+pub const REMOTE_AWS_BIN: &str = "/opt/ssso-test/bin";
 /// PATH every test session gets from sshd (except `NOAWS_USER`, which gets `/usr/bin:/bin`).
-pub const REMOTE_PATH: &str = "/opt/ssso-test/venv/bin:/usr/local/bin:/usr/bin:/bin";
+pub const REMOTE_PATH: &str = "/opt/ssso-test/bin:/usr/local/bin:/usr/bin:/bin";
+/// The python with moto[server] (a venv made by setup.sh from
+/// `tests/support/tools-requirements.txt`); `SSSO_TEST_PYTHON` names another.
+pub const TOOLS_PYTHON: &str = "/opt/ssso-test/tools/bin/python";
 
 /// Default bound for commands run through [`run`].
 pub const CMD_TIMEOUT: Duration = Duration::from_secs(60);
@@ -523,9 +529,9 @@ pub fn portal() -> &'static Portal {
             .arg(&refresh_dir);
         let (sso_port, sso) = start_python(cmd, "mock_sso.py", &sso_log);
 
-        // moto needs the python that has moto[server] (root's pyenv on the CI image).
+        // moto needs the python that has moto[server]: setup.sh's tools venv.
         let moto_log = dir.join("moto.log");
-        let python = std::env::var("SSSO_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let python = tools_python();
         let mut cmd = Command::new(&python);
         cmd.arg(support_dir().join("moto_stdin.py"));
         let (sts_port, moto) = start_python(cmd, "moto_stdin.py (moto[server])", &moto_log);
@@ -540,6 +546,19 @@ pub fn portal() -> &'static Portal {
             _keep: Mutex::new(vec![sso, moto]),
         }
     })
+}
+
+/// `SSSO_TEST_PYTHON`, else [`TOOLS_PYTHON`] (which must exist: run setup.sh).
+fn tools_python() -> String {
+    if let Ok(python) = std::env::var("SSSO_TEST_PYTHON") {
+        return python;
+    }
+    assert!(
+        Path::new(TOOLS_PYTHON).exists(),
+        "{TOOLS_PYTHON} missing: run tests/support/setup.sh (as root) first, or set \
+         SSSO_TEST_PYTHON to a python that has moto[server]"
+    );
+    TOOLS_PYTHON.to_owned()
 }
 
 fn start_python(
@@ -668,8 +687,8 @@ fn check_setup() {
         );
     }
     assert!(
-        Path::new(REMOTE_AWS_VENV).join("bin/aws").exists(),
-        "{REMOTE_AWS_VENV}/bin/aws missing: run tests/support/setup.sh (as root) first"
+        Path::new(REMOTE_AWS_BIN).join("aws").exists(),
+        "{REMOTE_AWS_BIN}/aws missing: run tests/support/setup.sh (as root) first"
     );
     fs::create_dir_all("/run/sshd").expect("create /run/sshd");
 }
@@ -1268,8 +1287,8 @@ impl Local {
     }
 
     /// The PATH `command` uses: the fake-aws dir, then this process's PATH without root's
-    /// pyenv and without any directory whose `aws` is the test users' v1 (`/usr/local/bin`
-    /// links it): the local side must never pick up a real AWS CLI by accident.
+    /// pyenv and without any directory whose `aws` is the test users' v1 (older setups linked
+    /// it into `/usr/local/bin`): the local side must never pick up a real AWS CLI by accident.
     pub fn path_var(&self) -> String {
         let system = std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into());
         let mut parts = vec![self.bin.display().to_string()];
