@@ -5,6 +5,11 @@
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 user=${BENCH_USER:-ssso-bash}
+# The test harness's per-user lock (tests/common/mod.rs): a test run elsewhere on this machine
+# wipes the user's ~/.aws when it takes the user, which would break a sync under measurement.
+mkdir -p /run/ssso-test-users
+exec 9>"/run/ssso-test-users/$user"
+flock 9
 cargo build --release --quiet
 ssso=$PWD/target/release/ssso
 work=$(mktemp -d /tmp/ssso-bench.XXXXXX)
