@@ -21,12 +21,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use sha1::{Digest as _, Sha1};
 
-use crate::session::{self, SYNC_TIMEOUT};
+use crate::session::{self, SYNC_TIMEOUT, stamp};
 use crate::ssh::args::{self, SshArgs};
 use crate::ssh::config::SshConfig;
 use crate::ssh::master::{self, INNER_ENV};
@@ -51,9 +50,9 @@ pub struct Settings {
     pub port: u16,
 }
 
-/// How long the sync master stays up after its last use, and how long a successful sync of
-/// the same token and config to the same host counts as current.
-const PERSIST_SECS: u64 = 60;
+/// How long the sync master stays up after its last use (a successful sync of the same token
+/// and config to the same host counts as current as long: [`stamp::FRESH`]).
+const PERSIST_SECS: u64 = stamp::FRESH.as_secs();
 
 /// `SSSO_PROXY_RELAY=copy` forces the read/write relay instead of splice(2) (for measuring).
 const RELAY_ENV: &str = "SSSO_PROXY_RELAY";
@@ -157,12 +156,8 @@ impl Target {
                 .unwrap_or_default()
                 .as_bytes(),
         );
-        hex(&h.finalize()[..8])
+        stamp::hex(&h.finalize()[..8])
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Where the host's name for the ssh config came from.
@@ -299,8 +294,8 @@ fn sync_to_host(
     if unsafe { libc::flock(stamp.as_raw_fd(), libc::LOCK_EX) } != 0 {
         return Err(io::Error::last_os_error()).context("cannot lock the sync stamp");
     }
-    let digest = plan_digest(plan);
-    if stamp_is_current(&mut stamp, &digest) {
+    let digest = stamp::digest(plan);
+    if stamp::is_current(&mut stamp, &digest) {
         return Ok(None);
     }
     if !master_alive(&ctl) {
@@ -316,38 +311,12 @@ fn sync_to_host(
         .enable_all()
         .build()?;
     let report = runtime.block_on(sync::run(&ctl, plan, SYNC_TIMEOUT))?;
-    let complete = matches!(
-        report.token,
-        sync::TokenOutcome::Written | sync::TokenOutcome::Unchanged
-    ) && !matches!(report.config, sync::ConfigOutcome::Skipped(_));
-    if complete {
+    if stamp::complete(&report) {
         use std::os::unix::fs::FileExt as _;
         let _ = stamp.set_len(0);
         let _ = stamp.write_all_at(digest.as_bytes(), 0);
     }
     Ok(Some(report))
-}
-
-/// What a sync sends, hashed: the token file, the sections, the file name.
-fn plan_digest(plan: &sync::Plan) -> String {
-    let mut h = Sha1::new();
-    h.update(plan.cache_file_name.as_bytes());
-    h.update([0]);
-    h.update(sync::input(plan));
-    h.update([u8::from(!plan.sections.is_empty())]);
-    hex(&h.finalize())
-}
-
-/// The stamp holds `digest` and was written less than [`PERSIST_SECS`] ago.
-fn stamp_is_current(stamp: &mut File, digest: &str) -> bool {
-    let recent = stamp
-        .metadata()
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| SystemTime::now().duration_since(t).ok())
-        .is_some_and(|age| age < Duration::from_secs(PERSIST_SECS));
-    let mut text = String::new();
-    recent && stamp.read_to_string(&mut text).is_ok() && text == digest
 }
 
 /// `ssh -O check` on the socket.
@@ -586,6 +555,7 @@ fn pump(from: RawFd, to: RawFd, use_splice: bool) -> io::Result<u64> {
 mod tests {
     use super::*;
     use std::os::unix::net::UnixStream;
+    use std::time::Duration;
 
     /// `ssso proxy [--user U] [--alias A] [-F C] HOST PORT`'s settings.
     fn args(extra: &[&str]) -> Settings {
@@ -755,34 +725,6 @@ mod tests {
         let mut fds = [0; 2];
         assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
         unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) }
-    }
-
-    #[test]
-    fn stamp_matches_only_the_same_plan_recently() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s");
-        let mut f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .unwrap();
-        assert!(!stamp_is_current(&mut f, "abc"));
-        std::fs::write(&path, "abc").unwrap();
-        let mut f = File::open(&path).unwrap();
-        assert!(stamp_is_current(&mut f, "abc"));
-        let mut f = File::open(&path).unwrap();
-        assert!(!stamp_is_current(&mut f, "abd"));
-        let old = SystemTime::now() - Duration::from_secs(PERSIST_SECS + 1);
-        File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
-        let mut f = File::open(&path).unwrap();
-        assert!(!stamp_is_current(&mut f, "abc"));
     }
 
     #[test]
