@@ -268,6 +268,23 @@ fn without_a_live_master_ssh_becomes_the_users_master_and_the_next_call_joins_it
     ok(run(s.ssh(&[], u.name()).arg("true"), CMD_TIMEOUT), "ssh");
     assert_eq!(logins(u.name()), before + 1, "a second connection");
     assert_eq!(s.master_pid(u.name()), Some(pid));
+
+    // That call skipped the sync (the same token went over this master moments ago); a new
+    // local token is not held back by that.
+    let newer = unique_token("usermaster-newer");
+    s.local.write_token(&cache_key(SESSION), &newer, 7200);
+    register_token(&newer);
+    let out = ok(
+        run(
+            &mut s.ssso(&[], u.name(), &[&caller_identity_command(PROFILE)]),
+            CMD_TIMEOUT,
+        ),
+        "ssso with a new token",
+    );
+    assert_caller_identity(&out);
+    assert_token_used(&newer);
+    let tok = remote_read(u.name(), &token_rel_path(&cache_key(SESSION))).unwrap();
+    assert!(String::from_utf8_lossy(&tok).contains(&newer));
 }
 
 #[test]

@@ -21,7 +21,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::aws::config::SsoProfile;
 use crate::aws::token::Token;
-use crate::session::{self, SYNC_TIMEOUT, Settings, keep};
+use crate::session::{self, SYNC_TIMEOUT, Settings, keep, stamp};
 use crate::ssh::args::SshArgs;
 use crate::ssh::config::SshConfig;
 use crate::ssh::control::{self, Route};
@@ -64,7 +64,33 @@ pub fn run(opts: &Settings, ssh: SshArgs) -> Result<u8> {
         || ssh.flags.stdio_forward
         || ssh.flags.subsystem
         || matches!(cfg.get("sessiontype"), Some("none" | "subsystem")));
-    let nonce = wrap.then(nonce);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // The user's own ControlMaster when their configuration shares connections for this
+    // destination (see `ssh::control`), else ssso's own in a private directory.
+    let route = runtime.block_on(control::choose(
+        &control::Sharing::from_config(&cfg),
+        PROBE_TIMEOUT,
+    ));
+    // Over a master of the user's, a sync of exactly this token and these sections that went
+    // over the same master less than a minute ago is not repeated, and then the session does
+    // not wait: ansible's tasks, or a loop of `ssso HOST cmd`, cost what ssh over the master
+    // costs plus ssso's own start.
+    let digest = stamp::digest(&sync::Plan::new(&sso, &tok, &opts.sync, None)?);
+    let synced_recently = match &route {
+        Route::Join(ctl) => {
+            stamp::for_users_master(ctl).is_some_and(|p| stamp::current_at(&p, &digest))
+        }
+        Route::Own | Route::Create(_) => false,
+    };
+    if synced_recently {
+        ui::debug(format_args!(
+            "this token was synced over this master less than {}s ago; not syncing again",
+            stamp::FRESH.as_secs()
+        ));
+    }
+    let nonce = (wrap && !synced_recently).then(nonce);
     let remote_command: Option<OsString> = if wrap {
         let run = match &user_command {
             None => Run::LoginShell,
@@ -85,15 +111,6 @@ pub fn run(opts: &Settings, ssh: SshArgs) -> Result<u8> {
 
     let plan = sync::Plan::new(&sso, &tok, &opts.sync, nonce.as_deref())?;
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    // The user's own ControlMaster when their configuration shares connections for this
-    // destination (see `ssh::control`), else ssso's own in a private directory.
-    let route = runtime.block_on(control::choose(
-        &control::Sharing::from_config(&cfg),
-        PROBE_TIMEOUT,
-    ));
     let (dir, ctl, mut cmd) = match &route {
         Route::Own => {
             let dir = PrivateDir::new()?;
@@ -139,6 +156,9 @@ pub fn run(opts: &Settings, ssh: SshArgs) -> Result<u8> {
         let mut quit = signal(SignalKind::quit())?;
 
         let sync = async {
+            if synced_recently {
+                return None;
+            }
             let running = || pid.is_some_and(|p| unsafe { libc::kill(p as i32, 0) } == 0);
             let up = if joined {
                 // It answered a moment ago: no second look.
@@ -162,6 +182,12 @@ pub fn run(opts: &Settings, ssh: SshArgs) -> Result<u8> {
                 // The master that answered went away before the sync; the session's ssh
                 // (ControlMaster auto) became the new one.
                 result = sync::run(&ctl, &plan, SYNC_TIMEOUT).await;
+            }
+            if users_master
+                && result.as_ref().is_ok_and(stamp::complete)
+                && let Some(path) = stamp::for_users_master(&ctl)
+            {
+                stamp::record_at(&path, &digest);
             }
             Some(result)
         };

@@ -10,6 +10,9 @@
 
 use std::fs::File;
 use std::io::Read as _;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use sha1::{Digest as _, Sha1};
@@ -54,6 +57,35 @@ pub fn complete(report: &sync::Report) -> bool {
     ) && !matches!(report.config, sync::ConfigOutcome::Skipped(_))
 }
 
+/// The stamp of the user's master at `ctl` (see [`crate::ssh::control`]): `u<KEY>.s` in
+/// ssso's private directory, KEY naming the control path and the socket's device and inode.
+/// `None` when there is no socket there (or no private directory).
+pub fn for_users_master(ctl: &Path) -> Option<PathBuf> {
+    let meta = std::fs::symlink_metadata(ctl).ok()?;
+    let base = crate::ssh::master::private_base().ok()?;
+    let mut h = Sha1::new();
+    h.update(ctl.as_os_str().as_bytes());
+    h.update([0]);
+    h.update(meta.dev().to_le_bytes());
+    h.update(meta.ino().to_le_bytes());
+    Some(base.join(format!("u{}.s", hex(&h.finalize()[..8]))))
+}
+
+/// Whether the stamp file at `path` holds `digest` and is current.
+pub fn current_at(path: &Path, digest: &str) -> bool {
+    File::open(path).is_ok_and(|mut f| is_current(&mut f, digest))
+}
+
+/// Writes `digest` to the stamp file at `path` (atomically, 0600); a failure only means the
+/// next sync is not skipped.
+pub fn record_at(path: &Path, digest: &str) {
+    if let Err(e) =
+        crate::files::write_atomic(path, digest.as_bytes(), &crate::files::Options::PRIVATE)
+    {
+        crate::ui::debug(format_args!("could not write the sync stamp: {e:#}"));
+    }
+}
+
 /// Lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -91,6 +123,25 @@ mod tests {
         assert!(!is_current(&mut f, "abc"));
         assert!(!fresh(None));
         assert!(fresh(Some(Duration::from_secs(59))));
+    }
+
+    #[test]
+    fn a_users_master_stamp_names_the_socket_file() {
+        let d = tempfile::tempdir().unwrap();
+        let ctl = d.path().join("cm");
+        assert_eq!(for_users_master(&ctl), None);
+        std::fs::write(&ctl, b"").unwrap();
+        let first = for_users_master(&ctl).unwrap();
+        assert_eq!(for_users_master(&ctl), Some(first.clone()));
+        // A new master makes a new socket file: a new stamp.
+        let other = d.path().join("other");
+        std::fs::write(&other, b"").unwrap();
+        std::fs::rename(&other, &ctl).unwrap();
+        assert_ne!(for_users_master(&ctl), Some(first.clone()));
+        assert!(!current_at(&first, "d"));
+        record_at(&first, "d");
+        assert!(current_at(&first, "d") && !current_at(&first, "e"));
+        let _ = std::fs::remove_file(&first);
     }
 
     #[test]
