@@ -18,7 +18,12 @@ runs=${RUNS:-30}
 . "$(dirname "$0")/lib.sh"
 
 relay_port=$(free_port)
-python3 bench/delay_relay.py "$relay_port" "$port" 25 < <(sleep infinity) >"$work/relay.out" &
+# The relay runs until its stdin ends: a fifo held open by a `sleep` that cleanup kills (a
+# process substitution's sleep would outlive the script, and the user lock with it).
+mkfifo "$work/relay.in"
+sleep infinity 9>&- >"$work/relay.in" &
+pids+=($!)
+python3 bench/delay_relay.py "$relay_port" "$port" 25 9>&- <"$work/relay.in" >"$work/relay.out" &
 pids+=($!)
 for _ in $(seq 50); do grep -q ready "$work/relay.out" 2>/dev/null && break; sleep 0.1; done
 
