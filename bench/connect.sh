@@ -9,9 +9,9 @@
 #   ssh HOST true  |  ssso HOST true  |  scp TOKEN HOST:~/.aws/sso/cache/ && ssh HOST true
 # and prints each one's ratio to plain ssh. Then, with the user's own connection sharing
 # (ControlMaster auto, ControlPath, ControlPersist) and a live master started once with
-# `ssh -f -N`:   ssh HOST true  |  ssso HOST true   both over that master, and ssso's ratio to
-# ssh over the same master (the target is at most 2x). A benchmark, not a test: it asserts
-# nothing.
+# `ssh -f -N`:   ssh HOST true  |  ssso HOST true  |  ssso HOST true with its sync stamp
+# removed first (ssso-sync: the sync runs), all over that master, and their ratio to ssh over
+# the same master (the target is at most 2x). A benchmark, not a test: it asserts nothing.
 set -euo pipefail
 runs=${RUNS:-30}
 # shellcheck source=bench/lib.sh
@@ -49,6 +49,9 @@ Host bench
 CFG
 done
 export HOME=$home
+# ssso's private directory (sockets, sync stamps) in the scratch directory.
+export XDG_RUNTIME_DIR=$work/xdg
+mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 "$ssso" --profile bench -F "$work/ssh_config_loopback" bench true  # first sync, host key
 
 for link in loopback 50ms; do
@@ -73,17 +76,20 @@ for link in loopback 50ms; do
   cfg=$work/ssh_config_master_$link
   ssh -F "$cfg" -f -N bench   # the user's master, left in the background (ControlPersist)
   echo "== $link, over the user's live ControlMaster"
+  # One --prepare per command, in order (a single one would apply to all three).
   hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/master-$link.json" \
+    --prepare true --prepare true --prepare "find $XDG_RUNTIME_DIR -name u*.s -delete" \
     -n ssh "ssh -F $cfg bench true" \
     -n ssso "$ssso --profile bench -F $cfg bench true" \
+    -n ssso-sync "$ssso --profile bench -F $cfg bench true" \
     >/dev/null
   ssh -F "$cfg" -O exit bench 2>/dev/null
   python3 - "$work/master-$link.json" <<'PY'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 base = r["ssh"]["mean"]
-for name in ("ssh", "ssso"):
+for name in ("ssh", "ssso", "ssso-sync"):
     x = r[name]
-    print(f"  {name:7s} {x['mean']*1000:7.1f} ms ± {x['stddev']*1000:5.1f}   {x['mean']/base:5.2f}x ssh over the master")
+    print(f"  {name:9s} {x['mean']*1000:7.1f} ms ± {x['stddev']*1000:5.1f}   {x['mean']/base:5.2f}x ssh over the master")
 PY
 done
