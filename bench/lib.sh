@@ -5,8 +5,10 @@
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 user=${BENCH_USER:-ssso-bash}
-# The test users are shared with the test suites (and other checkouts): take the same per-user
-# lock as tests/common/mod.rs, held until this script exits.
+# The test harness's per-user lock (tests/common/mod.rs): a test run elsewhere on this machine
+# wipes the user's ~/.aws when it takes the user, which would break a sync under measurement.
+# fd 9 holds it until the script ends; background processes started here must close it
+# (`9>&-`), or they keep the user locked after the script.
 mkdir -p /run/ssso-test-users
 exec 9>"/run/ssso-test-users/$user"
 flock 9
@@ -38,7 +40,7 @@ Subsystem sftp internal-sftp
 MaxStartups 100:30:200
 MaxSessions 100
 CFG
-/usr/sbin/sshd -D -e -f "$work/sshd_config" 2>"$work/sshd.log" &
+/usr/sbin/sshd -D -e -f "$work/sshd_config" 9>&- 2>"$work/sshd.log" &
 pids+=($!)
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
 printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$work/host_key.pub")" >"$work/known_hosts"

@@ -93,7 +93,7 @@ set edit:completion:arg-completer[ssso] = {|@words|
             cand --min-valid 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)'
             cand --login-arg 'Extra argument for `aws sso login` (repeatable), e.g. --login-arg=--use-device-code'
             cand --user 'The remote user, for the sync connection and the ssh config lookup: pass %r'
-            cand --alias 'The host as named on the ssh command line, for the ssh config lookup (SetEnv AWS_PROFILE, ProxyUseFdpass) and the sync connection: pass %n [default: read from the parent ssh''s command line where possible, else HOST]'
+            cand --alias 'The host as named on the ssh command line, for the ssh config lookup (SetEnv AWS_PROFILE, ProxyUseFdpass) and the sync connection: the alias itself, or %n with OpenSSH [default: read from the parent ssh''s command line where possible, else HOST]'
             cand -F 'The ssh config file, when ssh is run with -F (ssh does not tell its ProxyCommand)'
             cand --no-login 'Fail instead of running `aws sso login` when the token is not fresh'
             cand --no-config 'Do not touch the remote ~/.aws/config (sync the token only)'

@@ -73,7 +73,7 @@ complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l profile -d 'AWS prof
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l min-valid -d 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)' -r
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l login-arg -d 'Extra argument for `aws sso login` (repeatable), e.g. --login-arg=--use-device-code' -r
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l user -d 'The remote user, for the sync connection and the ssh config lookup: pass %r' -r
-complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l alias -d 'The host as named on the ssh command line, for the ssh config lookup (SetEnv AWS_PROFILE, ProxyUseFdpass) and the sync connection: pass %n [default: read from the parent ssh\'s command line where possible, else HOST]' -r
+complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l alias -d 'The host as named on the ssh command line, for the ssh config lookup (SetEnv AWS_PROFILE, ProxyUseFdpass) and the sync connection: the alias itself, or %n with OpenSSH [default: read from the parent ssh\'s command line where possible, else HOST]' -r
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -s F -d 'The ssh config file, when ssh is run with -F (ssh does not tell its ProxyCommand)' -r -F
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l no-login -d 'Fail instead of running `aws sso login` when the token is not fresh'
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l no-config -d 'Do not touch the remote ~/.aws/config (sync the token only)'

@@ -272,7 +272,7 @@ pub struct CompleteArgs {
 /// `ssso proxy`, for `ProxyCommand ssso proxy --user %r --alias %n %h %p` in ~/.ssh/config.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "In ~/.ssh/config:\n  Host jupyter\n      SetEnv AWS_PROFILE=dev\n      ProxyCommand ssso proxy --user %r --alias %n %h %p\n\nstdout is the SSH stream: ssso's messages go to stderr."
+    after_help = "In ~/.ssh/config (what `ssso setup --write jupyter` writes):\n  Host jupyter\n      SetEnv AWS_PROFILE=dev\n      ProxyCommand ssso proxy --alias jupyter --profile dev --user %r %h %p\n\nWith OpenSSH alone, `--alias %n` works too; paramiko and fabric do not expand %n (it is then ignored), so write the alias itself.\n\nstdout is the SSH stream: ssso's messages go to stderr."
 )]
 pub struct ProxyArgs {
     #[command(flatten)]
@@ -287,8 +287,8 @@ pub struct ProxyArgs {
     pub user: Option<String>,
 
     /// The host as named on the ssh command line, for the ssh config lookup (SetEnv
-    /// AWS_PROFILE, ProxyUseFdpass) and the sync connection: pass %n [default: read from the
-    /// parent ssh's command line where possible, else HOST]
+    /// AWS_PROFILE, ProxyUseFdpass) and the sync connection: the alias itself, or %n with
+    /// OpenSSH [default: read from the parent ssh's command line where possible, else HOST]
     #[arg(long, value_name = "ALIAS")]
     pub alias: Option<String>,
 

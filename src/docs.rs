@@ -112,13 +112,13 @@ resolves the AWS profile (see PROFILE RESOLUTION) to its SSO session and finds i
 .IP 2. 3
 checks that the token has more than \fB\-\-min\-valid\fR left (15 minutes by default, botocore's refresh window) and runs \fBaws sso login \-\-profile\fR \fINAME\fR only when it has not; a fresh token starts no process at all;
 .IP 3. 3
-starts \fBssh\fR with your options, as a ControlMaster on a private socket, so password, 2FA and host-key prompts appear once, on your terminal;
+starts \fBssh\fR with your options, as a ControlMaster on a private socket, so password, 2FA and host-key prompts appear once, on your terminal; when your own configuration shares connections for the host (\fBControlMaster auto\fR or \fBno\fR with a \fBControlPath\fR, in \fI~/.ssh/config\fR or as \fB\-o\fR), ssh runs exactly as you gave it instead: it joins your live master, or becomes it with your \fBControlPersist\fR, and the sync goes over that connection;
 .IP 4. 3
 over that one connection, copies that one session's token file (mode 0600, in a 0700 directory, written to a temporary file and renamed) and the profile's \fB[profile NAME]\fR and \fB[sso\-session S]\fR sections of \fI~/.aws/config\fR to the host, changing nothing else in the remote file; when the remote already holds a newer token for the same session (its own botocore refreshed it) that one is kept, and copied back here;
 .IP 5. 3
 runs your shell or command with \fBAWS_PROFILE\fR exported, whatever your login shell is (sh, bash, dash, zsh, ksh, tcsh, csh, fish). The session starts in parallel with the sync and waits on the host only until the token is in place.
 .PP
-No master connection is left behind when ssso exits. Only the one token file is ever sent; \fI~/.aws/credentials\fR is never read, and profiles with long-term keys are refused. The remote side needs only a POSIX \fBsh\fR and the usual tools (mkdir, mktemp, head, tail, cmp, sed, mv)."#,
+No master connection of ssso's is left behind when ssso exits; your own master is never stopped and its \fBControlPersist\fR never changed. Only the one token file is ever sent; \fI~/.aws/credentials\fR is never read, and profiles with long-term keys are refused. The remote side needs only a POSIX \fBsh\fR and the usual tools (mkdir, mktemp, head, tail, cmp, sed, mv)."#,
     ),
     (
         "SSH OPTIONS",
@@ -165,10 +165,10 @@ Host jupyter
     HostName jupyter.example.org
     User alice
     SetEnv AWS_PROFILE=dev
-    ProxyCommand ssso proxy \-\-user %r \-\-alias %n %h %p
+    ProxyCommand ssso proxy \-\-alias jupyter \-\-profile dev \-\-user %r %h %p
 .fi
 .PP
-\fBssso proxy\fR resolves the profile as the connect path does (with the \fBSetEnv\fR of \fB\-\-alias\fR, or of the destination on the parent ssh's command line, or of HOST), logs in if needed with all output on stderr, syncs the token and config sections over a connection of its own (your ssh configuration for the host, ProxyJump included; a ControlMaster in ssso's private directory, one per host, user and port, kept 60 seconds after its last use), then connects to HOST:PORT and relays, or hands ssh the socket when the host has \fBProxyUseFdpass yes\fR. stdout carries the SSH stream and nothing else. The sync connection's ssh runs the same ProxyCommand: \fBSSSO_PROXY_INNER\fR in its environment makes that inner call only connect. A sync of the same token to the same host less than 60 seconds ago is not repeated (a stamp file next to the socket). A failed sync is a warning, and the connection goes ahead; with \fB\-\-strict\fR ssso exits 254 before connecting. Pass \fB\-F\fR \fICONFIG\fR when ssh runs with \fB\-F\fR.
+\fBssso proxy\fR resolves the profile as the connect path does (with the \fBSetEnv\fR of \fB\-\-alias\fR, or of the destination on the parent ssh's command line, or of HOST), logs in if needed with all output on stderr, syncs the token and config sections over a connection of its own (your ssh configuration for the host, ProxyJump included; a ControlMaster in ssso's private directory, one per host, user and port, kept 60 seconds after its last use), then connects to HOST:PORT and relays, or hands ssh the socket when the host has \fBProxyUseFdpass yes\fR. stdout carries the SSH stream and nothing else. The sync connection's ssh runs the same ProxyCommand: \fBSSSO_PROXY_INNER\fR in its environment makes that inner call only connect. A sync of the same token to the same host less than 60 seconds ago is not repeated (a stamp file next to the socket). A failed sync is a warning, and the connection goes ahead; with \fB\-\-strict\fR ssso exits 254 before connecting. Pass \fB\-F\fR \fICONFIG\fR when ssh runs with \fB\-F\fR. \fBssso setup \-\-write\fR \fIHOST\fR writes this block with the alias and the profile spelled out, as clients that are not OpenSSH need them: paramiko and fabric expand only \fB~ %h %p %r\fR and have no parent ssh to read (an unexpanded \fB%n\fR is ignored).
 .PP
 The session itself is ssh's, so ssso cannot export \fBAWS_PROFILE\fR in it. Either let the server accept it (\fBSetEnv AWS_PROFILE=\fR\fINAME\fR in the Host block works where the server's \fBAcceptEnv\fR allows \fBAWS_PROFILE\fR), or persist it on the host with \fBssso setup \-\-persist\-profile\fR.
 .PP
@@ -291,7 +291,7 @@ the token and config to every host in hosts.txt, 32 at a time; a table of result
 \fBssso \-\-profile dev alice@host\fR, then \fBaws sso login \-\-profile dev\fR on your machine
 the new token reaches the open session within seconds (see LONG SESSIONS).
 .TP
-\fBProxyCommand ssso proxy \-\-user %r \-\-alias %n %h %p\fR
+\fBProxyCommand ssso proxy \-\-alias jupyter \-\-profile dev \-\-user %r %h %p\fR
 in \fI~/.ssh/config\fR: scp, rsync, sftp and git to that host get a fresh, synced token first.
 .TP
 \fBrsync \-e ssso \-a dir/ host:dir/\fR

@@ -186,9 +186,16 @@ fn setup_writes_the_ssh_block_and_persists_the_profile_idempotently() {
     )
     .unwrap();
     let setup = |extra: &[&str]| local.test().arg("setup").args(extra).to(u.name());
-    // Without --write: the block is printed, the file untouched.
+    // Without --write: the block is printed, the file untouched. The alias, the profile and
+    // the -F file are spelled out: paramiko and fabric expand neither %n nor read a parent
+    // ssh, and the sync connection needs the same config.
     setup(&["--profile", PROFILE])
-        .stdout_contains("    ProxyCommand ssso proxy %h %p\n    SetEnv AWS_PROFILE=dev\n")
+        .stdout_contains(format!(
+            "    ProxyCommand ssso proxy --alias ssso-test --profile dev --user %r -F {} %h %p
+    SetEnv AWS_PROFILE=dev
+",
+            server().ssh_config().display()
+        ))
         .run();
     assert_eq!(
         std::fs::read_to_string(&ssh_config).unwrap(),

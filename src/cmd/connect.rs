@@ -3,9 +3,11 @@
 //!
 //! Order of events: resolve the host's ssh config (`ssh -G`) and the AWS profile; make sure the
 //! local token is fresh (no process at all when it is); start the master, which is also the
-//! user's session (see [`crate::ssh::master`]); as soon as its control socket appears, run the sync
-//! over it while the session's wrapper waits on the remote for the sync to release it; then
-//! wait for ssh and exit with its status. ssso stays in the foreground only to forward
+//! user's session (see [`crate::ssh::master`]), or, when the user's own configuration shares
+//! connections for the host, the user's ssh as given, which joins or becomes the user's master
+//! (see [`crate::ssh::control`]); as soon as a master answers on the control socket, run the
+//! sync over it while the session's wrapper waits on the remote for the sync to release it;
+//! then wait for ssh and exit with its status. ssso stays in the foreground only to forward
 //! termination signals and report the sync; stdin, stdout, stderr and the terminal are ssh's.
 //!
 //! In forward mode (`--forward`, or `SetEnv SSSO_MODE=forward` for the host) no token is sent:
@@ -24,9 +26,10 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::aws::config::SsoProfile;
 use crate::aws::token::Token;
-use crate::session::{self, SYNC_TIMEOUT, keep};
+use crate::session::{self, SYNC_TIMEOUT, keep, stamp};
 use crate::ssh::args::SshArgs;
 use crate::ssh::config::{SshConfig, Verdict};
+use crate::ssh::control::{self, Route};
 use crate::ssh::master::{self, PrivateDir, Socket};
 use crate::ssh::remote::{self, Run};
 use crate::sync;
@@ -103,7 +106,33 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
         || ssh.flags.stdio_forward
         || ssh.flags.subsystem
         || matches!(cfg.get("sessiontype"), Some("none" | "subsystem")));
-    let nonce = wrap.then(nonce);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // The user's own ControlMaster when their configuration shares connections for this
+    // destination (see `ssh::control`), else ssso's own in a private directory.
+    let route = runtime.block_on(control::choose(
+        &control::Sharing::from_config(&cfg),
+        PROBE_TIMEOUT,
+    ));
+    // Over a master of the user's, a sync of exactly this token and these sections that went
+    // over the same master less than a minute ago is not repeated, and then the session does
+    // not wait: ansible's tasks, or a loop of `ssso HOST cmd`, cost what ssh over the master
+    // costs plus ssso's own start.
+    let digest = stamp::digest(&sync::Plan::new(&sso, &tok, &opts.sync, None)?);
+    let synced_recently = match &route {
+        Route::Join(ctl) => {
+            stamp::for_users_master(ctl).is_some_and(|p| stamp::current_at(&p, &digest))
+        }
+        Route::Own | Route::Create(_) => false,
+    };
+    if synced_recently {
+        ui::debug(format_args!(
+            "this token was synced over this master less than {}s ago; not syncing again",
+            stamp::FRESH.as_secs()
+        ));
+    }
+    let nonce = (wrap && !synced_recently).then(nonce);
     let remote_command: Option<OsString> = if wrap {
         let run = match &user_command {
             None => Run::LoginShell,
@@ -146,30 +175,56 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
         None
     };
     // The user's -M with a ControlPath: the master is theirs, where they asked for it, and the
-    // sync goes over it. Otherwise ssso's private master; a -M there would only make ssh ask
-    // for confirmations (-MM), so it is left out (plain ssh has no master without a path).
-    // A dead socket left at the user's path would make ssh -M run without a master (ssh:
-    // "already exists, disabling multiplexing") and the sync find nobody: ssso's own then.
+    // sync goes over it. A dead socket left at the user's path would make ssh -M run without a
+    // master (ssh: "already exists, disabling multiplexing") and the sync find nobody: then
+    // the route below decides.
     let users_path = (ssh.flags.master > 0)
         .then(|| cfg.get("controlpath"))
         .flatten()
         .filter(|p| !p.eq_ignore_ascii_case("none"))
         .map(PathBuf::from)
         .filter(|p| !p.exists() || master::socket_is_live(p));
+    // Forward mode always has a master of its own: its remote forward must end with the
+    // session, not live on in a master of the user's.
+    let route = if fwd.is_some() { Route::Own } else { route };
     let private = dir.socket();
-    let (socket, line) = match &users_path {
-        Some(p) => (Socket::Users(p), ssh.clone()),
-        None => (Socket::Private(&private), ssh.without(b'M')),
+    let (ctl, mut cmd) = match (&users_path, &route) {
+        (Some(p), _) => (
+            p.clone(),
+            master::command(&ssh, Socket::Users(p), add_tty, remote_command.as_deref()),
+        ),
+        (None, Route::Own) => {
+            ui::debug(format_args!(
+                "starting ssh with control socket {}",
+                private.display()
+            ));
+            // A -M here would only make ssh ask for confirmations (-MM): left out (plain ssh
+            // has no master without a path either).
+            let line = ssh.without(b'M');
+            let cmd = master::command(
+                &line,
+                Socket::Private(&private),
+                add_tty,
+                remote_command.as_deref(),
+            );
+            (private.clone(), cmd)
+        }
+        (None, Route::Join(ctl) | Route::Create(ctl)) => {
+            ui::debug(format_args!(
+                "{} your ControlMaster {}; the sync and the session go over it",
+                if matches!(route, Route::Join(_)) {
+                    "joining"
+                } else {
+                    "ssh starts"
+                },
+                ctl.display()
+            ));
+            let cmd = master::user_shared_command(&ssh, add_tty, remote_command.as_deref());
+            (ctl.clone(), cmd)
+        }
     };
-    let ctl = socket.path().to_path_buf();
-    let mut cmd = master::command(&line, socket, add_tty, remote_command.as_deref());
-    ui::debug(format_args!(
-        "starting ssh with control socket {}",
-        ctl.display()
-    ));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let users_master = users_path.is_some() || !matches!(route, Route::Own);
+    let joined = users_path.is_none() && matches!(route, Route::Join(_));
     let dest = ssh
         .destination
         .as_deref()
@@ -188,19 +243,45 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
         let mut quit = signal(SignalKind::quit())?;
 
         let sync = async {
-            let up = master::wait_for_socket(&ctl, || {
-                pid.is_some_and(|p| unsafe { libc::kill(p as i32, 0) } == 0)
-            })
-            .await;
+            if synced_recently {
+                return None;
+            }
+            let running = || pid.is_some_and(|p| unsafe { libc::kill(p as i32, 0) } == 0);
+            let up = if joined {
+                // It answered a moment ago: no second look.
+                true
+            } else if users_master {
+                // A master of the user's answers there (the session's ssh became it,
+                // removing a dead socket first).
+                control::wait_live(&ctl, running).await
+            } else {
+                master::wait_for_socket(&ctl, running).await
+            };
             if !up {
                 return None;
             }
-            Some(match &fwd {
-                None => Setup::Sync(sync::run(&ctl, &plan, SYNC_TIMEOUT).await),
-                Some(f) => {
-                    Setup::Forward(f.start_on_host(&ctl, nonce.as_deref(), SYNC_TIMEOUT).await)
-                }
-            })
+            if let Some(f) = &fwd {
+                return Some(Setup::Forward(
+                    f.start_on_host(&ctl, nonce.as_deref(), SYNC_TIMEOUT).await,
+                ));
+            }
+            let mut result = sync::run(&ctl, &plan, SYNC_TIMEOUT).await;
+            if joined
+                && result.is_err()
+                && !control::alive(&ctl, PROBE_TIMEOUT).await
+                && control::wait_live(&ctl, running).await
+            {
+                // The master that answered went away before the sync; the session's ssh
+                // (ControlMaster auto) became the new one.
+                result = sync::run(&ctl, &plan, SYNC_TIMEOUT).await;
+            }
+            if users_master
+                && result.as_ref().is_ok_and(stamp::complete)
+                && let Some(path) = stamp::for_users_master(&ctl)
+            {
+                stamp::record_at(&path, &digest);
+            }
+            Some(Setup::Sync(result))
         };
         tokio::pin!(sync);
         // Forward mode: the credential server, for as long as the session runs.
@@ -255,6 +336,9 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
         _ => 255,
     })
 }
+
+/// Bound on the alive check of the user's own master.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What ran once the connection was up: the sync, or the forward's setup.
 enum Setup {

@@ -21,12 +21,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use sha1::{Digest as _, Sha1};
 
-use crate::session::{self, SYNC_TIMEOUT};
+use crate::session::{self, SYNC_TIMEOUT, stamp};
 use crate::ssh::args::{self, SshArgs};
 use crate::ssh::config::SshConfig;
 use crate::ssh::master::{self, INNER_ENV};
@@ -51,9 +50,9 @@ pub struct Settings {
     pub port: u16,
 }
 
-/// How long the sync master stays up after its last use, and how long a successful sync of
-/// the same token and config to the same host counts as current.
-const PERSIST_SECS: u64 = 60;
+/// How long the sync master stays up after its last use (a successful sync of the same token
+/// and config to the same host counts as current as long: [`stamp::FRESH`]).
+const PERSIST_SECS: u64 = stamp::FRESH.as_secs();
 
 /// `SSSO_PROXY_RELAY=copy` forces the read/write relay instead of splice(2) (for measuring).
 const RELAY_ENV: &str = "SSSO_PROXY_RELAY";
@@ -67,7 +66,8 @@ pub fn run(args: &Settings) -> Result<u8> {
         return serve(sock, stdout_is_socket());
     }
 
-    let (target, cfg) = resolve_target(args)?;
+    let args = &without_unexpanded_tokens(args);
+    let (target, cfg, source) = resolve_target(args)?;
     let dest = target.label(&cfg);
     if cfg.setenv("SSSO_MODE").as_deref() == Some(crate::cmd::connect::MODE_FORWARD) {
         // The host is set up for least privilege: no token goes there, and a ProxyCommand
@@ -77,7 +77,16 @@ pub fn run(args: &Settings) -> Result<u8> {
         ));
         return serve(connect_tcp(&args.host, args.port)?, false);
     }
-    let (sso, tok) = session::fresh_token(&args.session, &cfg, true)?;
+    let (sso, tok) = session::fresh_token(&args.session, &cfg, true).map_err(|e| {
+        if source == Source::HostOnly {
+            e.context(format!(
+                "ssso proxy only knows the address {} (its parent is not ssh and it was given no --alias): write the host's alias and profile into the ProxyCommand, as `ssso setup --write ALIAS` does: ProxyCommand ssso proxy --alias ALIAS --profile NAME --user %r %h %p",
+                args.host
+            ))
+        } else {
+            e
+        }
+    })?;
     let plan = sync::Plan::new(&sso, &tok, &args.session.sync, None)?;
     match sync_to_host(&target, &cfg, &plan, &dest) {
         Ok(None) => ui::debug(format_args!(
@@ -155,18 +164,27 @@ impl Target {
                 .unwrap_or_default()
                 .as_bytes(),
         );
-        hex(&h.finalize()[..8])
+        stamp::hex(&h.finalize()[..8])
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Where the host's name for the ssh config came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// `--alias`, `--user` or `-F` in the ProxyCommand line.
+    Explicit,
+    /// The command line of the ssh that runs this ProxyCommand.
+    ParentSsh,
+    /// Neither: only HOST (`%h`, the resolved HostName), as for a client that is not OpenSSH
+    /// (paramiko, fabric) running a ProxyCommand without `--alias`.
+    HostOnly,
 }
 
 /// Chooses the target and reads its ssh config. Without `--alias`, `--user` or `-F`, the
 /// parent ssh's command line is used when the parent is ssh and its config resolves to
-/// exactly HOST and PORT; otherwise the explicit form.
-fn resolve_target(args: &Settings) -> Result<(Target, SshConfig)> {
+/// exactly HOST and PORT; otherwise the explicit form. Nothing depends on the parent being
+/// ssh when the line says which host it is.
+fn resolve_target(args: &Settings) -> Result<(Target, SshConfig, Source)> {
     let explicit = args.alias.is_some() || args.user.is_some() || args.config.is_some();
     if !explicit && let Some(ssh) = parent_ssh() {
         let t = Target { ssh };
@@ -176,14 +194,40 @@ fn resolve_target(args: &Settings) -> Result<(Target, SshConfig)> {
                     "ssh config of the parent ssh's destination {}",
                     t.ssh.destination.as_deref().unwrap_or_default().display()
                 ));
-                return Ok((t, cfg));
+                return Ok((t, cfg, Source::ParentSsh));
             }
             _ => ui::debug("the parent ssh's command line does not name this host; using HOST"),
         }
     }
     let t = Target::explicit(args);
     let cfg = SshConfig::resolve(&t.ssh)?;
-    Ok((t, cfg))
+    let source = if explicit {
+        Source::Explicit
+    } else {
+        Source::HostOnly
+    };
+    Ok((t, cfg, source))
+}
+
+/// `args` without an `--alias` or `--user` that is still an ssh `%` token: a client that does
+/// not expand it (paramiko leaves `%n` as it is) passes it literally, and no host alias or
+/// user name is `%n` or `%r`.
+fn without_unexpanded_tokens(args: &Settings) -> Settings {
+    let token = |v: &Option<String>| {
+        v.as_deref()
+            .is_some_and(|v| v.len() == 2 && v.starts_with('%'))
+    };
+    let mut out = args.clone();
+    for (value, what) in [(&mut out.alias, "--alias"), (&mut out.user, "--user")] {
+        if token(value) {
+            ui::debug(format_args!(
+                "{what} {} was not expanded by the ssh client; ignoring it",
+                value.as_deref().unwrap_or_default()
+            ));
+            *value = None;
+        }
+    }
+    out
 }
 
 fn same_host(cfg: &SshConfig, host: &str, port: u16) -> bool {
@@ -258,8 +302,8 @@ fn sync_to_host(
     if unsafe { libc::flock(stamp.as_raw_fd(), libc::LOCK_EX) } != 0 {
         return Err(io::Error::last_os_error()).context("cannot lock the sync stamp");
     }
-    let digest = plan_digest(plan);
-    if stamp_is_current(&mut stamp, &digest) {
+    let digest = stamp::digest(plan);
+    if stamp::is_current(&mut stamp, &digest) {
         return Ok(None);
     }
     if !master_alive(&ctl) {
@@ -275,38 +319,12 @@ fn sync_to_host(
         .enable_all()
         .build()?;
     let report = runtime.block_on(sync::run(&ctl, plan, SYNC_TIMEOUT))?;
-    let complete = matches!(
-        report.token,
-        sync::TokenOutcome::Written | sync::TokenOutcome::Unchanged
-    ) && !matches!(report.config, sync::ConfigOutcome::Skipped(_));
-    if complete {
+    if stamp::complete(&report) {
         use std::os::unix::fs::FileExt as _;
         let _ = stamp.set_len(0);
         let _ = stamp.write_all_at(digest.as_bytes(), 0);
     }
     Ok(Some(report))
-}
-
-/// What a sync sends, hashed: the token file, the sections, the file name.
-fn plan_digest(plan: &sync::Plan) -> String {
-    let mut h = Sha1::new();
-    h.update(plan.cache_file_name.as_bytes());
-    h.update([0]);
-    h.update(sync::input(plan));
-    h.update([u8::from(!plan.sections.is_empty())]);
-    hex(&h.finalize())
-}
-
-/// The stamp holds `digest` and was written less than [`PERSIST_SECS`] ago.
-fn stamp_is_current(stamp: &mut File, digest: &str) -> bool {
-    let recent = stamp
-        .metadata()
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| SystemTime::now().duration_since(t).ok())
-        .is_some_and(|age| age < Duration::from_secs(PERSIST_SECS));
-    let mut text = String::new();
-    recent && stamp.read_to_string(&mut text).is_ok() && text == digest
 }
 
 /// `ssh -O check` on the socket.
@@ -545,6 +563,7 @@ fn pump(from: RawFd, to: RawFd, use_splice: bool) -> io::Result<u64> {
 mod tests {
     use super::*;
     use std::os::unix::net::UnixStream;
+    use std::time::Duration;
 
     /// `ssso proxy [--user U] [--alias A] [-F C] HOST PORT`'s settings.
     fn args(extra: &[&str]) -> Settings {
@@ -601,6 +620,25 @@ mod tests {
         let t = Target::explicit(&a);
         assert_eq!(t.ssh.destination.as_deref(), Some(OsStr::new("h.example")));
         assert!(!a.strict);
+    }
+
+    #[test]
+    fn unexpanded_tokens_count_as_not_given() {
+        let a =
+            without_unexpanded_tokens(&args(&["--user", "%r", "--alias", "%n", "h.example", "22"]));
+        assert_eq!((a.user, a.alias), (None, None));
+        let a = without_unexpanded_tokens(&args(&[
+            "--user",
+            "bob",
+            "--alias",
+            "%nx",
+            "h.example",
+            "22",
+        ]));
+        assert_eq!(
+            (a.user.as_deref(), a.alias.as_deref()),
+            (Some("bob"), Some("%nx"))
+        );
     }
 
     #[test]
@@ -695,34 +733,6 @@ mod tests {
         let mut fds = [0; 2];
         assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
         unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) }
-    }
-
-    #[test]
-    fn stamp_matches_only_the_same_plan_recently() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s");
-        let mut f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .unwrap();
-        assert!(!stamp_is_current(&mut f, "abc"));
-        std::fs::write(&path, "abc").unwrap();
-        let mut f = File::open(&path).unwrap();
-        assert!(stamp_is_current(&mut f, "abc"));
-        let mut f = File::open(&path).unwrap();
-        assert!(!stamp_is_current(&mut f, "abd"));
-        let old = SystemTime::now() - Duration::from_secs(PERSIST_SECS + 1);
-        File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
-        let mut f = File::open(&path).unwrap();
-        assert!(!stamp_is_current(&mut f, "abc"));
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! the one-time setup for a host, as marked blocks that ssso adds, replaces and removes and
 //! never anything outside them.
 //!
-//! - Local `~/.ssh/config`: a `Host` block for ProxyCommand mode (`ProxyCommand ssso proxy %h
-//!   %p`, `SetEnv AWS_PROFILE=NAME`), so that plain `ssh HOST`, scp, rsync and editors'
-//!   remote plugins get the token too. It goes before the first `Host`/`Match` line (ssh uses
+//! - Local `~/.ssh/config`: a `Host` block for ProxyCommand mode (`ProxyCommand ssso proxy
+//!   --alias HOST --profile NAME --user %r [-F CONFIG] %h %p`, `SetEnv AWS_PROFILE=NAME`), so
+//!   that plain `ssh HOST`, scp, rsync, editors' remote plugins and clients that are not
+//!   OpenSSH (paramiko, fabric: no `%n`, no parent ssh) get the token too; `-F CONFIG` when
+//!   setup itself was given one, for the ProxyCommand's own sync connection. It goes before the first `Host`/`Match` line (ssh uses
 //!   the first value it finds, so a later `Host *` cannot override it; global options above
 //!   it stay global) and is written atomically (temporary file, rename, mode kept).
 //! - With `--persist-profile`, on the host: `AWS_PROFILE` in the login shell's startup file,
@@ -60,9 +62,18 @@ pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
         Some((u, h)) => (Some(u), h),
         None => (None, dest.as_str()),
     };
-    if host.is_empty() || host.contains(['/', ':', ' ', '*', '?', '!', '"', '#']) {
-        bail!("ssso setup needs a plain host name or alias (user@host), not {dest:?}");
+    if host.is_empty() || !host.bytes().all(alias_byte) || host.starts_with('-') {
+        bail!(
+            "ssso setup needs a plain host name or alias (user@host; letters, digits and . _ + -), not {dest:?}"
+        );
     }
+    // The ssh config the ProxyCommand's own sync connection must read: the one given here.
+    let words = ssh.config_options();
+    let config = words
+        .iter()
+        .zip(words.iter().skip(1))
+        .rfind(|(w, _)| *w == "-F")
+        .map(|(_, path)| std::path::PathBuf::from(path));
     let name = if args.undo {
         String::new()
     } else {
@@ -90,7 +101,16 @@ pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let block = (!args.undo).then(|| ssh_block(host, user, &name, args.forward));
+    let block = match args.undo {
+        true => None,
+        false => Some(ssh_block(
+            host,
+            user,
+            &name,
+            config.as_deref(),
+            args.forward,
+        )?),
+    };
     let after = edit_ssh_config(&before, host, block.as_deref());
     let shown = path.display();
     match (&block, after == before, args.write) {
@@ -160,8 +180,20 @@ fn markers(host: &str) -> (String, String) {
     )
 }
 
+/// A byte of a host alias that setup writes: one that means itself to ssh's config reader,
+/// its `%` expansion, `sh`, Python's `shlex` and paramiko's `~` expansion alike.
+fn alias_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"._+-".contains(&b)
+}
+
 /// The `~/.ssh/config` block for `host`, markers included.
-pub(crate) fn ssh_block(host: &str, user: Option<&str>, profile: &str, forward: bool) -> String {
+pub(crate) fn ssh_block(
+    host: &str,
+    user: Option<&str>,
+    profile: &str,
+    config: Option<&Path>,
+    forward: bool,
+) -> Result<String> {
     let (begin, end) = markers(host);
     let mut b = format!("{begin}\nHost {host}\n");
     if let Some(u) = user {
@@ -173,10 +205,57 @@ pub(crate) fn ssh_block(host: &str, user: Option<&str>, profile: &str, forward: 
         ));
     } else {
         b.push_str(&format!(
-            "    ProxyCommand ssso proxy %h %p\n    SetEnv AWS_PROFILE={profile}\n{end}\n"
+            "    ProxyCommand {}\n    SetEnv AWS_PROFILE={profile}\n{end}\n",
+            proxy_command(host, profile, config)?
         ));
     }
-    b
+    Ok(b)
+}
+
+/// The `ProxyCommand` line: `ssso proxy --alias HOST --profile NAME --user %r [-F CONFIG] %h
+/// %p`. The alias and the profile are written out because not every client expands `%n` or
+/// has a parent ssh to read: paramiko (and fabric, on top of it) expands only `~`, `%h`,
+/// `%p` and `%r` in a ProxyCommand, then runs it without a shell, splitting it with Python's
+/// `shlex`; OpenSSH expands `%` tokens and runs it with `$SHELL -c`. Every word here reads
+/// the same in both: plain words, or single-quoted ones for a config path with other bytes.
+pub(crate) fn proxy_command(host: &str, profile: &str, config: Option<&Path>) -> Result<String> {
+    let mut line = format!("ssso proxy --alias {host} --profile {profile} --user %r");
+    if let Some(path) = config {
+        let text = path.to_str().context("the -F path is not valid UTF-8")?;
+        let abs = if path.is_absolute() {
+            text.to_owned()
+        } else {
+            std::env::current_dir()
+                .context("cannot read the current directory")?
+                .join(path)
+                .to_str()
+                .context("the -F path is not valid UTF-8")?
+                .to_owned()
+        };
+        line.push_str(" -F ");
+        line.push_str(&config_word(&abs)?);
+    }
+    line.push_str(" %h %p");
+    Ok(line)
+}
+
+/// `path` as one word of the ProxyCommand line (see [`proxy_command`]).
+fn config_word(path: &str) -> Result<String> {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"._/+@,:=-".contains(&b);
+    if path.bytes().all(plain) {
+        return Ok(path.to_owned());
+    }
+    // ssh expands `%`; paramiko expands `~` anywhere; a quote or a control byte cannot be
+    // written the same way for sh and shlex.
+    if path
+        .bytes()
+        .any(|b| b"%~'\\\"".contains(&b) || b.is_ascii_control())
+    {
+        bail!(
+            "ssso setup cannot write the ssh config path {path:?} into a ProxyCommand (it holds % ~ a quote, a backslash or a control character); move or link the file"
+        );
+    }
+    Ok(format!("'{path}'"))
 }
 
 /// `text` with ssso's block for `host` removed and, when given, `block` put before the first
@@ -239,26 +318,34 @@ mod tests {
     fn ssh_block_goes_before_the_first_host_and_is_idempotent() {
         let before =
             "# mine\nServerAliveInterval 30\n\nHost *\n    User me\nHost other\n    Port 2\n";
-        let block = ssh_block("box", Some("alice"), "dev", false);
+        let block = ssh_block("box", Some("alice"), "dev", None, false).unwrap();
         let after = edit_ssh_config(before, "box", Some(&block));
         assert_eq!(
             after,
-            "# mine\nServerAliveInterval 30\n\n# >>> ssso setup box >>>\nHost box\n    User alice\n    ProxyCommand ssso proxy %h %p\n    SetEnv AWS_PROFILE=dev\n# <<< ssso setup box <<<\nHost *\n    User me\nHost other\n    Port 2\n"
+            "# mine\nServerAliveInterval 30\n\n# >>> ssso setup box >>>\nHost box\n    User alice\n    ProxyCommand ssso proxy --alias box --profile dev --user %r %h %p\n    SetEnv AWS_PROFILE=dev\n# <<< ssso setup box <<<\nHost *\n    User me\nHost other\n    Port 2\n"
         );
         assert_eq!(edit_ssh_config(&after, "box", Some(&block)), after);
         // A changed profile replaces the block in place.
-        let again = edit_ssh_config(&after, "box", Some(&ssh_block("box", None, "prod", false)));
+        let again = edit_ssh_config(
+            &after,
+            "box",
+            Some(&ssh_block("box", None, "prod", None, false).unwrap()),
+        );
         assert!(again.contains("AWS_PROFILE=prod") && !again.contains("AWS_PROFILE=dev"));
         assert_eq!(again.matches(">>> ssso setup box").count(), 1);
         // Undo gives back the original, byte for byte; other hosts' blocks stay.
         assert_eq!(edit_ssh_config(&after, "box", None), before);
-        let two = edit_ssh_config(&after, "b2", Some(&ssh_block("b2", None, "x", false)));
+        let two = edit_ssh_config(
+            &after,
+            "b2",
+            Some(&ssh_block("b2", None, "x", None, false).unwrap()),
+        );
         assert_eq!(
             edit_ssh_config(&edit_ssh_config(&two, "b2", None), "box", None),
             before
         );
         // --forward: no ProxyCommand, the mode in SetEnv.
-        let f = ssh_block("box", None, "dev", true);
+        let f = ssh_block("box", None, "dev", None, true).unwrap();
         assert!(
             !f.contains("ProxyCommand")
                 && f.contains("    SetEnv AWS_PROFILE=dev SSSO_MODE=forward\n"),
@@ -266,6 +353,46 @@ mod tests {
         );
         // No Host line, no final newline: appended after a newline.
         assert_eq!(edit_ssh_config("Port 2", "box", Some("B\n")), "Port 2\nB\n");
+    }
+
+    /// paramiko splits the line with `shlex` and runs it without a shell; ssh hands it to
+    /// `sh -c`: both must see the same words.
+    #[test]
+    fn proxy_command_reads_the_same_in_sh_and_shlex() {
+        let line = proxy_command(
+            "gpu-1.lab",
+            "dev@corp+x",
+            Some(Path::new("/home/a b/.ssh/work,conf")),
+        )
+        .unwrap();
+        assert_eq!(
+            line,
+            "ssso proxy --alias gpu-1.lab --profile dev@corp+x --user %r -F '/home/a b/.ssh/work,conf' %h %p"
+        );
+        let words = shell_words::split(&line).unwrap();
+        assert_eq!(words[5..8], ["dev@corp+x", "--user", "%r"]);
+        assert_eq!(words[9], "/home/a b/.ssh/work,conf");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf '%s\\n' {}", &line["ssso ".len()..]))
+            .output()
+            .unwrap();
+        let sh_words: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+        assert_eq!(sh_words, words[1..]);
+        assert!(proxy_command("h", "p", Some(Path::new("/x/%d/c"))).is_err());
+        assert!(proxy_command("h", "p", Some(Path::new("/x/~/c"))).is_err());
+        assert!(proxy_command("h", "p", Some(Path::new("/x/it's"))).is_err());
+        let rel = proxy_command("h", "p", Some(Path::new("cfg"))).unwrap();
+        assert!(
+            rel.contains(" -F /") && rel.ends_with("/cfg %h %p"),
+            "{rel}"
+        );
+        for bad in ["a'b", "a$b", "a%b", "a~b", "-oProxyCommand=x", "a b"] {
+            assert!(
+                !bad.bytes().all(alias_byte) || bad.starts_with('-'),
+                "{bad}"
+            );
+        }
     }
 
     fn run_persist(home: &Path, shell: &str, profile: &str, undo: bool, write: bool) -> String {

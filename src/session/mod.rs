@@ -1,11 +1,13 @@
 //! The local half of a sync, for every command that syncs (connect, proxy, `ssso sync`): the
 //! settings they share ([`Settings`]), the steps before any connection (the profile and a fresh
 //! token, [`fresh_token`]), what the user hears about a finished sync ([`report_sync`]), keeping
-//! a newer token that the host had ([`adopt_remote_token`]), and keeping a held session's host
-//! fresh ([`keep`]).
+//! a newer token that the host had ([`adopt_remote_token`]), keeping a held session's host
+//! fresh ([`keep`]), and the stamps that let a recent sync over the same connection be skipped
+//! ([`stamp`]).
 
 pub mod forward;
 pub mod keep;
+pub mod stamp;
 
 use std::time::Duration;
 

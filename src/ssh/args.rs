@@ -307,6 +307,17 @@ impl SshArgs {
         )
     }
 
+    /// The options that shape connection sharing (`-S PATH`, `-M`): with
+    /// [`SshArgs::config_options`], what `ssh -G` needs to resolve the `controlpath` and
+    /// `controlmaster` that this command line would use.
+    pub fn sharing_options(&self) -> Vec<OsString> {
+        render(
+            self.opts()
+                .into_iter()
+                .filter(|o| b"SM".contains(&o.letter)),
+        )
+    }
+
     /// The same line without the option `letter` (a flag): `-tM` becomes `-t`.
     pub fn without(&self, letter: u8) -> SshArgs {
         let opts = self.opts();
@@ -382,6 +393,16 @@ mod tests {
             ssh.config_options(),
             os(&["-p", "2222", "-i", "/k", "-o", "User=x", "-4", "-p", "22"])
         );
+    }
+
+    #[test]
+    fn sharing_options_for_ssh_g() {
+        let (_, ssh) = connect(&["-S/c/x", "-CM", "-p", "2", "-S", "/c/y", "-Mt", "h"]);
+        assert_eq!(
+            ssh.sharing_options(),
+            os(&["-S", "/c/x", "-M", "-S", "/c/y", "-M"])
+        );
+        assert_eq!(ssh.config_options(), os(&["-p", "2"]));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The user's ssh client configuration for one destination, as `ssh -G` resolves it (every
 //! `Host`/`Match` block, `Include`, and the command line's `-F`, `-o`, `-l`, `-p`... applied):
 //! what ssso reads of it (`SetEnv AWS_PROFILE`, `RemoteCommand`, `RequestTTY`, `ProxyCommand`,
-//! the resolved user, host and port). For the connect path, `ssh -G` also reads the user's
+//! `ControlMaster`/`ControlPath`, the resolved user, host and port). For the connect path, `ssh -G` also reads the user's
 //! whole line ([`SshConfig::resolve_line`]): ssh then makes every check it makes before
 //! connecting (`-f` without a command, a `RemoteCommand` with a command-line command, `-s`
 //! without a subsystem, a bad `-L`...), and its verdict is ssso's.
@@ -21,10 +21,17 @@ pub struct SshConfig {
 impl SshConfig {
     /// Runs `ssh -G` with the user's config-shaping options for the destination.
     pub fn resolve(ssh: &SshArgs) -> Result<SshConfig> {
+        SshConfig::resolve_with(ssh, &[])
+    }
+
+    /// [`SshConfig::resolve`] with `extra` options before the destination (such as
+    /// [`SshArgs::sharing_options`]).
+    pub fn resolve_with(ssh: &SshArgs, extra: &[std::ffi::OsString]) -> Result<SshConfig> {
         let dest = ssh.destination.as_deref().context("no destination")?;
         let out = Command::new("ssh")
             .arg("-G")
             .args(ssh.config_options())
+            .args(extra)
             .arg("--")
             .arg(dest)
             .stdin(std::process::Stdio::null())

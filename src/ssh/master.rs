@@ -103,11 +103,31 @@ pub fn command(
     add_tty: bool,
     remote_command: Option<&OsStr>,
 ) -> Command {
+    session(ssh, Some(socket), add_tty, remote_command)
+}
+
+/// The session over the user's own connection sharing (see [`crate::ssh::control`]): the
+/// user's ssh exactly as given, running `remote_command`, which joins the user's live master
+/// or becomes it as the user's `ControlMaster`/`ControlPath`/`ControlPersist` say.
+pub fn user_shared_command(
+    ssh: &SshArgs,
+    add_tty: bool,
+    remote_command: Option<&OsStr>,
+) -> Command {
+    session(ssh, None, add_tty, remote_command)
+}
+
+fn session(
+    ssh: &SshArgs,
+    socket: Option<Socket<'_>>,
+    add_tty: bool,
+    remote_command: Option<&OsStr>,
+) -> Command {
     let mut cmd = Command::new("ssh");
     mark_inner(&mut cmd);
     // The first value of an option wins in ssh, so these come before the user's own;
     // -S is a plain flag where the last one wins, so it comes after them.
-    if let Socket::Private(_) = socket {
+    if let Some(Socket::Private(_)) = socket {
         cmd.args(["-o", "ControlMaster=yes", "-o", "ControlPersist=no"]);
     }
     if remote_command.is_some() {
@@ -117,7 +137,7 @@ pub fn command(
         cmd.arg("-t");
     }
     cmd.args(&ssh.options);
-    if let Socket::Private(ctl) = socket {
+    if let Some(Socket::Private(ctl)) = socket {
         cmd.arg("-S").arg(ctl);
     }
     cmd.arg("--");
@@ -253,6 +273,35 @@ mod tests {
         let parent = s.parent().unwrap().to_path_buf();
         drop(d);
         assert!(!parent.exists());
+    }
+
+    #[test]
+    fn user_shared_session_is_the_users_ssh_as_given() {
+        let ssh = SshArgs {
+            options: vec!["-oControlMaster=auto".into(), "-C".into(), "-tt".into()],
+            destination: Some("h".into()),
+            ..Default::default()
+        };
+        let cmd = user_shared_command(&ssh, false, Some(OsStr::new("cmd")));
+        let args: Vec<_> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "-o",
+                "RemoteCommand=none",
+                "-oControlMaster=auto",
+                "-C",
+                "-tt",
+                "--",
+                "h",
+                "cmd"
+            ]
+        );
+        let envs: Vec<_> = cmd.get_envs().collect();
+        assert_eq!(envs, [(OsStr::new(INNER_ENV), Some(OsStr::new("1")))]);
     }
 
     #[test]

@@ -8,7 +8,9 @@
 # - two venvs of Debian's python3, each from a pinned requirements file beside this script
 #   (installed again when the file changes; add a tool with one `name==version` line):
 #   /opt/ssso-test/venv   the test users' AWS CLI v1 (awscli-requirements.txt);
-#   /opt/ssso-test/tools  the harness's python tools, moto[server] (tools-requirements.txt);
+#   /opt/ssso-test/tools  the harness's python tools, moto[server], and the third-party ssh
+#                         clients of tests/clients.rs: paramiko, fabric, ansible-core
+#                         (tools-requirements.txt);
 #   the harness runs /opt/ssso-test/tools/bin/python unless SSSO_TEST_PYTHON names another;
 # - one test user per login shell (ssso-bash, ssso-sh, ssso-zsh, ssso-ksh, ssso-tcsh, ssso-csh,
 #   ssso-fish), plus ssso-pw (bash, password "ssso-test-pw"), ssso-ro (bash, home not writable by
@@ -193,6 +195,10 @@ chmod -R a+rX /opt/ssso-test
 "$AWS_BIN/aws" --version >/dev/null 2>&1 || die "$AWS_BIN/aws does not run"
 "$TOOLS/bin/python" -c 'import moto.moto_server.threaded_moto_server' \
     || die "$TOOLS/bin/python cannot import moto's server"
+"$TOOLS/bin/python" -c 'import paramiko, fabric' \
+    || die "$TOOLS/bin/python cannot import paramiko and fabric"
+"$TOOLS/bin/ansible-playbook" --version >/dev/null \
+    || die "$TOOLS/bin/ansible-playbook does not run"
 
 # An earlier version of this script linked /usr/local/bin/aws into /opt/ssso-test: remove that
 # link (only that: anything else there is the machine's own aws).
