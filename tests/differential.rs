@@ -423,12 +423,15 @@ fn generated_lines_behave_as_with_ssh() {
     local.write_token(&cache_key(SESSION), &token, 3600);
     local.register_token(&token);
     // Plain ssh reuses one connection, as a user's ControlMaster would; both use the cheaper
-    // of OpenSSH's key exchanges (the lines' own options are what is compared).
+    // of OpenSSH's key exchanges (the lines' own options are what is compared). The master is
+    // started here, before any line: a line with `-v` that created it would keep its stderr
+    // open for ControlPersist (OpenSSH keeps a persistent master's stderr under -v), and the
+    // case would wait for an EOF that cannot come. `ControlMaster no` still joins it.
     let config = local.scratch().join("diff.conf");
     std::fs::write(
         &config,
         format!(
-            "Host {HOST_ALIAS}\n  ControlMaster auto\n  ControlPath {}/cm-%C\n  \
+            "Host {HOST_ALIAS}\n  ControlMaster no\n  ControlPath {}/cm-%C\n  \
              ControlPersist 300\n  KexAlgorithms curve25519-sha256\nInclude {}\n",
             local.scratch().display(),
             srv.ssh_config().display()
@@ -439,6 +442,18 @@ fn generated_lines_behave_as_with_ssh() {
         local: &local,
         config: config.clone(),
     };
+    let mut start = local.command("ssh");
+    start
+        .arg("-F")
+        .arg(&config)
+        .args(["-MfN", "-o", "ControlMaster=yes", &srv.dest(REC_USER)])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    assert!(
+        start.status().unwrap().success(),
+        "the plain ssh's master did not start: {start:?}"
+    );
     let ssh_v = Command::new("ssh").arg("-V").output().unwrap();
     let world = World {
         config,

@@ -23,7 +23,7 @@
 
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::ssh::config::SshConfig;
 
@@ -155,23 +155,12 @@ pub async fn alive(path: &Path, timeout: Duration) -> bool {
 
 /// Waits until a master answers at `path` (the session's ssh joined or created it); `running`
 /// says whether that ssh still runs. `false` when it ended first.
-pub async fn wait_live(path: &Path, mut running: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    loop {
-        if path.exists() && alive(path, Duration::from_secs(2)).await {
-            return true;
-        }
-        if !running() {
-            return false;
-        }
-        // As for ssso's own socket: fast at first, gentle while a person types a password.
-        let step = if start.elapsed() < Duration::from_secs(2) {
-            2
-        } else {
-            25
-        };
-        tokio::time::sleep(Duration::from_millis(step)).await;
-    }
+pub async fn wait_live(path: &Path, running: impl FnMut() -> bool) -> bool {
+    crate::ssh::master::poll_until(
+        async || path.exists() && alive(path, Duration::from_secs(2)).await,
+        running,
+    )
+    .await
 }
 
 #[cfg(test)]

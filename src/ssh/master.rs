@@ -238,18 +238,26 @@ pub fn socket_is_live(path: &Path) -> bool {
     std::os::unix::net::UnixStream::connect(path).is_ok()
 }
 
-/// Waits until the control socket exists; `alive` says whether the master is still running.
-pub async fn wait_for_socket(ctl: &Path, mut alive: impl FnMut() -> bool) -> bool {
+/// Waits until the control socket exists; `running` says whether the master is still running.
+pub async fn wait_for_socket(ctl: &Path, running: impl FnMut() -> bool) -> bool {
+    poll_until(async || ctl.exists(), running).await
+}
+
+/// Polls `ready` until it says yes (`true`) or `running` says the ssh it waits for has ended
+/// (`false`): every 2 ms at first (a master's socket appears a few ms after authentication),
+/// then every 25 ms while a person types a password. The one waiting loop of the ssh side.
+pub async fn poll_until(
+    mut ready: impl AsyncFnMut() -> bool,
+    mut running: impl FnMut() -> bool,
+) -> bool {
     let start = Instant::now();
     loop {
-        if ctl.exists() {
+        if ready().await {
             return true;
         }
-        if !alive() {
+        if !running() {
             return false;
         }
-        // Fast at first (the socket appears a few ms after authentication), then gentle
-        // while a person types a password.
         let step = if start.elapsed() < Duration::from_secs(2) {
             2
         } else {
