@@ -15,6 +15,7 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::aws::login::Freshness;
+use crate::aws::schedule;
 use crate::cmd::{connect, doctor, fleet, login, proxy, setup, status};
 use crate::session;
 use crate::ssh::args::{self as sshargs, Split, SshArgs};
@@ -78,6 +79,11 @@ pub struct ProfileOpts {
     /// Log in again when the token has less than this left (e.g. 15m, 1h, 90s)
     #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = duration)]
     pub min_valid: Duration,
+
+    /// Refresh a refreshable token that has less than this left, and push it, before the AWS
+    /// CLI on a host would (it refreshes with 15m left); at least 16m
+    #[arg(long, value_name = "DURATION", default_value = "20m", value_parser = refresh_before)]
+    pub refresh_before: Duration,
 }
 
 /// Options that control the login step.
@@ -349,6 +355,11 @@ fn duration(s: &str) -> Result<Duration, String> {
     crate::time::parse_duration(s).map_err(|e| e.to_string())
 }
 
+/// `--refresh-before`: a duration, at least [`schedule::REFRESH_BEFORE_MIN`].
+fn refresh_before(s: &str) -> Result<Duration, String> {
+    schedule::check_refresh_before(duration(s)?)
+}
+
 /// A usage error: a command line that ssso cannot run (exit status 2).
 #[derive(Debug)]
 pub struct UsageError(pub String);
@@ -478,6 +489,7 @@ fn subcommand(args: &[OsString], subcommands: &[String]) -> anyhow::Result<Parse
                     profile: a.profile.profile,
                     freshness: Freshness {
                         min_valid: a.profile.min_valid,
+                        refresh_before: a.profile.refresh_before,
                         login: true,
                         login_args: a.login_arg,
                     },
@@ -617,6 +629,7 @@ impl ConnectOpts {
             profile: self.profile.profile.clone(),
             freshness: Freshness {
                 min_valid: self.profile.min_valid,
+                refresh_before: self.profile.refresh_before,
                 login: !self.login.no_login,
                 login_args: self.login.login_arg.clone(),
             },

@@ -25,7 +25,6 @@ use anyhow::{Context, Result, bail};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::aws::config::SsoProfile;
-use crate::aws::token::Token;
 use crate::session::{self, SYNC_TIMEOUT, keep, stamp};
 use crate::ssh::args::SshArgs;
 use crate::ssh::config::{SshConfig, Verdict};
@@ -90,7 +89,7 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
         }
     }
 
-    let (sso, tok) = session::fresh_token(opts, &cfg, false)?;
+    let (sso, tok) = session::fresh_token(opts, &cfg, false, Some(&ssh))?;
     let name = &sso.profile;
 
     // What the session runs on the remote. An empty command line is no command, as for ssh.
@@ -298,7 +297,7 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
                 ctl: &ctl,
                 sso: &sso,
                 sync: &opts.sync,
-                min_valid: opts.freshness.min_valid,
+                schedule: crate::aws::schedule::Schedule::new(opts.freshness.refresh_before),
                 dest: &dest,
             },
             tok.clone(),
@@ -307,7 +306,7 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
         let mut sync_done = false;
         let status = loop {
             tokio::select! {
-                r = &mut sync, if !sync_done => { sync_done = true; report(&r, &dest, &sso, &tok); }
+                r = &mut sync, if !sync_done => { sync_done = true; report(&r, &dest, &sso); }
                 () = &mut keep, if sync_done && fwd.is_none() => {}
                 () = &mut serving => {}
                 s = &mut exited => break s.context("lost track of ssh")??,
@@ -320,11 +319,11 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
         if !sync_done {
             if status.success() {
                 // `ssh -f`: the master went to the background; finish the sync against it.
-                report(&sync.await, &dest, &sso, &tok);
+                report(&sync.await, &dest, &sso);
             } else if let Ok(r) = tokio::time::timeout(Duration::from_secs(5), &mut sync).await {
                 // The connection died under the sync: its end comes right after ssh's, and
                 // the user should hear whether the token got there.
-                report(&r, &dest, &sso, &tok);
+                report(&r, &dest, &sso);
             }
         }
         anyhow::Ok(status)
@@ -347,9 +346,9 @@ enum Setup {
 }
 
 /// Tells the user what the session's own sync (or forward setup) did, when it ran.
-fn report(result: &Option<Setup>, dest: &str, sso: &SsoProfile, local: &Token) {
+fn report(result: &Option<Setup>, dest: &str, sso: &SsoProfile) {
     match result {
-        Some(Setup::Sync(result)) => session::report_sync(result, dest, sso, local),
+        Some(Setup::Sync(result)) => session::report_sync(result, dest, sso),
         Some(Setup::Forward(result)) => session::forward::report(result, dest, &sso.profile),
         None => {}
     }

@@ -82,7 +82,7 @@ pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
         ..Default::default()
     };
     let cfg = SshConfig::resolve(&first)?;
-    let (sso, tok) = session::fresh_token(&args.session, &cfg, true)?;
+    let (sso, tok) = session::fresh_token(&args.session, &cfg, true, None)?;
     let shared = Rc::new(Shared {
         sso,
         tok,
@@ -218,7 +218,7 @@ fn outcome(r: &sync::Report, sh: &Shared) -> Outcome {
         }
         TokenOutcome::Unchanged => {}
         TokenOutcome::RemoteNewer(bytes) => {
-            session::adopt_remote_token(bytes, &sh.sso, &sh.tok);
+            session::adopt_remote_token(bytes, &sh.sso);
             notes.push("the host had a newer token: kept it, stored it here".to_owned());
         }
     }

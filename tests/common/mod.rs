@@ -501,8 +501,9 @@ fn write_file(path: &Path, contents: &[u8], mode: u32) {
 // ---------------------------------------------------------------------------------------------
 
 /// The mock IAM Identity Center portal (`tests/support/mock_sso.py`, also answering SSO-OIDC
-/// refreshes: refused for botocore, rotating refresh tokens for ssso; see
-/// [`Portal::register_refresh`]) and moto's server (STS).
+/// refreshes from ssso and from the hosts' botocore, with refresh tokens that rotate and are
+/// refused when reused; see [`Portal::register_refresh`], [`Portal::reuses`]) and moto's
+/// server (STS).
 pub struct Portal {
     /// Port of the mock portal on 127.0.0.1 (`AWS_ENDPOINT_URL_SSO`, `..._SSO_OIDC`).
     pub sso_port: u16,
@@ -590,8 +591,7 @@ impl Portal {
         self.append(&self.tokens_file, token);
     }
 
-    /// Makes the mock SSO-OIDC accept `refresh_token` (once; refresh tokens rotate) from ssso,
-    /// issuing access tokens that the portal accepts and that last `expires_in` seconds. The
+    /// Makes the mock SSO-OIDC accept `refresh_token` (once; refresh tokens rotate), issuing access tokens that the portal accepts and that last `expires_in` seconds. The
     /// refresh token names the *family* of every token issued from it.
     pub fn register_refresh(&self, refresh_token: &str, expires_in: i64) {
         self.append(
@@ -630,15 +630,59 @@ impl Portal {
             .collect()
     }
 
-    /// The access tokens issued by refreshes of `family`, in order.
+    /// The access tokens issued by refreshes of `family`, in order (by anyone).
     pub fn refreshes(&self, family: &str) -> Vec<String> {
+        self.refresh_log(family)
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect()
+    }
+
+    /// The access tokens issued by refreshes of `family` that `client` asked for: "ssso", or
+    /// "host" (a host's botocore).
+    pub fn refreshes_by(&self, family: &str, client: &str) -> Vec<String> {
+        self.refresh_log(family)
+            .into_iter()
+            .filter(|(_, c)| c == client)
+            .map(|(t, _)| t)
+            .collect()
+    }
+
+    fn refresh_log(&self, family: &str) -> Vec<(String, String)> {
         fs::read_to_string(self.refresh_dir.join("log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let w: Vec<&str> = l.split(' ').collect();
+                (w.len() == 3 && w[0] == family).then(|| (w[1].to_owned(), w[2].to_owned()))
+            })
+            .collect()
+    }
+
+    /// The clients ("ssso", "host") that sent an already used refresh token of `family`.
+    pub fn reuses(&self, family: &str) -> Vec<String> {
+        fs::read_to_string(self.refresh_dir.join("reuses"))
             .unwrap_or_default()
             .lines()
             .filter_map(|l| l.split_once(' '))
             .filter(|(f, _)| *f == family)
-            .map(|(_, t)| t.to_owned())
+            .map(|(_, c)| c.to_owned())
             .collect()
+    }
+
+    /// From now on, the host's botocore may not refresh `family` (each attempt is counted, see
+    /// [`Portal::host_refused`]): for token lifetimes below botocore's 15-minute window.
+    pub fn refuse_host_refresh(&self, family: &str) {
+        self.append(&self.refresh_dir.join("refuse-host"), family);
+    }
+
+    /// How many refreshes of `family` the host attempted and was refused.
+    pub fn host_refused(&self, family: &str) -> usize {
+        fs::read_to_string(self.refresh_dir.join("host-refused"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| *l == family)
+            .count()
     }
 
     fn append(&self, file: &Path, line: &str) {
@@ -1478,6 +1522,17 @@ impl Local {
             token_json(access_token, expires_in_secs).as_bytes(),
             0o600,
         );
+    }
+
+    /// Sets the local token file's mtime `secs` into the past: ssso takes the mtime for the
+    /// token's age, and does not refresh a token written less than a minute ago.
+    pub fn backdate_token(&self, cache_key: &str, secs: u64) {
+        let f = fs::File::options()
+            .write(true)
+            .open(self.token_path(cache_key))
+            .unwrap();
+        f.set_modified(SystemTime::now() - Duration::from_secs(secs))
+            .unwrap();
     }
 
     /// The local token file parsed, if present.
