@@ -118,7 +118,7 @@ pub async fn keep_fresh(s: Session<'_>, pushed: Token) {
 /// Pushes `tok` over the session's master, with no session waiting for it.
 async fn push(s: &Session<'_>, tok: &Token) {
     let plan = match sync::Plan::new(s.sso, tok, s.sync, None) {
-        Ok(p) => p,
+        Ok(p) => p.for_host(s.dest),
         Err(e) => {
             return ui::warn_in_session(format_args!(
                 "could not push the new token to {}: {e:#}",

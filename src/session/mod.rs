@@ -68,6 +68,9 @@ pub fn report_sync(result: &Result<sync::Report>, dest: &str, sso: &SsoProfile, 
                 TokenOutcome::Written => ui::debug("token written on the remote"),
                 TokenOutcome::Unchanged => ui::debug("remote token already current"),
                 TokenOutcome::RemoteNewer(bytes) => adopt_remote_token(bytes, sso, local),
+                TokenOutcome::Failed(why) => ui::warn(format_args!(
+                    "could not sync the AWS token to {dest}: {why}; AWS commands there will not see your login"
+                )),
             }
             match &r.config {
                 ConfigOutcome::Written => ui::debug("remote ~/.aws/config updated"),
