@@ -132,6 +132,39 @@ pub(crate) fn parse_at(bytes: &[u8], now: i64) -> anyhow::Result<Token> {
     })
 }
 
+/// Why a token found elsewhere (on a host) cannot be used here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalid {
+    /// Not a token file: not JSON, no `accessToken`, no readable `expiresAt`... (the reason;
+    /// never the file's text).
+    Unusable(String),
+    /// A token for another start URL (another IAM Identity Center).
+    OtherStartUrl,
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Invalid::Unusable(why) => write!(f, "not a usable token ({why})"),
+            Invalid::OtherStartUrl => f.write_str("a token for another start URL"),
+        }
+    }
+}
+
+/// Judges a token file found on a host: a valid token (JSON object, a non-empty
+/// `accessToken`, an `expiresAt` read as an instant: `Z`, any offset, a `UTC` suffix,
+/// fractions) for `start_url` (when given: a token without one, or for another, is not ours).
+/// Which of two valid tokens to keep is then a comparison of their `expires_at`.
+pub fn judge(bytes: &[u8], start_url: Option<&str>) -> Result<Token, Invalid> {
+    let t = parse(bytes).map_err(|e| Invalid::Unusable(format!("{e:#}")))?;
+    if let Some(want) = start_url
+        && t.start_url.as_deref() != Some(want)
+    {
+        return Err(Invalid::OtherStartUrl);
+    }
+    Ok(t)
+}
+
 /// Fresh = `expiresAt` more than `min_valid_secs` after `now`.
 pub fn is_fresh(t: &Token, now: i64, min_valid_secs: u64) -> bool {
     i128::from(t.expires_at) - i128::from(now) > i128::from(min_valid_secs)
@@ -223,20 +256,19 @@ pub fn write_if_unchanged(
 /// no usable local file); one that cannot refresh never replaces one that can. Under the
 /// [`Lock`], with compare-and-swap. Returns whether it wrote.
 pub fn adopt(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
-    let new = parse(bytes).context("the other token is not valid")?;
     let _lock = lock(path)?;
     let raw = match std::fs::read(path) {
         Ok(b) => Some(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    if let Some(old) = raw.as_deref().and_then(|b| parse(b).ok()) {
-        if old.start_url.is_some() && new.start_url != old.start_url {
-            bail!("the other token is for another start URL; left it alone");
-        }
-        if !newer(&new, &old) {
-            return Ok(false);
-        }
+    let old = raw.as_deref().and_then(|b| parse(b).ok());
+    let want = old.as_ref().and_then(|o| o.start_url.as_deref());
+    let new = judge(bytes, want).map_err(|e| anyhow::anyhow!("the other token is {e}"))?;
+    if let Some(old) = &old
+        && !newer(&new, old)
+    {
+        return Ok(false);
     }
     write_if_unchanged(path, raw.as_deref(), bytes)
 }
@@ -651,5 +683,44 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn judge_reads_instants_and_refuses_what_is_not_ours() {
+        let url = "https://x.awsapps.com/start";
+        let t =
+            |exp: &str| format!(r#"{{"startUrl":"{url}","accessToken":"a","expiresAt":"{exp}"}}"#);
+        let z = judge(t("2030-01-01T08:00:00Z").as_bytes(), Some(url)).unwrap();
+        for same in [
+            "2030-01-01T00:00:00-08:00",
+            "2030-01-01T17:00:00+09:00",
+            "2030-01-01T08:00:00UTC",
+            "2030-01-01T08:00:00.999Z",
+            "2030-01-01T08:00:00.5+00:00",
+        ] {
+            let j = judge(t(same).as_bytes(), Some(url)).unwrap();
+            assert_eq!(j.expires_at, z.expires_at, "{same}");
+        }
+        assert!(matches!(
+            judge(
+                br#"{"startUrl":"https://x.awsapps.com/start","accessT"#,
+                Some(url)
+            ),
+            Err(Invalid::Unusable(_))
+        ));
+        assert!(matches!(
+            judge(
+                br#"{"startUrl":"https://x.awsapps.com/start","expiresAt":"2031-01-01T00:00:00Z"}"#,
+                Some(url)
+            ),
+            Err(Invalid::Unusable(_))
+        ));
+        assert_eq!(
+            judge(t("2030-01-01T08:00:00Z").as_bytes(), Some("https://y")),
+            Err(Invalid::OtherStartUrl)
+        );
+        assert!(judge(t("2030-01-01T08:00:00Z").as_bytes(), None).is_ok());
+        let e = judge(br#"{"accessToken":"SECRET","expiresAt":"soon"}"#, None).unwrap_err();
+        assert!(!e.to_string().contains("SECRET"), "{e}");
     }
 }

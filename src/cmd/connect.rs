@@ -154,7 +154,12 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
     };
     let add_tty = master::adds_tty(&cfg, wrap && user_command.is_none());
 
-    let plan = sync::Plan::new(&sso, &tok, &opts.sync, nonce.as_deref())?;
+    let plan = sync::Plan::new(&sso, &tok, &opts.sync, nonce.as_deref())?.for_host(
+        &ssh.destination
+            .as_deref()
+            .unwrap_or_default()
+            .to_string_lossy(),
+    );
 
     let dir = PrivateDir::new()?;
     let forward_mode = settings.forward || cfg.setenv("SSSO_MODE").as_deref() == Some(MODE_FORWARD);

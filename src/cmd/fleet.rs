@@ -180,6 +180,7 @@ fn hosts(ssh: &SshArgs, file: Option<&Path>) -> Result<Vec<OsString>> {
 
 /// One host: one ssh connection whose remote command is the sync, within the timeout.
 async fn one_host(host: OsString, sh: &Shared) -> Outcome {
+    let name = host.to_string_lossy().into_owned();
     let target = SshArgs {
         options: sh.options.clone(),
         destination: Some(host),
@@ -198,7 +199,7 @@ async fn one_host(host: OsString, sh: &Shared) -> Outcome {
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let cmd = master::program_command(&target, &extra);
     let plan = match sync::Plan::new(&sh.sso, &sh.tok, &sh.sync, None) {
-        Ok(p) => p,
+        Ok(p) => p.for_host(&name),
         Err(e) => return Outcome::Failed(format!("{e:#}")),
     };
     match sync::run_command(cmd, &plan, sh.timeout).await {
@@ -211,7 +212,11 @@ async fn one_host(host: OsString, sh: &Shared) -> Outcome {
 fn outcome(r: &sync::Report, sh: &Shared) -> Outcome {
     let mut notes = Vec::new();
     let mut wrote = false;
+    if let TokenOutcome::Failed(why) = &r.token {
+        return Outcome::Failed(why.clone());
+    }
     match &r.token {
+        TokenOutcome::Failed(_) => {}
         TokenOutcome::Written => {
             wrote = true;
             notes.push("token written".to_owned());

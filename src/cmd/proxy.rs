@@ -87,7 +87,7 @@ pub fn run(args: &Settings) -> Result<u8> {
             e
         }
     })?;
-    let plan = sync::Plan::new(&sso, &tok, &args.session.sync, None)?;
+    let plan = sync::Plan::new(&sso, &tok, &args.session.sync, None)?.for_host(&dest);
     match sync_to_host(&target, &cfg, &plan, &dest) {
         Ok(None) => ui::debug(format_args!(
             "{dest}: this token was synced less than {PERSIST_SECS}s ago; not syncing again"

@@ -88,7 +88,7 @@ pub async fn keep_fresh(s: Session<'_>, pushed: Token) {
                 Action::Adopt(bytes) => adopt_remote_token(&bytes, s.sso),
                 Action::Push => {
                     let Some((tok, _)) = &local else { break };
-                    let result = push(&s, tok).await;
+                    let result = push_session(&s, tok).await;
                     host.pushed(&keeper, result);
                 }
                 Action::Refresh => {
@@ -102,37 +102,49 @@ pub async fn keep_fresh(s: Session<'_>, pushed: Token) {
     }
 }
 
-/// Pushes `tok` over the session's master, with no session waiting for it; what the host holds
-/// afterwards.
-async fn push(s: &Session<'_>, tok: &Token) -> Pushed {
-    let plan = match sync::Plan::new(s.sso, tok, s.sync, None) {
-        Ok(p) => p,
+/// Pushes `tok` over the session's master, with no session waiting for it.
+async fn push_session(s: &Session<'_>, tok: &Token) -> Pushed {
+    push(s.ctl, s.sso, s.sync, tok, s.dest, SYNC_TIMEOUT).await
+}
+
+/// Pushes `tok` (with `opts`: the config sections, access token only) over the master at `ctl`
+/// to `dest`, which also reads the host's token back; what the host holds afterwards.
+pub async fn push(
+    ctl: &Path,
+    sso: &SsoProfile,
+    opts: &sync::Options,
+    tok: &Token,
+    dest: &str,
+    timeout: Duration,
+) -> Pushed {
+    let plan = match sync::Plan::new(sso, tok, opts, None) {
+        Ok(p) => p.for_host(dest),
         Err(e) => {
             ui::warn_in_session(format_args!(
-                "could not push the new token to {}: {e:#}",
-                s.dest
+                "could not push the new token to {dest}: {e:#}"
             ));
             return Pushed::Failed;
         }
     };
-    let sent = plan.token.to_vec();
-    match sync::run(s.ctl, &plan, SYNC_TIMEOUT).await {
+    match sync::run(ctl, &plan, timeout).await {
         Ok(r) => {
-            ui::debug(format_args!(
-                "pushed the token to {}: {:?}",
-                s.dest, r.token
-            ));
+            ui::debug(format_args!("pushed the token to {dest}: {:?}", r.token));
             match r.token {
                 sync::TokenOutcome::RemoteNewer(bytes) => Pushed::Newer(bytes),
-                _ if sent == tok.bytes => Pushed::Holds(sent),
-                // An access-token-only copy: the host holds what the local file derives.
+                sync::TokenOutcome::Failed(why) => {
+                    ui::warn_in_session(format_args!(
+                        "could not push the new AWS token to {dest}: {why}"
+                    ));
+                    Pushed::Failed
+                }
+                // Written or current: the host holds what the local file is (or, with
+                // --access-token-only, its copy without the refresh secrets).
                 _ => Pushed::Holds(tok.bytes.clone()),
             }
         }
         Err(e) => {
             ui::warn_in_session(format_args!(
-                "could not push the new AWS token to {}: {e:#}",
-                s.dest
+                "could not push the new AWS token to {dest}: {e:#}"
             ));
             Pushed::Failed
         }

@@ -57,35 +57,47 @@ pub fn fresh_token(
     Ok((sso, tok))
 }
 
-/// The host's token for `sso`, over a connection of its own (`host`: the user's ssh options
-/// and destination), or None (with the reason on `-v`). Until the sync has a read-only pull,
-/// this is a sync of the local token without the config: the remote keeps a newer token of
-/// its own and sends it back, and an older one is replaced by ours (no loss: it is older).
-pub fn pull_host_token(host: &SshArgs, sso: &SsoProfile, local: &Token) -> Option<Vec<u8>> {
+/// The host's token for `sso`, read (nothing written) over a short-lived connection of its own
+/// (`host`: the user's ssh options and destination; a background master that ends after the
+/// read), or None (with the reason on `-v`). Only when the local token is stale and could not
+/// be refreshed: the cost of one more connection against a browser login.
+pub fn pull_host_token(host: &SshArgs, sso: &SsoProfile, _local: &Token) -> Option<Vec<u8>> {
     let target = SshArgs {
         options: host.options.clone(),
         destination: host.destination.clone(),
         ..Default::default()
     };
-    let opts = sync::Options {
-        config: false,
-        access_token_only: false,
-    };
-    let plan = sync::Plan::new(sso, local, &opts, None).ok()?;
-    let cmd = crate::ssh::master::program_command(&target, &[]);
-    ui::debug("pulling the host's token before any login");
+    let dir = crate::ssh::master::PrivateDir::new().ok()?;
+    let ctl = dir.socket();
+    ui::debug("reading the host's token before any login");
+    let started = crate::ssh::master::sync_master_command(&target, &ctl, "5", &[])
+        .stdin(std::process::Stdio::null())
+        .status();
+    if !started.is_ok_and(|s| s.success()) {
+        ui::debug("could not connect to read the host's token");
+        return None;
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .ok()?;
-    match runtime.block_on(sync::run_command(cmd, &plan, SYNC_TIMEOUT)) {
-        Ok(r) => match r.token {
-            TokenOutcome::RemoteNewer(bytes) => Some(bytes),
-            other => {
-                ui::debug(format_args!("the host has no newer token ({other:?})"));
-                None
-            }
-        },
+    let pulled = runtime.block_on(sync::pull_token(&ctl, &sso.cache_file_name, SYNC_TIMEOUT));
+    let _ = std::process::Command::new("ssh")
+        .arg("-S")
+        .arg(&ctl)
+        .args(["-O", "exit", "ssso-pull"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    match pulled {
+        Ok(sync::Pulled {
+            bytes: Some(bytes), ..
+        }) => Some(bytes),
+        Ok(_) => {
+            ui::debug("the host has no token");
+            None
+        }
         Err(e) => {
             ui::debug(format_args!("could not read the host's token: {e:#}"));
             None
@@ -114,6 +126,9 @@ pub fn report_sync(result: &Result<sync::Report>, dest: &str, sso: &SsoProfile) 
                 TokenOutcome::Written => ui::debug("token written on the remote"),
                 TokenOutcome::Unchanged => ui::debug("remote token already current"),
                 TokenOutcome::RemoteNewer(bytes) => adopt_remote_token(bytes, sso),
+                TokenOutcome::Failed(why) => ui::warn(format_args!(
+                    "could not sync the AWS token to {dest}: {why}; AWS commands there will not see your login"
+                )),
             }
             match &r.config {
                 ConfigOutcome::Written => ui::debug("remote ~/.aws/config updated"),
