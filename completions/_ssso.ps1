@@ -132,6 +132,8 @@ Register-ArgumentCompleter -Native -CommandName 'ssso' -ScriptBlock {
             [CompletionResult]::new('--no-login', '--no-login', [CompletionResultType]::ParameterName, 'Fail instead of running `aws sso login` when the token is not fresh')
             [CompletionResult]::new('--no-config', '--no-config', [CompletionResultType]::ParameterName, 'Do not touch the remote ~/.aws/config (sync the token only)')
             [CompletionResult]::new('--access-token-only', '--access-token-only', [CompletionResultType]::ParameterName, 'Send the token without refreshToken and clientSecret: the remote cannot refresh it, and it stops working at its expiresAt (see SECURITY in the man page)')
+            [CompletionResult]::new('--keep', '--keep', [CompletionResultType]::ParameterName, 'Stay in the foreground, one connection per host, as the one refresher of the fleet: every refresh is pushed to every host; hosts that go away are reconnected; Ctrl-C ends')
+            [CompletionResult]::new('--with-refresh-token', '--with-refresh-token', [CompletionResultType]::ParameterName, 'Send the refresh token too (by default `ssso sync` sends the access token only: hosts that share one refresh token spend it for each other; see FLEET SYNC)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

@@ -455,7 +455,7 @@ _ssso() {
             return 0
             ;;
         ssso__subcmd__sync)
-            opts="-h --profile --min-valid --refresh-before --no-login --login-arg --no-config --access-token-only --jobs --hosts-file --timeout --help"
+            opts="-h --profile --min-valid --refresh-before --no-login --login-arg --no-config --access-token-only --jobs --hosts-file --timeout --keep --with-refresh-token --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -120,6 +120,8 @@ set edit:completion:arg-completer[ssso] = {|@words|
             cand --no-login 'Fail instead of running `aws sso login` when the token is not fresh'
             cand --no-config 'Do not touch the remote ~/.aws/config (sync the token only)'
             cand --access-token-only 'Send the token without refreshToken and clientSecret: the remote cannot refresh it, and it stops working at its expiresAt (see SECURITY in the man page)'
+            cand --keep 'Stay in the foreground, one connection per host, as the one refresher of the fleet: every refresh is pushed to every host; hosts that go away are reconnected; Ctrl-C ends'
+            cand --with-refresh-token 'Send the refresh token too (by default `ssso sync` sends the access token only: hosts that share one refresh token spend it for each other; see FLEET SYNC)'
             cand -h 'Print help'
             cand --help 'Print help'
         }

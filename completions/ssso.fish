@@ -97,6 +97,8 @@ complete -c ssso -n "__fish_ssso_using_subcommand sync" -l timeout -d 'Give up o
 complete -c ssso -n "__fish_ssso_using_subcommand sync" -l no-login -d 'Fail instead of running `aws sso login` when the token is not fresh'
 complete -c ssso -n "__fish_ssso_using_subcommand sync" -l no-config -d 'Do not touch the remote ~/.aws/config (sync the token only)'
 complete -c ssso -n "__fish_ssso_using_subcommand sync" -l access-token-only -d 'Send the token without refreshToken and clientSecret: the remote cannot refresh it, and it stops working at its expiresAt (see SECURITY in the man page)'
+complete -c ssso -n "__fish_ssso_using_subcommand sync" -l keep -d 'Stay in the foreground, one connection per host, as the one refresher of the fleet: every refresh is pushed to every host; hosts that go away are reconnected; Ctrl-C ends'
+complete -c ssso -n "__fish_ssso_using_subcommand sync" -l with-refresh-token -d 'Send the refresh token too (by default `ssso sync` sends the access token only: hosts that share one refresh token spend it for each other; see FLEET SYNC)'
 complete -c ssso -n "__fish_ssso_using_subcommand sync" -s h -l help -d 'Print help'
 complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy sync help" -f -a "status" -d 'Show the resolved profile and the local token\'s state (no network)'
 complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy sync help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'

@@ -322,6 +322,8 @@ Examples:
   ssso sync --profile dev web-1 web-2 db-1        one login at most, then every host at once
   ssso sync --jobs 32 --timeout 10s --hosts-file hosts.txt
   ssso sync -F ~/.ssh/fleet.conf -l alice h1 h2   ssh options (before the hosts) apply to every host
+  ssso sync --keep --with-refresh-token web-1 web-2
+                                                  stay, refresh for the fleet, push every refresh
 
 With --jobs above 1, ssh runs with BatchMode=yes (no password or host-key prompts): use keys,
 or --jobs 1. Exit status 1 when any host failed.";
@@ -344,6 +346,16 @@ pub struct FleetArgs {
     /// Give up on a host after this long (connection and sync), e.g. 10s, 1m
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration)]
     pub timeout: Duration,
+
+    /// Stay in the foreground, one connection per host, as the one refresher of the fleet:
+    /// every refresh is pushed to every host; hosts that go away are reconnected; Ctrl-C ends
+    #[arg(long)]
+    pub keep: bool,
+
+    /// Send the refresh token too (by default `ssso sync` sends the access token only: hosts
+    /// that share one refresh token spend it for each other; see FLEET SYNC)
+    #[arg(long, conflicts_with = "access_token_only")]
+    pub with_refresh_token: bool,
 
     /// ssh options, then the hosts
     #[arg(value_name = "[SSH OPTIONS] HOST", allow_hyphen_values = true)]
@@ -555,15 +567,20 @@ fn with_ssh_args(args: &[OsString]) -> anyhow::Result<Parsed> {
             },
             ssh,
         ),
-        Some(Command::Sync(a)) => Run::Fleet(
-            fleet::Settings {
-                session: a.connect.settings(),
-                jobs: a.jobs.max(1),
-                hosts_file: a.hosts_file,
-                timeout: a.timeout,
-            },
-            ssh,
-        ),
+        Some(Command::Sync(a)) => {
+            let mut session = a.connect.settings();
+            session.sync.access_token_only = !a.with_refresh_token;
+            Run::Fleet(
+                fleet::Settings {
+                    session,
+                    jobs: a.jobs.max(1),
+                    hosts_file: a.hosts_file,
+                    timeout: a.timeout,
+                    keep: a.keep,
+                },
+                ssh,
+            )
+        }
         _ => unreachable!("called for doctor, setup and sync only"),
     };
     Ok(Parsed { verbosity, run })

@@ -6,6 +6,12 @@
 //! local process per host), with `BatchMode=yes` unless `--jobs 1`, since prompts from many
 //! hosts at once cannot be answered. A live progress line goes to stderr when it is a terminal; the
 //! per-host table goes to stdout, and the exit status is 1 when any host failed.
+//!
+//! What a host gets: by default the access token only (`--access-token-only`'s copy, no
+//! refresh token): hosts that all hold one refresh token would spend it for each other (the
+//! first to refresh wins, every other one fails when its access token expires), and the
+//! laptop's copy with them. `--with-refresh-token` sends the whole file; `--keep` stays as the
+//! one refresher of the fleet (see [`crate::cmd::fleet_keep`]).
 
 use std::ffi::OsString;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
@@ -67,6 +73,8 @@ pub struct Settings {
     pub hosts_file: Option<std::path::PathBuf>,
     /// The bound on one host's connection and sync.
     pub timeout: Duration,
+    /// `--keep`: stay as the fleet's refresher (see [`crate::cmd::fleet_keep`]).
+    pub keep: bool,
 }
 
 pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
@@ -83,6 +91,16 @@ pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
     };
     let cfg = SshConfig::resolve(&first)?;
     let (sso, tok) = session::fresh_token(&args.session, &cfg, true, None)?;
+    if args.keep {
+        return crate::cmd::fleet_keep::run(
+            &sso,
+            &args.session.sync,
+            crate::aws::schedule::Schedule::new(args.session.freshness.refresh_before),
+            &hosts,
+            &ssh.options,
+            timeout,
+        );
+    }
     let shared = Rc::new(Shared {
         sso,
         tok,

@@ -1573,38 +1573,7 @@ pub fn end_processes_of(scratch: &Path) {
             wait_or_kill(&mut child, Duration::from_secs(5));
         }
     }
-    let mut wanted = b"XDG_RUNTIME_DIR=".to_vec();
-    wanted.extend_from_slice(scratch.as_os_str().as_encoded_bytes());
-    let ours = std::process::id() as i32;
-    let started_here = || -> Vec<i32> {
-        let mut pids = Vec::new();
-        for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            if pid == ours {
-                continue;
-            }
-            let Ok(env) = fs::read(entry.path().join("environ")) else {
-                continue;
-            };
-            let zombie = fs::read_to_string(entry.path().join("stat"))
-                .ok()
-                .and_then(|st| {
-                    st.rsplit_once(')')
-                        .map(|(_, r)| r.trim_start().starts_with('Z'))
-                })
-                .unwrap_or(true);
-            if !zombie && env.split(|&b| b == 0).any(|var| var == wanted.as_slice()) {
-                pids.push(pid);
-            }
-        }
-        pids
-    };
+    let started_here = || processes_of(scratch);
     let deadline = Instant::now() + Duration::from_secs(3);
     let mut signal = libc::SIGTERM;
     loop {
@@ -1624,6 +1593,41 @@ pub fn end_processes_of(scratch: &Path) {
             signal = libc::SIGKILL;
         }
     }
+}
+
+/// Processes (not zombies, not this one) whose environment has `XDG_RUNTIME_DIR=<scratch>`:
+/// everything a [`Local`] started that is still running.
+pub fn processes_of(scratch: &Path) -> Vec<i32> {
+    let mut wanted = b"XDG_RUNTIME_DIR=".to_vec();
+    wanted.extend_from_slice(scratch.as_os_str().as_encoded_bytes());
+    let ours = std::process::id() as i32;
+    let mut pids = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid == ours {
+            continue;
+        }
+        let Ok(env) = fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let zombie = fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|st| {
+                st.rsplit_once(')')
+                    .map(|(_, r)| r.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true);
+        if !zombie && env.split(|&b| b == 0).any(|var| var == wanted.as_slice()) {
+            pids.push(pid);
+        }
+    }
+    pids
 }
 
 /// Unix sockets anywhere under `dir` (ssso's control sockets), not following symlinks.
