@@ -6,10 +6,9 @@
 
 mod common;
 
-use std::fmt::Write as _;
 use std::io::Read as _;
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -86,26 +85,6 @@ impl Drop for Relay {
     }
 }
 
-/// `Host ka` (the sshd, as ssso-bash) and `Host kb` (through the relay's port, as ssso-fish).
-fn keep_config(local: &Local, relay_port: u16) -> PathBuf {
-    let s = server();
-    let mut cfg = String::new();
-    writeln!(cfg, "Host ka\n    Port {}\n    User ssso-bash", s.port).unwrap();
-    writeln!(cfg, "Host kb\n    Port {relay_port}\n    User ssso-fish").unwrap();
-    writeln!(
-        cfg,
-        "Host *\n    HostName 127.0.0.1\n    IdentityFile {}\n    IdentitiesOnly yes\n    \
-         UserKnownHostsFile {}\n    GlobalKnownHostsFile /dev/null\n    \
-         StrictHostKeyChecking no\n    CheckHostIP no\n    IdentityAgent none\n    LogLevel ERROR",
-        s.client_key().display(),
-        s.known_hosts().display()
-    )
-    .unwrap();
-    let path = local.scratch().join("keep_config");
-    std::fs::write(&path, cfg).unwrap();
-    path
-}
-
 fn wait_until(limit: Duration, what: &str, log: &Path, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !done() {
@@ -152,7 +131,13 @@ fn keep_refreshes_for_two_hosts_survives_one_going_away_and_ends_on_ctrl_c() {
     portal().register_refresh(&family, 1100);
     let mut relay = Relay::start(0);
     let relay_port = relay.port;
-    let cfg = keep_config(&local, relay_port);
+    let cfg = hosts_config(
+        &local,
+        &[
+            ("ka", server().port, "ssso-bash"),
+            ("kb", relay_port, "ssso-fish"),
+        ],
+    );
 
     let log = local.scratch().join("keep.err");
     let mut cmd = local.ssso();

@@ -676,6 +676,16 @@ impl Portal {
         self.append(&self.refresh_dir.join("refuse-host"), family);
     }
 
+    /// The access tokens issued by refreshes that were presented to the portal after they
+    /// expired (each refused).
+    pub fn expired_uses(&self) -> Vec<String> {
+        fs::read_to_string(self.refresh_dir.join("expired-uses"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// How many refreshes of `family` the host attempted and was refused.
     pub fn host_refused(&self, family: &str) -> usize {
         fs::read_to_string(self.refresh_dir.join("host-refused"))
@@ -1552,6 +1562,30 @@ impl Drop for Local {
     fn drop(&mut self) {
         end_processes_of(self.dir.path());
     }
+}
+
+/// An ssh config (written under the Local's scratch directory) with one `Host ALIAS` per
+/// `(alias, port, user)`, each reaching 127.0.0.1:PORT (the test sshd's port, or a relay's)
+/// with the test client key.
+pub fn hosts_config(local: &Local, hosts: &[(&str, u16, &str)]) -> PathBuf {
+    use std::fmt::Write as _;
+    let s = server();
+    let mut cfg = String::new();
+    for (alias, port, user) in hosts {
+        writeln!(cfg, "Host {alias}\n    Port {port}\n    User {user}").unwrap();
+    }
+    writeln!(
+        cfg,
+        "Host *\n    HostName 127.0.0.1\n    IdentityFile {}\n    IdentitiesOnly yes\n    \
+         UserKnownHostsFile {}\n    GlobalKnownHostsFile /dev/null\n    \
+         StrictHostKeyChecking no\n    CheckHostIP no\n    IdentityAgent none\n    LogLevel ERROR",
+        s.client_key().display(),
+        s.known_hosts().display()
+    )
+    .unwrap();
+    let path = local.scratch().join("hosts_config");
+    fs::write(&path, cfg).unwrap();
+    path
 }
 
 /// Ends what a [`Local`] started and left running: first every ssh master whose control socket

@@ -22,7 +22,9 @@ Usage: mock_sso.py TOKENS_FILE SEEN_LOG [REFRESH_DIR]
   botocore's 15-minute window, where the host's botocore would refresh on every call), and
   each such attempt is logged as "FAMILY" in REFRESH_DIR/host-refused. Success: 200
   {accessToken, expiresIn, refreshToken, tokenType}; the new access token is appended to
-  TOKENS_FILE (the portal accepts it) and "FAMILY ACCESS_TOKEN CLIENT" to REFRESH_DIR/log.
+  TOKENS_FILE (the portal accepts it until it expires: after that it is refused with 401 and
+  logged in REFRESH_DIR/expired-uses; role credentials it buys last no longer than it does)
+  and "FAMILY ACCESS_TOKEN CLIENT" to REFRESH_DIR/log.
   Anything else: 400 InvalidGrantException.
 - anything else -> 404.
 
@@ -44,6 +46,7 @@ REFRESH_DIR = sys.argv[3] if len(sys.argv) > 3 else None
 LOCK = threading.Lock()
 ISSUED = {}  # refresh token this mock issued -> (family, expires_in)
 USED = set()  # refresh tokens already exchanged
+EXPIRES = {}  # access token issued by a refresh -> when it expires (epoch seconds)
 
 
 def lines(name):
@@ -84,6 +87,7 @@ def refresh(body, client):
         access = "refreshed-" + rand(string.ascii_lowercase + string.digits, 20)
         new_refresh = family[0] + "~" + rand(string.ascii_lowercase + string.digits, 8)
         ISSUED[new_refresh] = family
+        EXPIRES[access] = time.time() + family[1]
         with open(TOKENS_FILE, "a", encoding="utf-8") as f:
             f.write(access + "\n")
         append("log", "%s %s %s" % (family[0], access, client))
@@ -143,10 +147,18 @@ class Handler(BaseHTTPRequestHandler):
         if not token or token not in valid_tokens():
             return self.reply(401, {"message": "Session token not found or invalid"},
                               "UnauthorizedException")
+        expires = EXPIRES.get(token)
+        if expires is not None and time.time() >= expires:
+            with LOCK:
+                append("expired-uses", token)
+            return self.reply(401, {"message": "Session token expired"}, "UnauthorizedException")
         lifetime = 3600
         for words in side_lines("role-lifetimes"):
             if len(words) == 2 and words[0] == token:
                 lifetime = int(words[1])
+        if expires is not None:
+            # Role credentials no longer than the token: every call after it presents a token.
+            lifetime = max(1, min(lifetime, int(expires - time.time())))
         creds = {
             "accessKeyId": "ASIA" + rand(string.ascii_uppercase + string.digits, 16),
             "secretAccessKey": rand(string.ascii_letters + string.digits, 40),
