@@ -713,10 +713,36 @@ mod tests {
         let s = s.session;
         assert_eq!(s.profile.as_deref(), Some("dev"));
         assert_eq!(s.freshness.min_valid, Duration::from_secs(3600));
+        assert_eq!(s.freshness.refresh_before, Duration::from_secs(20 * 60));
         assert!(!s.freshness.login);
         assert!(s.sync.config);
         assert_eq!(ssh.destination, Some("host".into()));
         assert_eq!(ssh.command, os(&["ls"]));
+    }
+
+    #[test]
+    fn fleet_settings_send_the_access_token_only_unless_asked() {
+        let fleet = |v: &[&str]| match parse(&os(v)).unwrap().run {
+            Run::Fleet(s, _) => s,
+            other => panic!("{other:?}"),
+        };
+        let s = fleet(&["sync", "h1", "h2"]);
+        assert!(s.session.sync.access_token_only);
+        assert!(!s.keep);
+        let s = fleet(&[
+            "sync",
+            "--keep",
+            "--with-refresh-token",
+            "--refresh-before",
+            "30m",
+            "h",
+        ]);
+        assert!(!s.session.sync.access_token_only);
+        assert!(s.keep);
+        assert_eq!(
+            s.session.freshness.refresh_before,
+            Duration::from_secs(30 * 60)
+        );
     }
 
     #[test]
@@ -727,10 +753,17 @@ mod tests {
             &["-p"],
             &["completions", "nosuchshell"],
             &["sync", "--jobs", "x", "h"],
+            &["--refresh-before", "15m", "host"],
+            &["sync", "--with-refresh-token", "--access-token-only", "h"],
         ] {
             let e = parse(&os(line)).unwrap_err();
             assert!(e.downcast_ref::<UsageError>().is_some(), "{line:?}: {e:#}");
         }
+        let e = format!(
+            "{:#}",
+            parse(&os(&["--refresh-before", "10m", "h"])).unwrap_err()
+        );
+        assert!(e.contains("at least 16m"), "{e}");
         assert!(matches!(
             parse(&os(&["--help"])).unwrap().run,
             Run::Print(t) if t.contains("Usage:")
