@@ -15,6 +15,15 @@ use crate::aws::config::AwsConfig;
 /// The largest host config ssso edits (16 MiB).
 pub const MAX: usize = 16 << 20;
 
+/// The reason a file of `len` bytes is left alone.
+pub fn too_large(len: usize) -> String {
+    format!(
+        "~/.aws/config is {:.1} MB, over the {} MB ssso edits; ssso left it alone (add the profile's sections by hand, or use --no-config)",
+        len as f64 / f64::from(1 << 20),
+        MAX >> 20
+    )
+}
+
 /// What the config becomes.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Merge {
@@ -28,11 +37,7 @@ pub enum Merge {
 /// The error is the reason the file is left alone, for the user.
 pub fn merge(old: &[u8], sections: &[(&str, &str)]) -> Result<Merge, String> {
     if old.len() > MAX {
-        return Err(format!(
-            "~/.aws/config is {} MB, over the {} MB ssso edits; ssso left it alone (add the profile's sections by hand, or use --no-config)",
-            old.len() >> 20,
-            MAX >> 20
-        ));
+        return Err(too_large(old.len()));
     }
     let text = std::str::from_utf8(old).map_err(|e| {
         format!(
