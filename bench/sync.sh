@@ -37,30 +37,6 @@ mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 remote_home=$(getent passwd "$user" | cut -d: -f6)
 rcfg=$remote_home/.aws/config
 rtok=$remote_home/.aws/sso/cache/$key
-
-# A server that allows one session per connection: the sync goes over a second connection.
-port1=$(free_port)
-sed -e "s/^Port .*/Port $port1/" -e "s/^MaxSessions .*/MaxSessions 1/" "$work/sshd_config" >"$work/sshd_config1"
-/usr/sbin/sshd -D -e -f "$work/sshd_config1" 9>&- 2>"$work/sshd1.log" &
-pids+=($!)
-for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/"$port1") 2>/dev/null && break; sleep 0.1; done
-printf '[127.0.0.1]:%s %s\n' "$port1" "$(cut -d' ' -f1,2 "$work/host_key.pub")" >>"$work/known_hosts"
-sed -e "s/^  Port .*/  Port $port1/" "$cfg" >"$work/ssh_config1"
-# One --prepare per command, in order: the token removed before each `ssso-token` run.
-hyperfine -N --warmup 2 --runs "$runs" --export-json "$work/max1.json" \
-  --prepare true --prepare "bash -c 'rm -f $rtok'" --prepare true \
-  -n ssh "ssh -F $work/ssh_config1 bench true" \
-  -n ssso-token "$ssso --profile bench -F $work/ssh_config1 bench true" \
-  -n ssso-unchanged "$ssso --profile bench -F $work/ssh_config1 bench true" >/dev/null
-python3 - "$work/max1.json" <<'PY'
-import json, sys
-r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-base = r["ssh"]["mean"]
-for name, what in (("ssh", "ssh HOST true"), ("ssso-token", "ssso, token written"),
-                   ("ssso-unchanged", "ssso, unchanged")):
-    x = r[name]
-    print(f"MaxSessions 1 {what:22s} {x['mean']*1000:10.1f} {x['stddev']*1000:8.1f} {x['mean']/base:11.2f}x")
-PY
 rm -rf "$remote_home/.aws"
 "$ssso" --profile bench -F "$cfg" bench true # the host key, the directories
 
@@ -117,15 +93,12 @@ pids+=($!)
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/"$port1") 2>/dev/null && break; sleep 0.1; done
 printf '[127.0.0.1]:%s %s\n' "$port1" "$(cut -d' ' -f1,2 "$work/host_key.pub")" >>"$work/known_hosts"
 sed -e "s/^  Port .*/  Port $port1/" "$cfg" >"$work/ssh_config1"
+# One --prepare per command, in order: the host's token removed before each ssso-token run.
 hyperfine -N --warmup 2 --runs "$runs" --export-json "$work/max1.json" \
+  --prepare true --prepare "bash -c 'rm -f $rtok'" --prepare true \
   -n ssh "ssh -F $work/ssh_config1 bench true" \
   -n ssso-token "$ssso --profile bench -F $work/ssh_config1 bench true" \
-  --prepare "bash -c 'rm -f $rtok'" \
-  -n ssso-unchanged "$ssso --profile bench -F $work/ssh_config1 bench true" >/dev/null 2>&1 ||
-  hyperfine -N --warmup 2 --runs "$runs" --export-json "$work/max1.json" \
-    --prepare true -n ssh "ssh -F $work/ssh_config1 bench true" \
-    --prepare "bash -c 'rm -f $rtok'" -n ssso-token "$ssso --profile bench -F $work/ssh_config1 bench true" \
-    --prepare true -n ssso-unchanged "$ssso --profile bench -F $work/ssh_config1 bench true" >/dev/null
+  -n ssso-unchanged "$ssso --profile bench -F $work/ssh_config1 bench true" >/dev/null
 python3 - "$work/max1.json" <<'PY'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
