@@ -31,6 +31,7 @@ use crate::ssh::config::{SshConfig, Verdict};
 use crate::ssh::control::{self, Route};
 use crate::ssh::master::{self, PrivateDir, Socket};
 use crate::ssh::remote::{self, Run};
+use crate::ssh::runner;
 use crate::sync;
 use crate::ui;
 
@@ -270,6 +271,19 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
                 ));
             }
             let mut result = sync::run(&ctl, &plan, SYNC_TIMEOUT).await;
+            if let Err(e) = &result
+                && runner::is_no_channel(e)
+                && running()
+            {
+                // The server refused a second session on the connection (`MaxSessions 1`):
+                // the sync goes over a connection of its own, which never asks for anything
+                // (BatchMode), and releases the waiting session when it is done.
+                ui::debug(format_args!(
+                    "{e:#}; the server allows one session per connection (MaxSessions 1?): syncing over a second connection"
+                ));
+                let cmd = master::program_command(&ssh, SECOND_CONNECTION);
+                result = sync::run_command(cmd, &plan, SYNC_TIMEOUT).await;
+            }
             if joined
                 && result.is_err()
                 && !control::alive(&ctl, PROBE_TIMEOUT).await
@@ -340,6 +354,17 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
         _ => 255,
     })
 }
+
+/// The options of the sync's own connection when the server refuses it a channel on the
+/// session's: no prompt (the user answered those once already), no connection sharing.
+const SECOND_CONNECTION: &[&str] = &[
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ControlMaster=no",
+    "-o",
+    "ControlPath=none",
+];
 
 /// Bound on the alive check of the user's own master.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);

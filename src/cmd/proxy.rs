@@ -92,6 +92,12 @@ pub fn run(args: &Settings) -> Result<u8> {
         Ok(None) => ui::debug(format_args!(
             "{dest}: this token was synced less than {PERSIST_SECS}s ago; not syncing again"
         )),
+        Ok(Some(sync::Report {
+            token: sync::TokenOutcome::Failed(why),
+            ..
+        })) if args.strict => {
+            bail!("could not sync the AWS token to {dest} (--strict: not connecting): {why}");
+        }
         Ok(Some(report)) => session::report_sync(&Ok(report), &dest, &sso),
         Err(e) if args.strict => {
             return Err(e.context(format!(

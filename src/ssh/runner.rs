@@ -327,7 +327,7 @@ pub async fn converse<T>(
                         .stderr(openssh::Stdio::piped())
                         .spawn()
                         .await
-                        .context("could not open a channel on the ssh connection")?;
+                        .map_err(|e| anyhow::Error::new(NoChannel(format!("{e:#}"))))?;
                     let stdin = child.stdin().take().context("no stdin")?;
                     let stdout = child.stdout().take().context("no stdout")?;
                     let stderr = child.stderr().take().context("no stderr")?;
@@ -365,6 +365,28 @@ pub async fn converse<T>(
         Ok(r) => r,
         Err(_) => bail!("the remote did not answer within {}s", timeout.as_secs()),
     }
+}
+
+/// The master did not open a channel for the program (the server refused a second session,
+/// as `MaxSessions 1` does, or the master is gone): nothing ran on the host.
+#[derive(Debug)]
+pub struct NoChannel(pub String);
+
+impl std::fmt::Display for NoChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "could not open a channel on the ssh connection: {}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for NoChannel {}
+
+/// Whether `e` is (or wraps) [`NoChannel`].
+pub fn is_no_channel(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<NoChannel>().is_some())
 }
 
 /// A conversation's result with what stderr says about a failure.

@@ -20,8 +20,8 @@
 #                   such file), `F refused WHY` (not a regular file...), or `F differs DIGEST
 #                   SIZE`, followed for `t` by the blob `:t` (its bytes)
 #   lock F          takes the lock of F's directory (after checking it, see below) and keeps
-#                   it to the end, so that other syncs wait while ssso decides: `F locked`,
-#                   or `F refused WHY`, `F failed WHY`
+#                   it until F's next `put` (or the end), so that other syncs wait while ssso
+#                   decides: `F locked`, or `F refused WHY`, `F failed WHY`
 #   get F           the blob `:F`, the file's bytes (`F none`, `F refused WHY`)
 #   put F SIZE DIGEST OLD
 #                   install SIZE bytes with DIGEST at F if F's digest is still OLD. For `t`
@@ -100,6 +100,12 @@ digest() {
   dg="$1.$2"
 }
 answer() { rp "$*"; rp over; }
+# snap KEY: the token file as a blob, read once (a file replaced meanwhile by a writer like
+# botocore's gives its old or its new bytes, whole; a token has no NUL bytes).
+snap() {
+  v_=$(cat "$p" && echo x) || return 1
+  blob_var "$1" "${v_%x}"
+}
 
 # mine PATH WHAT: PATH is owned by this user and not writable by others; else refused.
 mine() {
@@ -150,22 +156,29 @@ prepare() {
   return 0
 }
 unlock() { [ -n "$lock_dir" ] && rm -rf "$lock_dir"; lock_dir=''; }
-# sweep: removes the temporaries of runs that were killed (their pid is gone).
+# sweep DIR: removes the temporaries and the lock of runs that were killed (their pid is gone).
+# Shell built-ins only, unless there is something to remove.
 sweep() {
-  for f_ in "$dir"/.ssso-tok.* "$dir"/.ssso-cfg.* "$dir"/.ssso-config.*; do
+  for f_ in "$1"/.ssso-tok.* "$1"/.ssso-cfg.* "$1"/.ssso-config.*; do
     [ -f "$f_" ] || continue
     o_=${f_##*/.ssso-???.} o_=${o_##*/.ssso-config.} o_=${o_%%.*}
     case $o_ in '' | *[!0-9]*) continue ;; esac
     [ "$o_" != "$$" ] && kill -0 "$o_" 2>/dev/null && continue
     rm -f "$f_"
   done
+  if [ -d "$1/.ssso-lock" ] && [ -f "$1/.ssso-lock/pid" ]; then
+    o_=''
+    { IFS= read -r o_ <"$1/.ssso-lock/pid"; } 2>/dev/null
+    case $o_ in '' | *[!0-9]* | "$$") ;; *) kill -0 "$o_" 2>/dev/null || rm -rf "$1/.ssso-lock" ;; esac
+  fi
+  return 0
 }
 # install F SIZE DIGEST OLD: the checks, then the bytes (from `fill`) into place.
 install() {
   prepare "$1" || return 1
   if ! held "$1"; then
     lock || return 1
-    sweep
+    sweep "$dir"
   fi
   kind
   [ -n "$why" ] && { res=refused; return 1; }
@@ -195,6 +208,8 @@ werr() {
     *) echo "the file came out short (disk full?)" ;;
   esac
 }
+sweep "$d"
+sweep "$a"
 hook read
 while IFS=' ' read -r cmd f x y z; do
   case $cmd in
@@ -209,7 +224,7 @@ while IFS=' ' read -r cmd f x y z; do
         answer "$f none"
       else
         rp "$f differs $dg ${dg#*.}"
-        [ "$f" = t ] && { blob_file t "$p" || rp "t refused cannot read $shown"; }
+        [ "$f" = t ] && { snap t || rp "t refused cannot read $shown"; }
         rp over
       fi
       ;;
@@ -219,7 +234,7 @@ while IFS=' ' read -r cmd f x y z; do
       if prepare "$f" && lock; then
         case $f in t) held_t=$lock_dir ;; *) held_c=$lock_dir ;; esac
         lock_dir=''
-        sweep
+        sweep "$dir"
         answer "$f locked"
       else
         answer "$f $res $why"
@@ -230,7 +245,7 @@ while IFS=' ' read -r cmd f x y z; do
       kind
       if [ -n "$why" ]; then answer "$f refused $why"; continue; fi
       if [ -f "$p" ]; then
-        blob_file "$f" "$p" || rp "$f refused cannot read $shown"
+        if [ "$f" = t ]; then snap t; else blob_file c "$p"; fi || rp "$f refused cannot read $shown"
         rp over
       else
         answer "$f none"
@@ -249,7 +264,7 @@ while IFS=' ' read -r cmd f x y z; do
         answer "$f written"
       elif [ "$res" = changed ]; then
         rp "$f changed $dg"
-        [ "$f" = t ] && [ -f "$p" ] && { blob_file t "$p" || :; }
+        [ "$f" = t ] && [ -f "$p" ] && { snap t || :; }
         rp over
       else
         [ -n "$tmp" ] && rm -f "$tmp"
@@ -257,6 +272,11 @@ while IFS=' ' read -r cmd f x y z; do
         answer "$f $res $why"
       fi
       unlock
+      # A lock taken by `lock F` ends with F's put.
+      case $f in
+        t) [ -n "$held_t" ] && rm -rf "$held_t"; held_t='' ;;
+        *) [ -n "$held_c" ] && rm -rf "$held_c"; held_c='' ;;
+      esac
       # What a `put c` did not read (it stopped early, or its write failed) is not commands.
       [ "$f" = c ] && cat >/dev/null
       ;;

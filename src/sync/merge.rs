@@ -10,10 +10,19 @@
 //! (botocore refuses it, or it is not UTF-8) is left alone with the reason, and so is one over
 //! [`MAX`]. Linear in the file's size.
 
-use crate::aws::config::AwsConfig;
+use crate::aws::config::{AwsConfig, Named};
 
 /// The largest host config ssso edits (16 MiB).
 pub const MAX: usize = 16 << 20;
+
+/// The reason a file of `len` bytes is left alone.
+pub fn too_large(len: usize) -> String {
+    format!(
+        "~/.aws/config is {:.1} MB, over the {} MB ssso edits; ssso left it alone (add the profile's sections by hand, or use --no-config)",
+        len as f64 / f64::from(1 << 20),
+        MAX >> 20
+    )
+}
 
 /// What the config becomes.
 #[derive(Debug, PartialEq, Eq)]
@@ -28,11 +37,7 @@ pub enum Merge {
 /// The error is the reason the file is left alone, for the user.
 pub fn merge(old: &[u8], sections: &[(&str, &str)]) -> Result<Merge, String> {
     if old.len() > MAX {
-        return Err(format!(
-            "~/.aws/config is {} MB, over the {} MB ssso edits; ssso left it alone (add the profile's sections by hand, or use --no-config)",
-            old.len() >> 20,
-            MAX >> 20
-        ));
+        return Err(too_large(old.len()));
     }
     let text = std::str::from_utf8(old).map_err(|e| {
         format!(
@@ -54,22 +59,35 @@ pub fn merge(old: &[u8], sections: &[(&str, &str)]) -> Result<Merge, String> {
             t.to_owned()
         }
     };
+    // What each wanted section defines, as botocore names it (the local text read alone):
+    // a host section that defines the same profile or session is replaced, in any spelling.
+    let local: Vec<Option<AwsConfig>> = sections
+        .iter()
+        .map(|(_, t)| AwsConfig::parse(t).ok())
+        .collect();
+    let wanted: Vec<Option<Named>> = local
+        .iter()
+        .map(|c| {
+            c.as_ref()
+                .and_then(|c| c.section_spans().find_map(|s| s.named))
+        })
+        .collect();
     // (span, replacement) in file order.
     let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
     let mut found = vec![false; sections.len()];
-    for s in cfg.sections() {
-        let Some(i) = sections.iter().position(|(h, _)| *h == s.header) else {
+    for s in cfg.section_spans() {
+        let Some(i) = (0..sections.len())
+            .find(|&i| (s.named.is_some() && wanted[i] == s.named) || s.has_header(sections[i].0))
+        else {
             continue;
         };
-        for span in s.spans {
-            let with = if found[i] {
-                String::new()
-            } else {
-                shaped(sections[i].1)
-            };
-            found[i] = true;
-            edits.push((span, with));
-        }
+        let with = if found[i] {
+            String::new()
+        } else {
+            shaped(sections[i].1)
+        };
+        found[i] = true;
+        edits.push((s.span, with));
     }
     edits.sort_by_key(|(r, _)| r.start);
     let mut out =
@@ -137,6 +155,20 @@ mod tests {
         let after = merged(before);
         assert_eq!(after, want);
         assert_eq!(merge(after.as_bytes(), WANT), Ok(Merge::Unchanged));
+    }
+
+    /// Another spelling of the same profile (`[profile "dev"]`), which botocore would read
+    /// instead of ours when it comes later, is replaced too.
+    #[test]
+    fn every_spelling_of_the_profile_is_replaced() {
+        let before = "[profile \"dev\"]\nregion = old\n\n[profile other]\nregion = x\n[sso-session 'corp']\nsso_region = old\n";
+        let after = merged(before);
+        assert_eq!(
+            after,
+            format!("{PROFILE}\n[profile other]\nregion = x\n{SESSION}")
+        );
+        let cfg = AwsConfig::parse(&after).unwrap();
+        assert_eq!(cfg.sso_profile("dev").unwrap().region, "eu-west-1");
     }
 
     #[test]

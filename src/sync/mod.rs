@@ -295,6 +295,11 @@ pub async fn pull_token(ctl: &std::path::Path, key: &str, timeout: Duration) -> 
 
 async fn get_token(ch: &mut Channel<'_>) -> Result<Pulled> {
     ch.send(b"get t\n").await?;
+    read_pulled(ch).await
+}
+
+/// The answer to `get t`.
+async fn read_pulled(ch: &mut Channel<'_>) -> Result<Pulled> {
     let reply = ch.turn().await?;
     if let Some(b) = reply.blob("t") {
         return Ok(Pulled {
@@ -339,8 +344,13 @@ async fn put_token(ch: &mut Channel<'_>, bytes: &[u8], replaces: &str) -> Result
     let (a, _) = ask(ch, &command, "t").await?;
     match a.word(0) {
         "written" => Ok(Pushed::Written { digest: new }),
+        // The digest of the bytes that came back (the file may have changed again since the
+        // host's check: the next put then finds out).
         "changed" => Ok(Pushed::Changed {
-            digest: a.word(1).to_owned(),
+            digest: a
+                .blob
+                .as_deref()
+                .map_or(digest::NONE.to_owned(), digest::of),
             current: a.blob,
         }),
         _ => bail!("{}", a.rest()),
@@ -458,6 +468,11 @@ async fn conversation(
         let (outcome, changed) = match c.word(0) {
             "same" => (ConfigOutcome::Unchanged, None),
             "refused" => (ConfigOutcome::Skipped(c.rest()), None),
+            "differs" if c.word(2).parse::<usize>().is_ok_and(|n| n > merge::MAX) => {
+                // Not even fetched: the merge would refuse it.
+                let n: usize = c.word(2).parse().unwrap_or_default();
+                (ConfigOutcome::Skipped(merge::too_large(n)), None)
+            }
             "none" | "differs" => {
                 let (l, _) = ask(ch, "lock c\n", "c").await?;
                 if l.word(0) == "locked" {
@@ -495,11 +510,14 @@ async fn token_step(ch: &mut Channel<'_>, plan: &Plan<'_>, t: Answer) -> Result<
     }
     // Something differs: hold the file's lock (other syncs wait), read it again under the
     // lock, decide, write.
-    let (l, _) = ask(ch, "lock t\n", "t").await?;
+    // One round trip: the lock, then the file (read even when the lock failed; unused then).
+    ch.send(b"lock t\nget t\n").await?;
+    let l = Answer::from(&ch.turn().await?, "t")?;
+    let pulled = read_pulled(ch).await;
     if l.word(0) != "locked" {
         return Ok(TokenOutcome::Failed(l.rest()));
     }
-    let pulled = match get_token(ch).await {
+    let pulled = match pulled {
         Ok(p) => p,
         Err(e) => return Ok(TokenOutcome::Failed(format!("{e:#}"))),
     };
