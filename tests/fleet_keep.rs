@@ -239,3 +239,51 @@ fn one_shot_sync_sends_the_access_token_only_by_default() {
     let t = a.token(&cache_key("s")).unwrap();
     assert_eq!(t["refreshToken"], format!("fake-refresh-{tok}").as_str());
 }
+
+/// Point 4, measured: a one-shot sync that gives two hosts the same refresh token (as
+/// `--with-refresh-token` does) makes two refreshers of one chain: the first host's botocore
+/// spends it, the second one's refresh is a reuse (refused), and it fails once its access token
+/// expires. The default (access token only) gives the hosts nothing to spend.
+#[test]
+fn one_refresh_token_on_two_hosts_is_spent_by_the_first() {
+    let a = user("ssso-zsh");
+    let b = user("ssso-ksh");
+    let local = Local::new(&sso_config("p", "s"));
+    let sync = |tok: &str, extra: &[&str]| {
+        local.write_token(&cache_key("s"), tok, 600);
+        local
+            .test()
+            .args(["sync", "--profile", "p", "--min-valid", "1m"])
+            .args(extra)
+            .arg("-F")
+            .arg(server().ssh_config())
+            .arg(server().dest(a.name()))
+            .arg(server().dest(b.name()))
+            .run();
+    };
+    // 10 minutes left: within the hosts' botocore window (15m).
+    let shared = unique_token("shared");
+    register_token(&shared);
+    let family = format!("fake-refresh-{shared}");
+    portal().register_refresh(&family, 3600);
+    sync(&shared, &["--with-refresh-token"]);
+    assert_caller_identity(&remote_caller_identity(a.name(), "p"));
+    assert_caller_identity(&remote_caller_identity(b.name(), "p"));
+    assert_eq!(portal().refreshes_by(&family, "host").len(), 1);
+    assert_eq!(
+        portal().reuses(&family),
+        ["host"],
+        "the second host reused it"
+    );
+
+    // The default: no refresh token on the hosts, nothing spent, both work.
+    let only = unique_token("accessonly");
+    register_token(&only);
+    let family = format!("fake-refresh-{only}");
+    portal().register_refresh(&family, 3600);
+    sync(&only, &[]);
+    assert_caller_identity(&remote_caller_identity(a.name(), "p"));
+    assert_caller_identity(&remote_caller_identity(b.name(), "p"));
+    assert_eq!(portal().refreshes(&family), Vec::<String>::new());
+    assert_eq!(portal().reuses(&family), Vec::<String>::new());
+}
