@@ -28,6 +28,9 @@ mkdir -p "$work/keys" /run/sshd
 cp "$work/user_key.pub" "$work/keys/$user"
 chmod 755 "$work" "$work/keys"
 port=$(free_port)
+# A script may define before_sshd (run here, with $work and $port set) and SSHD_EXTRA (more
+# sshd_config lines, e.g. SetEnv).
+if declare -F before_sshd >/dev/null; then before_sshd; fi
 cat >"$work/sshd_config" <<CFG
 Port $port
 ListenAddress 127.0.0.1
@@ -39,6 +42,7 @@ PidFile none
 Subsystem sftp internal-sftp
 MaxStartups 100:30:200
 MaxSessions 100
+${SSHD_EXTRA:-}
 CFG
 /usr/sbin/sshd -D -e -f "$work/sshd_config" 9>&- 2>"$work/sshd.log" &
 pids+=($!)

@@ -23,6 +23,7 @@ Register-ArgumentCompleter -Native -CommandName 'ssso' -ScriptBlock {
         'ssso' {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use [default: SSSO_PROFILE, the host''s SetEnv AWS_PROFILE, AWS_PROFILE]')
             [CompletionResult]::new('--min-valid', '--min-valid', [CompletionResultType]::ParameterName, 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)')
+            [CompletionResult]::new('--refresh-before', '--refresh-before', [CompletionResultType]::ParameterName, 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m')
             [CompletionResult]::new('--login-arg', '--login-arg', [CompletionResultType]::ParameterName, 'Extra argument for `aws sso login` (repeatable), e.g. --login-arg=--use-device-code')
             [CompletionResult]::new('--no-login', '--no-login', [CompletionResultType]::ParameterName, 'Fail instead of running `aws sso login` when the token is not fresh')
             [CompletionResult]::new('--no-config', '--no-config', [CompletionResultType]::ParameterName, 'Do not touch the remote ~/.aws/config (sync the token only)')
@@ -46,6 +47,7 @@ Register-ArgumentCompleter -Native -CommandName 'ssso' -ScriptBlock {
         'ssso;status' {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use [default: SSSO_PROFILE, the host''s SetEnv AWS_PROFILE, AWS_PROFILE]')
             [CompletionResult]::new('--min-valid', '--min-valid', [CompletionResultType]::ParameterName, 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)')
+            [CompletionResult]::new('--refresh-before', '--refresh-before', [CompletionResultType]::ParameterName, 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output (stable; see the man page)')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every SSO session of the local config, with its profiles and its token')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -65,6 +67,7 @@ Register-ArgumentCompleter -Native -CommandName 'ssso' -ScriptBlock {
         'ssso;login' {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use [default: SSSO_PROFILE, the host''s SetEnv AWS_PROFILE, AWS_PROFILE]')
             [CompletionResult]::new('--min-valid', '--min-valid', [CompletionResultType]::ParameterName, 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)')
+            [CompletionResult]::new('--refresh-before', '--refresh-before', [CompletionResultType]::ParameterName, 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m')
             [CompletionResult]::new('--login-arg', '--login-arg', [CompletionResultType]::ParameterName, 'Extra argument for `aws sso login` (repeatable), e.g. --login-arg=--use-device-code')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Run `aws sso login` even when the token is fresh')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
@@ -78,6 +81,7 @@ Register-ArgumentCompleter -Native -CommandName 'ssso' -ScriptBlock {
         'ssso;doctor' {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use [default: SSSO_PROFILE, the host''s SetEnv AWS_PROFILE, AWS_PROFILE]')
             [CompletionResult]::new('--min-valid', '--min-valid', [CompletionResultType]::ParameterName, 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)')
+            [CompletionResult]::new('--refresh-before', '--refresh-before', [CompletionResultType]::ParameterName, 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output (stable; see the man page)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -102,6 +106,7 @@ Register-ArgumentCompleter -Native -CommandName 'ssso' -ScriptBlock {
         'ssso;proxy' {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use [default: SSSO_PROFILE, the host''s SetEnv AWS_PROFILE, AWS_PROFILE]')
             [CompletionResult]::new('--min-valid', '--min-valid', [CompletionResultType]::ParameterName, 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)')
+            [CompletionResult]::new('--refresh-before', '--refresh-before', [CompletionResultType]::ParameterName, 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m')
             [CompletionResult]::new('--login-arg', '--login-arg', [CompletionResultType]::ParameterName, 'Extra argument for `aws sso login` (repeatable), e.g. --login-arg=--use-device-code')
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'The remote user, for the sync connection and the ssh config lookup: pass %r')
             [CompletionResult]::new('--alias', '--alias', [CompletionResultType]::ParameterName, 'The host as named on the ssh command line, for the ssh config lookup (SetEnv AWS_PROFILE, ProxyUseFdpass) and the sync connection: the alias itself, or %n with OpenSSH [default: read from the parent ssh''s command line where possible, else HOST]')
@@ -119,6 +124,7 @@ Register-ArgumentCompleter -Native -CommandName 'ssso' -ScriptBlock {
         'ssso;sync' {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use [default: SSSO_PROFILE, the host''s SetEnv AWS_PROFILE, AWS_PROFILE]')
             [CompletionResult]::new('--min-valid', '--min-valid', [CompletionResultType]::ParameterName, 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)')
+            [CompletionResult]::new('--refresh-before', '--refresh-before', [CompletionResultType]::ParameterName, 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m')
             [CompletionResult]::new('--login-arg', '--login-arg', [CompletionResultType]::ParameterName, 'Extra argument for `aws sso login` (repeatable), e.g. --login-arg=--use-device-code')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'How many hosts to work on at once (prompts need --jobs 1)')
             [CompletionResult]::new('--hosts-file', '--hosts-file', [CompletionResultType]::ParameterName, 'Read more hosts from FILE, one a line (# comments); - for stdin')
@@ -126,6 +132,8 @@ Register-ArgumentCompleter -Native -CommandName 'ssso' -ScriptBlock {
             [CompletionResult]::new('--no-login', '--no-login', [CompletionResultType]::ParameterName, 'Fail instead of running `aws sso login` when the token is not fresh')
             [CompletionResult]::new('--no-config', '--no-config', [CompletionResultType]::ParameterName, 'Do not touch the remote ~/.aws/config (sync the token only)')
             [CompletionResult]::new('--access-token-only', '--access-token-only', [CompletionResultType]::ParameterName, 'Send the token without refreshToken and clientSecret: the remote cannot refresh it, and it stops working at its expiresAt (see SECURITY in the man page)')
+            [CompletionResult]::new('--keep', '--keep', [CompletionResultType]::ParameterName, 'Stay in the foreground, one connection per host, as the one refresher of the fleet: every refresh is pushed to every host; hosts that go away are reconnected; Ctrl-C ends')
+            [CompletionResult]::new('--with-refresh-token', '--with-refresh-token', [CompletionResultType]::ParameterName, 'Send the refresh token too (by default `ssso sync` sends the access token only: hosts that share one refresh token spend it for each other; see FLEET SYNC)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

@@ -83,7 +83,7 @@ _ssso() {
 
     case "${cmd}" in
         ssso)
-            opts="-h --profile --min-valid --no-login --login-arg --no-config --access-token-only --forward --version --help status completions man login doctor setup __complete proxy sync help"
+            opts="-h --profile --min-valid --refresh-before --no-login --login-arg --no-config --access-token-only --forward --version --help status completions man login doctor setup __complete proxy sync help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -94,6 +94,10 @@ _ssso() {
                     return 0
                     ;;
                 --min-valid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --refresh-before)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -141,7 +145,7 @@ _ssso() {
             return 0
             ;;
         ssso__subcmd__doctor)
-            opts="-h --profile --min-valid --json --help"
+            opts="-h --profile --min-valid --refresh-before --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -152,6 +156,10 @@ _ssso() {
                     return 0
                     ;;
                 --min-valid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --refresh-before)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -317,7 +325,7 @@ _ssso() {
             return 0
             ;;
         ssso__subcmd__login)
-            opts="-q -v -h --profile --min-valid --force --login-arg --quiet --verbose --help"
+            opts="-q -v -h --profile --min-valid --refresh-before --force --login-arg --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -328,6 +336,10 @@ _ssso() {
                     return 0
                     ;;
                 --min-valid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --refresh-before)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -357,7 +369,7 @@ _ssso() {
             return 0
             ;;
         ssso__subcmd__proxy)
-            opts="-F -h --profile --min-valid --no-login --login-arg --no-config --access-token-only --strict --user --alias --quiet --verbose --help"
+            opts="-F -h --profile --min-valid --refresh-before --no-login --login-arg --no-config --access-token-only --strict --user --alias --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -368,6 +380,10 @@ _ssso() {
                     return 0
                     ;;
                 --min-valid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --refresh-before)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -413,7 +429,7 @@ _ssso() {
             return 0
             ;;
         ssso__subcmd__status)
-            opts="-h --profile --min-valid --json --all --help"
+            opts="-h --profile --min-valid --refresh-before --json --all --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -424,6 +440,10 @@ _ssso() {
                     return 0
                     ;;
                 --min-valid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --refresh-before)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -435,7 +455,7 @@ _ssso() {
             return 0
             ;;
         ssso__subcmd__sync)
-            opts="-h --profile --min-valid --no-login --login-arg --no-config --access-token-only --jobs --hosts-file --timeout --help"
+            opts="-h --profile --min-valid --refresh-before --no-login --login-arg --no-config --access-token-only --jobs --hosts-file --timeout --keep --with-refresh-token --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -446,6 +466,10 @@ _ssso() {
                     return 0
                     ;;
                 --min-valid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --refresh-before)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

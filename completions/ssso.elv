@@ -20,6 +20,7 @@ set edit:completion:arg-completer[ssso] = {|@words|
         &'ssso'= {
             cand --profile 'AWS profile to use [default: SSSO_PROFILE, the host''s SetEnv AWS_PROFILE, AWS_PROFILE]'
             cand --min-valid 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)'
+            cand --refresh-before 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m'
             cand --login-arg 'Extra argument for `aws sso login` (repeatable), e.g. --login-arg=--use-device-code'
             cand --no-login 'Fail instead of running `aws sso login` when the token is not fresh'
             cand --no-config 'Do not touch the remote ~/.aws/config (sync the token only)'
@@ -42,6 +43,7 @@ set edit:completion:arg-completer[ssso] = {|@words|
         &'ssso;status'= {
             cand --profile 'AWS profile to use [default: SSSO_PROFILE, the host''s SetEnv AWS_PROFILE, AWS_PROFILE]'
             cand --min-valid 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)'
+            cand --refresh-before 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m'
             cand --json 'Machine-readable output (stable; see the man page)'
             cand --all 'Every SSO session of the local config, with its profiles and its token'
             cand -h 'Print help'
@@ -58,6 +60,7 @@ set edit:completion:arg-completer[ssso] = {|@words|
         &'ssso;login'= {
             cand --profile 'AWS profile to use [default: SSSO_PROFILE, the host''s SetEnv AWS_PROFILE, AWS_PROFILE]'
             cand --min-valid 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)'
+            cand --refresh-before 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m'
             cand --login-arg 'Extra argument for `aws sso login` (repeatable), e.g. --login-arg=--use-device-code'
             cand --force 'Run `aws sso login` even when the token is fresh'
             cand -q 'Print nothing but errors'
@@ -70,6 +73,7 @@ set edit:completion:arg-completer[ssso] = {|@words|
         &'ssso;doctor'= {
             cand --profile 'AWS profile to use [default: SSSO_PROFILE, the host''s SetEnv AWS_PROFILE, AWS_PROFILE]'
             cand --min-valid 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)'
+            cand --refresh-before 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m'
             cand --json 'Machine-readable output (stable; see the man page)'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -91,6 +95,7 @@ set edit:completion:arg-completer[ssso] = {|@words|
         &'ssso;proxy'= {
             cand --profile 'AWS profile to use [default: SSSO_PROFILE, the host''s SetEnv AWS_PROFILE, AWS_PROFILE]'
             cand --min-valid 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)'
+            cand --refresh-before 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m'
             cand --login-arg 'Extra argument for `aws sso login` (repeatable), e.g. --login-arg=--use-device-code'
             cand --user 'The remote user, for the sync connection and the ssh config lookup: pass %r'
             cand --alias 'The host as named on the ssh command line, for the ssh config lookup (SetEnv AWS_PROFILE, ProxyUseFdpass) and the sync connection: the alias itself, or %n with OpenSSH [default: read from the parent ssh''s command line where possible, else HOST]'
@@ -107,6 +112,7 @@ set edit:completion:arg-completer[ssso] = {|@words|
         &'ssso;sync'= {
             cand --profile 'AWS profile to use [default: SSSO_PROFILE, the host''s SetEnv AWS_PROFILE, AWS_PROFILE]'
             cand --min-valid 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)'
+            cand --refresh-before 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m'
             cand --login-arg 'Extra argument for `aws sso login` (repeatable), e.g. --login-arg=--use-device-code'
             cand --jobs 'How many hosts to work on at once (prompts need --jobs 1)'
             cand --hosts-file 'Read more hosts from FILE, one a line (# comments); - for stdin'
@@ -114,6 +120,8 @@ set edit:completion:arg-completer[ssso] = {|@words|
             cand --no-login 'Fail instead of running `aws sso login` when the token is not fresh'
             cand --no-config 'Do not touch the remote ~/.aws/config (sync the token only)'
             cand --access-token-only 'Send the token without refreshToken and clientSecret: the remote cannot refresh it, and it stops working at its expiresAt (see SECURITY in the man page)'
+            cand --keep 'Stay in the foreground, one connection per host, as the one refresher of the fleet: every refresh is pushed to every host; hosts that go away are reconnected; Ctrl-C ends'
+            cand --with-refresh-token 'Send the refresh token too (by default `ssso sync` sends the access token only: hosts that share one refresh token spend it for each other; see FLEET SYNC)'
             cand -h 'Print help'
             cand --help 'Print help'
         }

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_ssso_global_optspecs
-    string join \n profile= min-valid= no-login login-arg= no-config access-token-only forward version h/help
+    string join \n profile= min-valid= refresh-before= no-login login-arg= no-config access-token-only forward version h/help
 end
 
 function __fish_ssso_needs_command
@@ -26,6 +26,7 @@ end
 
 complete -c ssso -n "__fish_ssso_needs_command" -l profile -d 'AWS profile to use [default: SSSO_PROFILE, the host\'s SetEnv AWS_PROFILE, AWS_PROFILE]' -r
 complete -c ssso -n "__fish_ssso_needs_command" -l min-valid -d 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)' -r
+complete -c ssso -n "__fish_ssso_needs_command" -l refresh-before -d 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m' -r
 complete -c ssso -n "__fish_ssso_needs_command" -l login-arg -d 'Extra argument for `aws sso login` (repeatable), e.g. --login-arg=--use-device-code' -r
 complete -c ssso -n "__fish_ssso_needs_command" -l no-login -d 'Fail instead of running `aws sso login` when the token is not fresh'
 complete -c ssso -n "__fish_ssso_needs_command" -l no-config -d 'Do not touch the remote ~/.aws/config (sync the token only)'
@@ -45,6 +46,7 @@ complete -c ssso -n "__fish_ssso_needs_command" -a "sync" -d 'Sync the token and
 complete -c ssso -n "__fish_ssso_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ssso -n "__fish_ssso_using_subcommand status" -l profile -d 'AWS profile to use [default: SSSO_PROFILE, the host\'s SetEnv AWS_PROFILE, AWS_PROFILE]' -r
 complete -c ssso -n "__fish_ssso_using_subcommand status" -l min-valid -d 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)' -r
+complete -c ssso -n "__fish_ssso_using_subcommand status" -l refresh-before -d 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m' -r
 complete -c ssso -n "__fish_ssso_using_subcommand status" -l json -d 'Machine-readable output (stable; see the man page)'
 complete -c ssso -n "__fish_ssso_using_subcommand status" -l all -d 'Every SSO session of the local config, with its profiles and its token'
 complete -c ssso -n "__fish_ssso_using_subcommand status" -s h -l help -d 'Print help'
@@ -52,6 +54,7 @@ complete -c ssso -n "__fish_ssso_using_subcommand completions" -s h -l help -d '
 complete -c ssso -n "__fish_ssso_using_subcommand man" -s h -l help -d 'Print help'
 complete -c ssso -n "__fish_ssso_using_subcommand login" -l profile -d 'AWS profile to use [default: SSSO_PROFILE, the host\'s SetEnv AWS_PROFILE, AWS_PROFILE]' -r
 complete -c ssso -n "__fish_ssso_using_subcommand login" -l min-valid -d 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)' -r
+complete -c ssso -n "__fish_ssso_using_subcommand login" -l refresh-before -d 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m' -r
 complete -c ssso -n "__fish_ssso_using_subcommand login" -l login-arg -d 'Extra argument for `aws sso login` (repeatable), e.g. --login-arg=--use-device-code' -r
 complete -c ssso -n "__fish_ssso_using_subcommand login" -l force -d 'Run `aws sso login` even when the token is fresh'
 complete -c ssso -n "__fish_ssso_using_subcommand login" -s q -l quiet -d 'Print nothing but errors'
@@ -59,6 +62,7 @@ complete -c ssso -n "__fish_ssso_using_subcommand login" -s v -l verbose -d 'Exp
 complete -c ssso -n "__fish_ssso_using_subcommand login" -s h -l help -d 'Print help'
 complete -c ssso -n "__fish_ssso_using_subcommand doctor" -l profile -d 'AWS profile to use [default: SSSO_PROFILE, the host\'s SetEnv AWS_PROFILE, AWS_PROFILE]' -r
 complete -c ssso -n "__fish_ssso_using_subcommand doctor" -l min-valid -d 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)' -r
+complete -c ssso -n "__fish_ssso_using_subcommand doctor" -l refresh-before -d 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m' -r
 complete -c ssso -n "__fish_ssso_using_subcommand doctor" -l json -d 'Machine-readable output (stable; see the man page)'
 complete -c ssso -n "__fish_ssso_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c ssso -n "__fish_ssso_using_subcommand setup" -l profile -d 'AWS profile for `SetEnv AWS_PROFILE` [default: SSSO_PROFILE, the host\'s SetEnv AWS_PROFILE, AWS_PROFILE]' -r
@@ -71,6 +75,7 @@ complete -c ssso -n "__fish_ssso_using_subcommand __complete" -l shell -d 'bash,
 complete -c ssso -n "__fish_ssso_using_subcommand __complete" -s h -l help -d 'Print help'
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l profile -d 'AWS profile to use [default: SSSO_PROFILE, the host\'s SetEnv AWS_PROFILE, AWS_PROFILE]' -r
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l min-valid -d 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)' -r
+complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l refresh-before -d 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m' -r
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l login-arg -d 'Extra argument for `aws sso login` (repeatable), e.g. --login-arg=--use-device-code' -r
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l user -d 'The remote user, for the sync connection and the ssh config lookup: pass %r' -r
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l alias -d 'The host as named on the ssh command line, for the ssh config lookup (SetEnv AWS_PROFILE, ProxyUseFdpass) and the sync connection: the alias itself, or %n with OpenSSH [default: read from the parent ssh\'s command line where possible, else HOST]' -r
@@ -84,6 +89,7 @@ complete -c ssso -n "__fish_ssso_using_subcommand proxy" -l verbose -d 'Say what
 complete -c ssso -n "__fish_ssso_using_subcommand proxy" -s h -l help -d 'Print help'
 complete -c ssso -n "__fish_ssso_using_subcommand sync" -l profile -d 'AWS profile to use [default: SSSO_PROFILE, the host\'s SetEnv AWS_PROFILE, AWS_PROFILE]' -r
 complete -c ssso -n "__fish_ssso_using_subcommand sync" -l min-valid -d 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)' -r
+complete -c ssso -n "__fish_ssso_using_subcommand sync" -l refresh-before -d 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m' -r
 complete -c ssso -n "__fish_ssso_using_subcommand sync" -l login-arg -d 'Extra argument for `aws sso login` (repeatable), e.g. --login-arg=--use-device-code' -r
 complete -c ssso -n "__fish_ssso_using_subcommand sync" -l jobs -d 'How many hosts to work on at once (prompts need --jobs 1)' -r
 complete -c ssso -n "__fish_ssso_using_subcommand sync" -l hosts-file -d 'Read more hosts from FILE, one a line (# comments); - for stdin' -r -F
@@ -91,6 +97,8 @@ complete -c ssso -n "__fish_ssso_using_subcommand sync" -l timeout -d 'Give up o
 complete -c ssso -n "__fish_ssso_using_subcommand sync" -l no-login -d 'Fail instead of running `aws sso login` when the token is not fresh'
 complete -c ssso -n "__fish_ssso_using_subcommand sync" -l no-config -d 'Do not touch the remote ~/.aws/config (sync the token only)'
 complete -c ssso -n "__fish_ssso_using_subcommand sync" -l access-token-only -d 'Send the token without refreshToken and clientSecret: the remote cannot refresh it, and it stops working at its expiresAt (see SECURITY in the man page)'
+complete -c ssso -n "__fish_ssso_using_subcommand sync" -l keep -d 'Stay in the foreground, one connection per host, as the one refresher of the fleet: every refresh is pushed to every host; hosts that go away are reconnected; Ctrl-C ends'
+complete -c ssso -n "__fish_ssso_using_subcommand sync" -l with-refresh-token -d 'Send the refresh token too (by default `ssso sync` sends the access token only: hosts that share one refresh token spend it for each other; see FLEET SYNC)'
 complete -c ssso -n "__fish_ssso_using_subcommand sync" -s h -l help -d 'Print help'
 complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy sync help" -f -a "status" -d 'Show the resolved profile and the local token\'s state (no network)'
 complete -c ssso -n "__fish_ssso_using_subcommand help; and not __fish_seen_subcommand_from status completions man login doctor setup __complete proxy sync help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'

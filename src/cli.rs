@@ -15,6 +15,7 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::aws::login::Freshness;
+use crate::aws::schedule;
 use crate::cmd::{connect, doctor, fleet, login, proxy, setup, status};
 use crate::session;
 use crate::ssh::args::{self as sshargs, Split, SshArgs};
@@ -78,6 +79,11 @@ pub struct ProfileOpts {
     /// Log in again when the token has less than this left (e.g. 15m, 1h, 90s)
     #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = duration)]
     pub min_valid: Duration,
+
+    /// Refresh a refreshable token that has less than this left, and push it, before the AWS
+    /// CLI on a host would (it refreshes with 15m left); at least 16m
+    #[arg(long, value_name = "DURATION", default_value = "20m", value_parser = refresh_before)]
+    pub refresh_before: Duration,
 }
 
 /// Options that control the login step.
@@ -316,6 +322,8 @@ Examples:
   ssso sync --profile dev web-1 web-2 db-1        one login at most, then every host at once
   ssso sync --jobs 32 --timeout 10s --hosts-file hosts.txt
   ssso sync -F ~/.ssh/fleet.conf -l alice h1 h2   ssh options (before the hosts) apply to every host
+  ssso sync --keep --with-refresh-token web-1 web-2
+                                                  stay, refresh for the fleet, push every refresh
 
 With --jobs above 1, ssh runs with BatchMode=yes (no password or host-key prompts): use keys,
 or --jobs 1. Exit status 1 when any host failed.";
@@ -339,6 +347,16 @@ pub struct FleetArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration)]
     pub timeout: Duration,
 
+    /// Stay in the foreground, one connection per host, as the one refresher of the fleet:
+    /// every refresh is pushed to every host; hosts that go away are reconnected; Ctrl-C ends
+    #[arg(long)]
+    pub keep: bool,
+
+    /// Send the refresh token too (by default `ssso sync` sends the access token only: hosts
+    /// that share one refresh token spend it for each other; see FLEET SYNC)
+    #[arg(long, conflicts_with = "access_token_only")]
+    pub with_refresh_token: bool,
+
     /// ssh options, then the hosts
     #[arg(value_name = "[SSH OPTIONS] HOST", allow_hyphen_values = true)]
     pub target: Vec<OsString>,
@@ -347,6 +365,11 @@ pub struct FleetArgs {
 /// `--min-valid`, `--timeout`: a duration as [`crate::time::parse_duration`] reads it.
 fn duration(s: &str) -> Result<Duration, String> {
     crate::time::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// `--refresh-before`: a duration, at least [`schedule::REFRESH_BEFORE_MIN`].
+fn refresh_before(s: &str) -> Result<Duration, String> {
+    schedule::check_refresh_before(duration(s)?)
 }
 
 /// A usage error: a command line that ssso cannot run (exit status 2).
@@ -478,6 +501,7 @@ fn subcommand(args: &[OsString], subcommands: &[String]) -> anyhow::Result<Parse
                     profile: a.profile.profile,
                     freshness: Freshness {
                         min_valid: a.profile.min_valid,
+                        refresh_before: a.profile.refresh_before,
                         login: true,
                         login_args: a.login_arg,
                     },
@@ -543,15 +567,20 @@ fn with_ssh_args(args: &[OsString]) -> anyhow::Result<Parsed> {
             },
             ssh,
         ),
-        Some(Command::Sync(a)) => Run::Fleet(
-            fleet::Settings {
-                session: a.connect.settings(),
-                jobs: a.jobs.max(1),
-                hosts_file: a.hosts_file,
-                timeout: a.timeout,
-            },
-            ssh,
-        ),
+        Some(Command::Sync(a)) => {
+            let mut session = a.connect.settings();
+            session.sync.access_token_only = !a.with_refresh_token;
+            Run::Fleet(
+                fleet::Settings {
+                    session,
+                    jobs: a.jobs.max(1),
+                    hosts_file: a.hosts_file,
+                    timeout: a.timeout,
+                    keep: a.keep,
+                },
+                ssh,
+            )
+        }
         _ => unreachable!("called for doctor, setup and sync only"),
     };
     Ok(Parsed { verbosity, run })
@@ -617,6 +646,7 @@ impl ConnectOpts {
             profile: self.profile.profile.clone(),
             freshness: Freshness {
                 min_valid: self.profile.min_valid,
+                refresh_before: self.profile.refresh_before,
                 login: !self.login.no_login,
                 login_args: self.login.login_arg.clone(),
             },
@@ -683,10 +713,36 @@ mod tests {
         let s = s.session;
         assert_eq!(s.profile.as_deref(), Some("dev"));
         assert_eq!(s.freshness.min_valid, Duration::from_secs(3600));
+        assert_eq!(s.freshness.refresh_before, Duration::from_secs(20 * 60));
         assert!(!s.freshness.login);
         assert!(s.sync.config);
         assert_eq!(ssh.destination, Some("host".into()));
         assert_eq!(ssh.command, os(&["ls"]));
+    }
+
+    #[test]
+    fn fleet_settings_send_the_access_token_only_unless_asked() {
+        let fleet = |v: &[&str]| match parse(&os(v)).unwrap().run {
+            Run::Fleet(s, _) => s,
+            other => panic!("{other:?}"),
+        };
+        let s = fleet(&["sync", "h1", "h2"]);
+        assert!(s.session.sync.access_token_only);
+        assert!(!s.keep);
+        let s = fleet(&[
+            "sync",
+            "--keep",
+            "--with-refresh-token",
+            "--refresh-before",
+            "30m",
+            "h",
+        ]);
+        assert!(!s.session.sync.access_token_only);
+        assert!(s.keep);
+        assert_eq!(
+            s.session.freshness.refresh_before,
+            Duration::from_secs(30 * 60)
+        );
     }
 
     #[test]
@@ -697,10 +753,17 @@ mod tests {
             &["-p"],
             &["completions", "nosuchshell"],
             &["sync", "--jobs", "x", "h"],
+            &["--refresh-before", "15m", "host"],
+            &["sync", "--with-refresh-token", "--access-token-only", "h"],
         ] {
             let e = parse(&os(line)).unwrap_err();
             assert!(e.downcast_ref::<UsageError>().is_some(), "{line:?}: {e:#}");
         }
+        let e = format!(
+            "{:#}",
+            parse(&os(&["--refresh-before", "10m", "h"])).unwrap_err()
+        );
+        assert!(e.contains("at least 16m"), "{e}");
         assert!(matches!(
             parse(&os(&["--help"])).unwrap().run,
             Run::Print(t) if t.contains("Usage:")

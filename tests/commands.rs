@@ -50,13 +50,20 @@ fn login_runs_aws_sso_login_only_when_needed() {
         [format!("sso login --profile {PROFILE} --use-device-code")]
     );
 
-    // A stale token logs in, and -q says nothing about it.
+    // A stale token logs in, and -q says nothing about it; the AWS CLI's own output (which a
+    // device-code login needs) goes to stderr, as in every mode, and stdout stays empty.
     local.write_token(&cache_key(SESSION), &unique_token("stale"), 60);
-    local
+    let ran = local
         .test()
         .args(["login", "-q", "--profile", PROFILE])
-        .stderr("")
+        .stdout("")
+        .stderr_contains("Successfully logged into Start URL")
         .run();
+    assert!(
+        !ran.stderr.lines().any(|l| l.starts_with("ssso:")),
+        "{}",
+        ran.stderr
+    );
     assert_eq!(local.login_calls().len(), 2);
 }
 

@@ -2,8 +2,11 @@
 //! rotating refresh tokens, a local `aws sso login` pushed, a warning when it cannot refresh),
 //! and `ssso login` refreshes before it falls back to `aws sso login`.
 //!
-//! The mock SSO-OIDC refuses every refresh from the remote's botocore, so a remote AWS call
-//! that succeeds after the first token expired proves that ssso refreshed and pushed.
+//! These tests compress token lifetimes to seconds (`SSSO_TEST_SCHEDULE`), far below botocore's
+//! 15-minute refresh window, where the host's botocore would refresh on every call: the mock
+//! SSO-OIDC refuses the host's refreshes of their families (`refuse_host_refresh`), so a
+//! remote AWS call that succeeds after the first token expired proves that ssso refreshed and
+//! pushed. tests/refresher.rs lets the host refresh, with real lifetimes.
 
 mod common;
 
@@ -13,10 +16,18 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// `ssso --profile P -F CONFIG USER@ssso-test COMMAND` with the mock SSO-OIDC as endpoint.
-fn ssso_session(local: &Local, u: &UserGuard, extra: &[&str], command: &str) -> Command {
+/// `ssso --profile P -F CONFIG USER@ssso-test COMMAND` with the mock SSO-OIDC as endpoint and
+/// the compressed schedule `schedule` ("REFRESH_BEFORE MIN_AGE ATTEMPT_INTERVAL WARN_BEFORE").
+fn ssso_session(
+    local: &Local,
+    u: &UserGuard,
+    schedule: &str,
+    extra: &[&str],
+    command: &str,
+) -> Command {
     let mut cmd = local.ssso();
     cmd.env("AWS_ENDPOINT_URL_SSO_OIDC", portal().sso_url())
+        .env("SSSO_TEST_SCHEDULE", schedule)
         .args(["--profile", "p", "-F"])
         .arg(server().ssh_config())
         .args(extra)
@@ -35,13 +46,14 @@ fn session_outlives_several_tokens() {
     local.write_token(&cache_key("s"), &first, 20);
     let family = format!("fake-refresh-{first}");
     portal().register_refresh(&family, 20);
+    portal().refuse_host_refresh(&family);
 
     let each = caller_identity_command("p");
     let script = format!(
         "for i in 1 2 3 4; do sleep 11; {each} >/dev/null && echo ok-$i || echo fail-$i; done"
     );
     let out = run(
-        &mut ssso_session(&local, &u, &["--min-valid", "10s"], &script),
+        &mut ssso_session(&local, &u, "10 5 5 5", &["--min-valid", "10s"], &script),
         Duration::from_secs(120),
     );
     let (status, stdout, stderr) = text(&out);
@@ -69,6 +81,7 @@ fn session_outlives_several_tokens() {
     );
     assert!(!stderr.contains("warning"), "{stderr}");
     assert!(local.login_calls().is_empty(), "{:?}", local.login_calls());
+    assert_eq!(portal().reuses(&family), Vec::<String>::new());
 }
 
 #[test]
@@ -81,9 +94,16 @@ fn refresh_failure_warns_once_before_expiry() {
     let family = format!("fake-refresh-{tok}");
     portal().register_refresh(&family, 20);
     portal().fail_refresh(&family);
+    portal().refuse_host_refresh(&family);
 
     let out = run(
-        &mut ssso_session(&local, &u, &["--min-valid", "20s"], "sleep 9; echo done"),
+        &mut ssso_session(
+            &local,
+            &u,
+            "20 5 60 20",
+            &["--min-valid", "20s"],
+            "sleep 9; echo done",
+        ),
         Duration::from_secs(60),
     );
     let (status, stdout, stderr) = text(&out);
@@ -103,6 +123,7 @@ fn refresh_failure_warns_once_before_expiry() {
         &mut ssso_session(
             &local,
             &u,
+            "20 5 60 20",
             &["--min-valid", "20s", "-q"],
             "sleep 7; echo done",
         ),
@@ -110,7 +131,13 @@ fn refresh_failure_warns_once_before_expiry() {
     );
     let (status, stdout, stderr) = text(&out);
     assert!(status.success(), "{status}\n{stdout}\n{stderr}");
-    assert_eq!(stderr, "", "-q prints nothing");
+    // The token has less than --min-valid left by now and cannot be refreshed: `aws sso login`
+    // runs, and its own output (the device code a user may need) goes to stderr, not stdout.
+    assert_eq!(stdout, "done\n", "{stderr}");
+    assert!(
+        !stderr.lines().any(|l| l.starts_with("ssso:")),
+        "-q: nothing from ssso itself\n{stderr}"
+    );
 }
 
 #[test]
@@ -123,10 +150,12 @@ fn warning_on_a_terminal_is_one_raw_mode_line() {
     let family = format!("fake-refresh-{tok}");
     portal().register_refresh(&family, 20);
     portal().fail_refresh(&family);
+    portal().refuse_host_refresh(&family);
     // A tty session (-t) whose command outlives the warning.
     let cmd = ssso_session(
         &local,
         &u,
+        "20 5 60 20",
         &["--min-valid", "20s", "-t"],
         "sleep 8; echo done",
     );
@@ -157,7 +186,13 @@ fn local_login_during_a_session_is_pushed() {
     register_token(local.login_token());
 
     let each = caller_identity_command("p");
-    let mut cmd = ssso_session(&local, &u, &[], &format!("sleep 9; {each}"));
+    let mut cmd = ssso_session(
+        &local,
+        &u,
+        "1200 60 60 300",
+        &[],
+        &format!("sleep 9; {each}"),
+    );
     let session = thread::spawn(move || run(&mut cmd, Duration::from_secs(60)));
     thread::sleep(Duration::from_secs(3));
     let mut login = local.command("aws");

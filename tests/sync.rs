@@ -443,9 +443,16 @@ fn twenty_concurrent_syncs_and_a_botocore_writer() {
                 std::thread::sleep(Duration::from_millis(5));
             }
         });
-        let locals = round(5000);
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        locals
+        // Stops the writer however the round ends (a failed assertion would otherwise leave
+        // the scope waiting for the writer forever).
+        struct Stop<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let _stop = Stop(&stop);
+        round(5000)
     });
     let final_tok = u.token(&key()).expect("a token file");
     let at = final_tok["accessToken"].as_str().unwrap().to_owned();

@@ -156,6 +156,38 @@ pub struct SsoProfile {
     pub session_section: Option<Section>,
 }
 
+/// The profile or sso-session a section defines, as botocore names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named<'a> {
+    Profile(&'a str),
+    SsoSession(&'a str),
+}
+
+/// One section of a parsed file (see [`AwsConfig::section_spans`]).
+#[derive(Debug, Clone)]
+pub struct SectionSpan<'a> {
+    /// The name as configparser has it (between `[` and the last `]`).
+    pub name: &'a str,
+    /// Its bytes in the text, as [`Section::spans`].
+    pub span: Range<usize>,
+    pub named: Option<Named<'a>>,
+}
+
+impl SectionSpan<'_> {
+    /// Whether its normalized header (see [`Section::header`]) is `header`.
+    pub fn has_header(&self, header: &str) -> bool {
+        let mut want = header.split(' ');
+        let mut words = self.name.split([' ', '\t']).filter(|w| !w.is_empty());
+        loop {
+            match (want.next(), words.next()) {
+                (None, None) => return true,
+                (Some(a), Some(b)) if a == b => {}
+                _ => return false,
+            }
+        }
+    }
+}
+
 /// What a section is, after botocore's `build_profile_map`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
@@ -534,6 +566,23 @@ impl AwsConfig {
             out.entry(o.key.clone()).or_insert_with(|| o.value.clone());
         }
         out
+    }
+
+    /// Every section in file order with what botocore makes of it: its span in the text, and
+    /// `Some(Named::Profile(N))` for a section that defines profile N (`[profile N]` in any
+    /// spelling that names N, or `[default]`), `Some(Named::SsoSession(N))` likewise, `None`
+    /// for the rest. For the sync, which replaces a profile's sections in a host's file
+    /// whatever their spelling there. No copies: cheap on a file of 200,000 sections.
+    pub fn section_spans(&self) -> impl Iterator<Item = SectionSpan<'_>> {
+        self.blocks.iter().map(|b| SectionSpan {
+            name: &b.name,
+            span: b.span.clone(),
+            named: match &b.kind {
+                Kind::Profile(n) => Some(Named::Profile(n)),
+                Kind::SsoSession(n) => Some(Named::SsoSession(n)),
+                _ => None,
+            },
+        })
     }
 
     fn section_of(&self, b: &Block) -> Section {

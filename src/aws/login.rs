@@ -1,9 +1,13 @@
 //! The login step: make sure the profile's IAM Identity Center token is fresh, running
 //! `aws sso login` only when it is not. `aws sso login` always opens a new browser login, so
-//! the decision is ssso's: a fresh token (more than `--min-valid` left) is used as it is,
-//! without starting any process. A token that is not fresh but refreshable is first refreshed
-//! without a browser ([`crate::aws::oidc`], the same call botocore makes); only when that fails
-//! does `aws sso login` run, and then the AWS CLI writes the token.
+//! the decision is ssso's, in this order: a fresh token (more than `--min-valid` left) that is
+//! not due for a refresh (see [`crate::aws::schedule`]) is used as it is, without starting any
+//! process; a refreshable token that is due or not fresh is refreshed without a browser
+//! ([`crate::aws::oidc`], the same call botocore makes; a failed refresh of a still fresh token
+//! is only logged with `-v`); else the caller's *reconcile* step runs (connect: the host's
+//! token, which its botocore may have refreshed, adopted when it is newer and valid); only then
+//! does `aws sso login` run, and then the AWS CLI writes the token. Its output goes to stderr
+//! in every mode: stdout belongs to the remote command (or the SSH stream).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -12,6 +16,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::aws::config::SsoProfile;
+use crate::aws::schedule::Schedule;
 use crate::aws::token::{self, Token};
 
 /// When a token counts as fresh, and what to do when it is not.
@@ -19,6 +24,8 @@ use crate::aws::token::{self, Token};
 pub struct Freshness {
     /// A token with this much or less left is not fresh (`--min-valid`).
     pub min_valid: Duration,
+    /// A refreshable token with this much or less left is refreshed (`--refresh-before`).
+    pub refresh_before: Duration,
     /// Run `aws sso login` when needed; `false` (`--no-login`) makes a stale token an error.
     pub login: bool,
     /// Extra arguments for `aws sso login` (`--login-arg`).
@@ -42,13 +49,26 @@ fn profile_arg(name: &str) -> Vec<String> {
 /// or drop --no-login). After the login the token is read again; still not fresh is an error.
 ///
 /// `aws` is looked up on PATH only when a login is needed, and its version is checked then
-/// (AWS CLI v1 has no `sso login`). When `stdout_to_stderr` is true (ProxyCommand mode, where
-/// stdin and stdout are the SSH stream) the child's stdout goes to ssso's stderr and its stdin
-/// is `/dev/null`; otherwise stdin stays the terminal.
+/// (AWS CLI v1 has no `sso login`). The child's stdout is ssso's stderr, always; when
+/// `stdin_is_stream` is true (ProxyCommand mode, where stdin is the SSH stream) its stdin is
+/// `/dev/null`, otherwise it stays the terminal.
 pub fn ensure_fresh(
     sso: &SsoProfile,
     fresh: &Freshness,
-    stdout_to_stderr: bool,
+    stdin_is_stream: bool,
+) -> anyhow::Result<Token> {
+    ensure_fresh_reconciling(sso, fresh, stdin_is_stream, |_| None)
+}
+
+/// [`ensure_fresh`] with a reconcile step before any login: `reconcile(local)` is called when
+/// the local token is neither fresh nor refreshable into a fresh one, and returns the bytes of
+/// another copy of the chain (the host's token); a valid one that is newer than the local
+/// file is adopted ([`token::adopt`]) and, when fresh, used without a login.
+pub fn ensure_fresh_reconciling(
+    sso: &SsoProfile,
+    fresh: &Freshness,
+    stdin_is_stream: bool,
+    reconcile: impl FnOnce(Option<&Token>) -> Option<Vec<u8>>,
 ) -> anyhow::Result<Token> {
     let cache_file = sso.cache_path()?;
     login_if_needed(
@@ -56,8 +76,9 @@ pub fn ensure_fresh(
         || which::which("aws").ok(),
         sso,
         fresh,
-        stdout_to_stderr,
+        stdin_is_stream,
         Mode::RefreshFirst,
+        reconcile,
     )
 }
 
@@ -77,6 +98,7 @@ pub fn login(sso: &SsoProfile, fresh: &Freshness, force: bool) -> anyhow::Result
         fresh,
         false,
         mode,
+        |_| None,
     )
 }
 
@@ -119,15 +141,16 @@ pub(crate) fn ensure_fresh_with(
     find_aws: impl FnOnce() -> Option<PathBuf>,
     sso: &SsoProfile,
     fresh: &Freshness,
-    stdout_to_stderr: bool,
+    stdin_is_stream: bool,
 ) -> anyhow::Result<Token> {
     login_if_needed(
         cache_file,
         find_aws,
         sso,
         fresh,
-        stdout_to_stderr,
+        stdin_is_stream,
         Mode::LoginOnly,
+        |_| None,
     )
 }
 
@@ -143,45 +166,74 @@ enum Mode {
     Force,
 }
 
-/// Makes the token fresh: as it is, refreshed, or by `aws sso login` (see [`Mode`]).
+/// Makes the token fresh: as it is, refreshed, adopted from `reconcile`, or by `aws sso login`
+/// (see [`Mode`] and the module documentation).
 fn login_if_needed(
     cache_file: &Path,
     find_aws: impl FnOnce() -> Option<PathBuf>,
     sso: &SsoProfile,
     fresh: &Freshness,
-    stdout_to_stderr: bool,
+    stdin_is_stream: bool,
     mode: Mode,
+    reconcile: impl FnOnce(Option<&Token>) -> Option<Vec<u8>>,
 ) -> anyhow::Result<Token> {
     let min_valid_secs = fresh.min_valid.as_secs();
     let no_login = !fresh.login;
     let extra_args = &fresh.login_args;
     let force = mode == Mode::Force;
-    let state = token::read(cache_file);
-    if let Ok(Some(t)) = &state
-        && !force
-        && token::is_fresh(t, crate::time::now(), min_valid_secs)
-    {
-        crate::ui::debug(format_args!(
-            "token for profile `{}` is fresh (expires in {}); no login",
-            sso.profile,
-            crate::time::human_duration(t.expires_at - crate::time::now())
-        ));
-        return Ok(t.clone());
-    }
-    if mode == Mode::RefreshFirst
-        && let Ok(Some(t)) = &state
-        && crate::aws::oidc::can_refresh(sso, t)
-    {
-        match crate::aws::oidc::refresh_file(cache_file, sso, t) {
-            Ok(t) if token::is_fresh(&t, crate::time::now(), min_valid_secs) => {
-                crate::ui::debug(format_args!(
-                    "refreshed the SSO token for profile `{}` without a login",
-                    sso.profile
-                ));
-                return Ok(t);
+    let schedule = Schedule::new(fresh.refresh_before);
+    let mut state = token::read(cache_file);
+    if !force && let Ok(Some(t)) = &state {
+        let now = crate::time::now();
+        let usable = token::is_fresh(t, now, min_valid_secs);
+        let due = mode == Mode::RefreshFirst
+            && crate::aws::oidc::can_refresh(sso, t)
+            && schedule.due(
+                t.expires_at,
+                token::written_at(cache_file).unwrap_or(0),
+                now,
+            );
+        if usable && !due {
+            crate::ui::debug(format_args!(
+                "token for profile `{}` is fresh (expires in {}); no login",
+                sso.profile,
+                crate::time::human_duration(t.expires_at - now)
+            ));
+            return Ok(t.clone());
+        }
+        if mode == Mode::RefreshFirst && crate::aws::oidc::can_refresh(sso, t) {
+            match crate::aws::oidc::refresh_file(cache_file, sso, t) {
+                Ok(r) if token::is_fresh(&r, crate::time::now(), min_valid_secs) => {
+                    crate::ui::debug(format_args!(
+                        "the SSO token for profile `{}` is fresh without a login",
+                        sso.profile
+                    ));
+                    return Ok(r);
+                }
+                Ok(_) => crate::ui::debug("the refreshed token is still not fresh enough"),
+                Err(e) => crate::ui::debug(format_args!("could not refresh the token: {e:#}")),
             }
-            Ok(_) => crate::ui::debug("the refreshed token is still not fresh enough"),
-            Err(e) => crate::ui::debug(format_args!("could not refresh the token: {e:#}")),
+            if usable {
+                // Due, not yet needed: the refresh is tried again later.
+                return Ok(t.clone());
+            }
+            state = token::read(cache_file);
+        }
+    }
+    if !force && mode == Mode::RefreshFirst {
+        let local = state.as_ref().ok().and_then(Option::as_ref);
+        if let Some(bytes) = reconcile(local) {
+            match token::adopt(cache_file, &bytes) {
+                Ok(true) => crate::ui::debug("adopted the host's newer token"),
+                Ok(false) => crate::ui::debug("the host's token is not newer than this one"),
+                Err(e) => crate::ui::debug(format_args!("the host's token: {e:#}")),
+            }
+            state = token::read(cache_file);
+            if let Ok(Some(t)) = &state
+                && token::is_fresh(t, crate::time::now(), min_valid_secs)
+            {
+                return Ok(t.clone());
+            }
         }
     }
     let why = if force {
@@ -212,17 +264,20 @@ fn login_if_needed(
     cmd.args(["sso", "login"])
         .args(profile_arg(&sso.profile))
         .args(extra_args)
-        .stdin(Stdio::inherit())
+        .stdin(if stdin_is_stream {
+            Stdio::null()
+        } else {
+            Stdio::inherit()
+        })
         .stderr(Stdio::inherit());
-    if stdout_to_stderr {
+    // Its "Successfully logged into ..." is for the user, not for the remote command's stdout.
+    {
         use std::os::fd::AsFd as _;
         let fd = std::io::stderr()
             .as_fd()
             .try_clone_to_owned()
             .context("cannot duplicate stderr for `aws sso login`")?;
-        cmd.stdout(Stdio::from(fd)).stdin(Stdio::null());
-    } else {
-        cmd.stdout(Stdio::inherit());
+        cmd.stdout(Stdio::from(fd));
     }
     let status = {
         let _guard = SigintGuard::new();
@@ -390,6 +445,7 @@ mod tests {
     fn freshness(min: u64, no_login: bool, extra: &[&str]) -> Freshness {
         Freshness {
             min_valid: Duration::from_secs(min),
+            refresh_before: crate::aws::schedule::REFRESH_BEFORE,
             login: !no_login,
             login_args: extra.iter().map(|s| s.to_string()).collect(),
         }
@@ -582,6 +638,20 @@ mod tests {
         let f = fake("nowrite", V2, "exit 0");
         let e = run(&f, 900, false, &[], false).unwrap_err().to_string();
         assert!(e.contains("wrote no token"), "{e}");
+    }
+
+    #[test]
+    fn stdout_goes_to_stderr_in_every_mode() {
+        let _l = EXEC.lock().unwrap_or_else(|e| e.into_inner());
+        let action = format!(
+            "{}\nprintf '%s %s\\n' \"$(readlink /proc/$$/fd/1)\" \"$(readlink /proc/$$/fd/2)\" > \"$CACHE.fds\"",
+            write_token_action(3600)
+        );
+        let f = fake("connectmode", V2, &action);
+        run(&f, 900, false, &[], false).unwrap();
+        let fds = std::fs::read_to_string(f.dir.0.join("home/.aws/sso/cache.fds")).unwrap();
+        let (out, err) = fds.trim().split_once(' ').unwrap();
+        assert_eq!(out, err, "child stdout should be ssso's stderr");
     }
 
     #[test]

@@ -3,8 +3,13 @@
 //! `AWS_ENDPOINT_URL_SSO_OIDC` or `https://oidc.{region}.amazonaws.com`), for sso-session
 //! profiles whose token carries refreshToken, clientId, clientSecret and an unexpired
 //! registration; the new token is written with the same fields, in the same order, as botocore
-//! writes it, and only if it is newer than the file (a rotated refresh token is never lost to
-//! a stale copy).
+//! writes it.
+//!
+//! One refresher per chain: the read-refresh-write runs under the token's [`token::lock`], and
+//! the result is always written with compare-and-swap on "the file is still what I read"
+//! ([`token::write_if_unchanged`]), never on the order of expiries: the service has spent the
+//! old refresh token, so the rotated one must be kept even when the new token does not expire
+//! later (an SSO session near its end).
 
 use std::io::Read as _;
 use std::path::Path;
@@ -35,18 +40,38 @@ pub fn endpoint(region: &str) -> String {
     }
 }
 
-/// Refreshes the token at `path` (currently `tok`) and writes the new one there if it is
-/// newer than what the file holds by then. Returns the token the file holds afterwards.
+/// Refreshes the token at `path` (read as `tok`) and writes the result there. Under the lock
+/// the file is read again first: if it changed meanwhile (another ssso refreshed it, a login,
+/// an adopted host token), that is the answer and nothing is spent. Returns the token the file
+/// holds afterwards.
 pub fn refresh_file(path: &Path, sso: &SsoProfile, tok: &Token) -> Result<Token> {
     if !can_refresh(sso, tok) {
         bail!(
             "the token cannot be refreshed without a login (no refresh token, or a legacy profile)"
         );
     }
+    let _lock = token::lock(path)?;
+    match token::read(path)? {
+        Some(now) if now.bytes != tok.bytes => {
+            ui::debug("the token file changed meanwhile (another refresher, or a login): using it");
+            return Ok(now);
+        }
+        Some(_) => {}
+        None => bail!("the token file disappeared before the refresh"),
+    }
     let old = fields(&tok.bytes)?;
     let answer = create_token(&endpoint(&sso.region), &old)?;
     let bytes = refreshed(&old, sso, &answer, crate::time::now())?;
-    token::write_if_newer(path, &bytes)?;
+    if token::write_if_unchanged(path, Some(&tok.bytes), &bytes)? {
+        ui::debug(format_args!(
+            "refreshed the SSO token; it now {}",
+            crate::time::relative_expiry(token::parse(&bytes)?.expires_at, crate::time::now())
+        ));
+        return token::parse(&bytes);
+    }
+    // Another writer that does not take the lock (the AWS CLI) replaced the file during the
+    // call: its token is the newer intent (a login); ours was one of two uses of one chain.
+    ui::debug("the token file was replaced during the refresh (the AWS CLI?): keeping that one");
     token::read(path)?.context("the token file disappeared after the refresh")
 }
 

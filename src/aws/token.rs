@@ -132,6 +132,39 @@ pub(crate) fn parse_at(bytes: &[u8], now: i64) -> anyhow::Result<Token> {
     })
 }
 
+/// Why a token found elsewhere (on a host) cannot be used here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalid {
+    /// Not a token file: not JSON, no `accessToken`, no readable `expiresAt`... (the reason;
+    /// never the file's text).
+    Unusable(String),
+    /// A token for another start URL (another IAM Identity Center).
+    OtherStartUrl,
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Invalid::Unusable(why) => write!(f, "not a usable token ({why})"),
+            Invalid::OtherStartUrl => f.write_str("a token for another start URL"),
+        }
+    }
+}
+
+/// Judges a token file found on a host: a valid token (JSON object, a non-empty
+/// `accessToken`, an `expiresAt` read as an instant: `Z`, any offset, a `UTC` suffix,
+/// fractions) for `start_url` (when given: a token without one, or for another, is not ours).
+/// Which of two valid tokens to keep is then a comparison of their `expires_at`.
+pub fn judge(bytes: &[u8], start_url: Option<&str>) -> Result<Token, Invalid> {
+    let t = parse(bytes).map_err(|e| Invalid::Unusable(format!("{e:#}")))?;
+    if let Some(want) = start_url
+        && t.start_url.as_deref() != Some(want)
+    {
+        return Err(Invalid::OtherStartUrl);
+    }
+    Ok(t)
+}
+
 /// Fresh = `expiresAt` more than `min_valid_secs` after `now`.
 pub fn is_fresh(t: &Token, now: i64, min_valid_secs: u64) -> bool {
     i128::from(t.expires_at) - i128::from(now) > i128::from(min_valid_secs)
@@ -159,6 +192,96 @@ pub fn write_if_newer(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
     }
     write_atomic(path, bytes)?;
     Ok(true)
+}
+
+/// The refresher's lock for the token at `path`: an exclusive `flock` on `<sha1>.ssso-lock`
+/// beside it, held until dropped. Every ssso process takes it around read-refresh-write (and
+/// around adopting a host's token), so only one of them refreshes a chain at a time.
+pub struct Lock(#[allow(dead_code, reason = "held for its flock")] std::fs::File);
+
+/// Takes the [`Lock`] for the token file `path` (waits for another ssso holding it; a refresh
+/// holds it for at most one `CreateToken` call).
+pub fn lock(path: &Path) -> anyhow::Result<Lock> {
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let lock_path = path.with_extension("ssso-lock");
+    if let Some(dir) = lock_path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open the token lock {}", lock_path.display()))?;
+    loop {
+        // SAFETY: flock on a file descriptor this function owns.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(Lock(f));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e).with_context(|| format!("cannot lock {}", lock_path.display()));
+        }
+    }
+}
+
+/// Compare-and-swap: writes `bytes` to `path` only if the file still holds `expected` (`None`:
+/// no file). Returns whether it wrote. Callers hold the [`Lock`]; the comparison also catches
+/// a writer that does not take it (the AWS CLI), except in the instant before the rename.
+pub fn write_if_unchanged(
+    path: &Path,
+    expected: Option<&[u8]>,
+    bytes: &[u8],
+) -> anyhow::Result<bool> {
+    let now = match std::fs::read(path) {
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    if now.as_deref() != expected {
+        return Ok(false);
+    }
+    write_atomic(path, bytes)?;
+    Ok(true)
+}
+
+/// Adopts another copy of the chain (a host's token) at `path` when it is the newest valid one:
+/// a usable token for the same start URL that expires later than the local file (or there is
+/// no usable local file); one that cannot refresh never replaces one that can. Under the
+/// [`Lock`], with compare-and-swap. Returns whether it wrote.
+pub fn adopt(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
+    let _lock = lock(path)?;
+    let raw = match std::fs::read(path) {
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let old = raw.as_deref().and_then(|b| parse(b).ok());
+    let want = old.as_ref().and_then(|o| o.start_url.as_deref());
+    let new = judge(bytes, want).map_err(|e| anyhow::anyhow!("the other token is {e}"))?;
+    if let Some(old) = &old
+        && !newer(&new, old)
+    {
+        return Ok(false);
+    }
+    write_if_unchanged(path, raw.as_deref(), bytes)
+}
+
+/// Whether `new` should replace `old`: it expires later, and it can refresh if `old` can.
+pub fn newer(new: &Token, old: &Token) -> bool {
+    new.expires_at > old.expires_at && (new.refreshable || !old.refreshable)
+}
+
+/// When the token file was last written (its mtime, Unix seconds): how old the token is.
+pub fn written_at(path: &Path) -> Option<i64> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).ok().map(|m| m.mtime())
 }
 
 /// The fields that let whoever holds the file refresh the token (`--access-token-only` drops them).
@@ -405,6 +528,62 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn compare_and_swap() {
+        let d = TempDir::new("cas");
+        let p = d.0.join("cache/t.json");
+        let _l = lock(&p).unwrap();
+        assert!(d.0.join("cache/t.ssso-lock").exists());
+        assert!(!write_if_unchanged(&p, Some(b"x"), b"one").unwrap());
+        assert!(write_if_unchanged(&p, None, b"one").unwrap());
+        assert!(!write_if_unchanged(&p, None, b"two").unwrap());
+        assert!(!write_if_unchanged(&p, Some(b"zero"), b"two").unwrap());
+        // Whatever the expiries: the file was what we read, so the result is written.
+        assert!(write_if_unchanged(&p, Some(b"one"), b"two").unwrap());
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert!(written_at(&p).unwrap() > now() - 60);
+    }
+
+    #[test]
+    fn adopting_another_copy() {
+        let d = TempDir::new("adopt");
+        let p = d.0.join("t.json");
+        let now = now();
+        assert!(adopt(&p, token_json(now + 600).as_bytes()).unwrap());
+        assert!(!adopt(&p, token_json(now + 60).as_bytes()).unwrap());
+        assert!(!adopt(&p, token_json(now + 600).as_bytes()).unwrap());
+        assert!(adopt(&p, token_json(now + 3600).as_bytes()).unwrap());
+        let stripped = access_token_only(token_json(now + 7200).as_bytes()).unwrap();
+        assert!(!adopt(&p, &stripped).unwrap());
+        assert!(adopt(&p, b"{\"accessToken\": 1}").is_err());
+        let other = token_json(now + 9000).replace("d-123", "d-999");
+        assert!(adopt(&p, other.as_bytes()).is_err());
+        assert_eq!(read(&p).unwrap().unwrap().expires_at, now + 3600);
+        // An unusable local file is replaced.
+        std::fs::write(&p, b"{").unwrap();
+        assert!(adopt(&p, token_json(now + 60).as_bytes()).unwrap());
+    }
+
+    #[test]
+    fn the_lock_is_exclusive() {
+        let d = TempDir::new("lock");
+        let p = d.0.join("t.json");
+        let held = lock(&p).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let q = p.clone();
+        let t = std::thread::spawn(move || {
+            let _l = lock(&q).unwrap();
+            tx.send(()).unwrap();
+        });
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(200))
+                .is_err()
+        );
+        drop(held);
+        rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+        t.join().unwrap();
+    }
+
+    #[test]
     fn stripped_and_redacted_tokens() {
         let full = token_json(now() + 3600);
         let s = String::from_utf8(access_token_only(full.as_bytes()).unwrap()).unwrap();
@@ -504,5 +683,44 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn judge_reads_instants_and_refuses_what_is_not_ours() {
+        let url = "https://x.awsapps.com/start";
+        let t =
+            |exp: &str| format!(r#"{{"startUrl":"{url}","accessToken":"a","expiresAt":"{exp}"}}"#);
+        let z = judge(t("2030-01-01T08:00:00Z").as_bytes(), Some(url)).unwrap();
+        for same in [
+            "2030-01-01T00:00:00-08:00",
+            "2030-01-01T17:00:00+09:00",
+            "2030-01-01T08:00:00UTC",
+            "2030-01-01T08:00:00.999Z",
+            "2030-01-01T08:00:00.5+00:00",
+        ] {
+            let j = judge(t(same).as_bytes(), Some(url)).unwrap();
+            assert_eq!(j.expires_at, z.expires_at, "{same}");
+        }
+        assert!(matches!(
+            judge(
+                br#"{"startUrl":"https://x.awsapps.com/start","accessT"#,
+                Some(url)
+            ),
+            Err(Invalid::Unusable(_))
+        ));
+        assert!(matches!(
+            judge(
+                br#"{"startUrl":"https://x.awsapps.com/start","expiresAt":"2031-01-01T00:00:00Z"}"#,
+                Some(url)
+            ),
+            Err(Invalid::Unusable(_))
+        ));
+        assert_eq!(
+            judge(t("2030-01-01T08:00:00Z").as_bytes(), Some("https://y")),
+            Err(Invalid::OtherStartUrl)
+        );
+        assert!(judge(t("2030-01-01T08:00:00Z").as_bytes(), None).is_ok());
+        let e = judge(br#"{"accessToken":"SECRET","expiresAt":"soon"}"#, None).unwrap_err();
+        assert!(!e.to_string().contains("SECRET"), "{e}");
     }
 }

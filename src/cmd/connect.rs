@@ -25,13 +25,13 @@ use anyhow::{Context, Result, bail};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::aws::config::SsoProfile;
-use crate::aws::token::Token;
 use crate::session::{self, SYNC_TIMEOUT, keep, stamp};
 use crate::ssh::args::SshArgs;
 use crate::ssh::config::{SshConfig, Verdict};
 use crate::ssh::control::{self, Route};
 use crate::ssh::master::{self, PrivateDir, Socket};
 use crate::ssh::remote::{self, Run};
+use crate::ssh::runner;
 use crate::sync;
 use crate::ui;
 
@@ -90,7 +90,7 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
         }
     }
 
-    let (sso, tok) = session::fresh_token(opts, &cfg, false)?;
+    let (sso, tok) = session::fresh_token(opts, &cfg, false, Some(&ssh))?;
     let name = &sso.profile;
 
     // What the session runs on the remote. An empty command line is no command, as for ssh.
@@ -155,7 +155,12 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
     };
     let add_tty = master::adds_tty(&cfg, wrap && user_command.is_none());
 
-    let plan = sync::Plan::new(&sso, &tok, &opts.sync, nonce.as_deref())?;
+    let plan = sync::Plan::new(&sso, &tok, &opts.sync, nonce.as_deref())?.for_host(
+        &ssh.destination
+            .as_deref()
+            .unwrap_or_default()
+            .to_string_lossy(),
+    );
 
     let dir = PrivateDir::new()?;
     let forward_mode = settings.forward || cfg.setenv("SSSO_MODE").as_deref() == Some(MODE_FORWARD);
@@ -266,6 +271,19 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
                 ));
             }
             let mut result = sync::run(&ctl, &plan, SYNC_TIMEOUT).await;
+            if let Err(e) = &result
+                && runner::is_no_channel(e)
+                && running()
+            {
+                // The server refused a second session on the connection (`MaxSessions 1`):
+                // the sync goes over a connection of its own, which never asks for anything
+                // (BatchMode), and releases the waiting session when it is done.
+                ui::debug(format_args!(
+                    "{e:#}; the server allows one session per connection (MaxSessions 1?): syncing over a second connection"
+                ));
+                let cmd = master::program_command(&ssh, SECOND_CONNECTION);
+                result = sync::run_command(cmd, &plan, SYNC_TIMEOUT).await;
+            }
             if joined
                 && result.is_err()
                 && !control::alive(&ctl, PROBE_TIMEOUT).await
@@ -298,7 +316,7 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
                 ctl: &ctl,
                 sso: &sso,
                 sync: &opts.sync,
-                min_valid: opts.freshness.min_valid,
+                schedule: crate::aws::schedule::Schedule::new(opts.freshness.refresh_before),
                 dest: &dest,
             },
             tok.clone(),
@@ -307,7 +325,7 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
         let mut sync_done = false;
         let status = loop {
             tokio::select! {
-                r = &mut sync, if !sync_done => { sync_done = true; report(&r, &dest, &sso, &tok); }
+                r = &mut sync, if !sync_done => { sync_done = true; report(&r, &dest, &sso); }
                 () = &mut keep, if sync_done && fwd.is_none() => {}
                 () = &mut serving => {}
                 s = &mut exited => break s.context("lost track of ssh")??,
@@ -320,11 +338,11 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
         if !sync_done {
             if status.success() {
                 // `ssh -f`: the master went to the background; finish the sync against it.
-                report(&sync.await, &dest, &sso, &tok);
+                report(&sync.await, &dest, &sso);
             } else if let Ok(r) = tokio::time::timeout(Duration::from_secs(5), &mut sync).await {
                 // The connection died under the sync: its end comes right after ssh's, and
                 // the user should hear whether the token got there.
-                report(&r, &dest, &sso, &tok);
+                report(&r, &dest, &sso);
             }
         }
         anyhow::Ok(status)
@@ -337,6 +355,17 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
     })
 }
 
+/// The options of the sync's own connection when the server refuses it a channel on the
+/// session's: no prompt (the user answered those once already), no connection sharing.
+const SECOND_CONNECTION: &[&str] = &[
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ControlMaster=no",
+    "-o",
+    "ControlPath=none",
+];
+
 /// Bound on the alive check of the user's own master.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -347,9 +376,9 @@ enum Setup {
 }
 
 /// Tells the user what the session's own sync (or forward setup) did, when it ran.
-fn report(result: &Option<Setup>, dest: &str, sso: &SsoProfile, local: &Token) {
+fn report(result: &Option<Setup>, dest: &str, sso: &SsoProfile) {
     match result {
-        Some(Setup::Sync(result)) => session::report_sync(result, dest, sso, local),
+        Some(Setup::Sync(result)) => session::report_sync(result, dest, sso),
         Some(Setup::Forward(result)) => session::forward::report(result, dest, &sso.profile),
         None => {}
     }

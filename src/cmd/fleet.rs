@@ -6,6 +6,12 @@
 //! local process per host), with `BatchMode=yes` unless `--jobs 1`, since prompts from many
 //! hosts at once cannot be answered. A live progress line goes to stderr when it is a terminal; the
 //! per-host table goes to stdout, and the exit status is 1 when any host failed.
+//!
+//! What a host gets: by default the access token only (`--access-token-only`'s copy, no
+//! refresh token): hosts that all hold one refresh token would spend it for each other (the
+//! first to refresh wins, every other one fails when its access token expires), and the
+//! laptop's copy with them. `--with-refresh-token` sends the whole file; `--keep` stays as the
+//! one refresher of the fleet (see [`crate::cmd::fleet_keep`]).
 
 use std::ffi::OsString;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
@@ -67,6 +73,8 @@ pub struct Settings {
     pub hosts_file: Option<std::path::PathBuf>,
     /// The bound on one host's connection and sync.
     pub timeout: Duration,
+    /// `--keep`: stay as the fleet's refresher (see [`crate::cmd::fleet_keep`]).
+    pub keep: bool,
 }
 
 pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
@@ -82,7 +90,17 @@ pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
         ..Default::default()
     };
     let cfg = SshConfig::resolve(&first)?;
-    let (sso, tok) = session::fresh_token(&args.session, &cfg, true)?;
+    let (sso, tok) = session::fresh_token(&args.session, &cfg, true, None)?;
+    if args.keep {
+        return crate::cmd::fleet_keep::run(
+            &sso,
+            &args.session.sync,
+            crate::aws::schedule::Schedule::new(args.session.freshness.refresh_before),
+            &hosts,
+            &ssh.options,
+            timeout,
+        );
+    }
     let shared = Rc::new(Shared {
         sso,
         tok,
@@ -180,6 +198,7 @@ fn hosts(ssh: &SshArgs, file: Option<&Path>) -> Result<Vec<OsString>> {
 
 /// One host: one ssh connection whose remote command is the sync, within the timeout.
 async fn one_host(host: OsString, sh: &Shared) -> Outcome {
+    let name = host.to_string_lossy().into_owned();
     let target = SshArgs {
         options: sh.options.clone(),
         destination: Some(host),
@@ -198,7 +217,7 @@ async fn one_host(host: OsString, sh: &Shared) -> Outcome {
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let cmd = master::program_command(&target, &extra);
     let plan = match sync::Plan::new(&sh.sso, &sh.tok, &sh.sync, None) {
-        Ok(p) => p,
+        Ok(p) => p.for_host(&name),
         Err(e) => return Outcome::Failed(format!("{e:#}")),
     };
     match sync::run_command(cmd, &plan, sh.timeout).await {
@@ -211,14 +230,18 @@ async fn one_host(host: OsString, sh: &Shared) -> Outcome {
 fn outcome(r: &sync::Report, sh: &Shared) -> Outcome {
     let mut notes = Vec::new();
     let mut wrote = false;
+    if let TokenOutcome::Failed(why) = &r.token {
+        return Outcome::Failed(why.clone());
+    }
     match &r.token {
+        TokenOutcome::Failed(_) => {}
         TokenOutcome::Written => {
             wrote = true;
             notes.push("token written".to_owned());
         }
         TokenOutcome::Unchanged => {}
         TokenOutcome::RemoteNewer(bytes) => {
-            session::adopt_remote_token(bytes, &sh.sso, &sh.tok);
+            session::adopt_remote_token(bytes, &sh.sso);
             notes.push("the host had a newer token: kept it, stored it here".to_owned());
         }
     }

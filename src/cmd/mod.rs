@@ -4,6 +4,7 @@ pub mod complete;
 pub mod connect;
 pub mod doctor;
 pub mod fleet;
+pub mod fleet_keep;
 pub mod login;
 pub mod proxy;
 pub mod setup;

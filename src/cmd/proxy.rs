@@ -77,7 +77,7 @@ pub fn run(args: &Settings) -> Result<u8> {
         ));
         return serve(connect_tcp(&args.host, args.port)?, false);
     }
-    let (sso, tok) = session::fresh_token(&args.session, &cfg, true).map_err(|e| {
+    let (sso, tok) = session::fresh_token(&args.session, &cfg, true, None).map_err(|e| {
         if source == Source::HostOnly {
             e.context(format!(
                 "ssso proxy only knows the address {} (its parent is not ssh and it was given no --alias): write the host's alias and profile into the ProxyCommand, as `ssso setup --write ALIAS` does: ProxyCommand ssso proxy --alias ALIAS --profile NAME --user %r %h %p",
@@ -87,18 +87,24 @@ pub fn run(args: &Settings) -> Result<u8> {
             e
         }
     })?;
-    let plan = sync::Plan::new(&sso, &tok, &args.session.sync, None)?;
+    let plan = sync::Plan::new(&sso, &tok, &args.session.sync, None)?.for_host(&dest);
     match sync_to_host(&target, &cfg, &plan, &dest) {
         Ok(None) => ui::debug(format_args!(
             "{dest}: this token was synced less than {PERSIST_SECS}s ago; not syncing again"
         )),
-        Ok(Some(report)) => session::report_sync(&Ok(report), &dest, &sso, &tok),
+        Ok(Some(sync::Report {
+            token: sync::TokenOutcome::Failed(why),
+            ..
+        })) if args.strict => {
+            bail!("could not sync the AWS token to {dest} (--strict: not connecting): {why}");
+        }
+        Ok(Some(report)) => session::report_sync(&Ok(report), &dest, &sso),
         Err(e) if args.strict => {
             return Err(e.context(format!(
                 "could not sync the AWS token to {dest} (--strict: not connecting)"
             )));
         }
-        Err(e) => session::report_sync(&Err(e), &dest, &sso, &tok),
+        Err(e) => session::report_sync(&Err(e), &dest, &sso),
     }
 
     let sock = connect_tcp(&args.host, args.port)?;
@@ -572,6 +578,7 @@ mod tests {
                 profile: None,
                 freshness: crate::aws::login::Freshness {
                     min_valid: Duration::from_secs(900),
+                    refresh_before: crate::aws::schedule::REFRESH_BEFORE,
                     login: true,
                     login_args: Vec::new(),
                 },

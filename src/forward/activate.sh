@@ -21,7 +21,7 @@ umask 077
 release() {
   [ -n "$NONCE" ] || return 0
   m="$HOME/.aws/sso/cache/.ssso-done-$NONCE"
-  { [ -d "${m%/*}" ] || mkdir -p "${m%/*}"; } 2>/dev/null && { : >"$m"; } 2>/dev/null
+  { [ -d "${m%/*}" ] || mkdir -p "${m%/*}"; } 2>/dev/null && { echo >"$m"; } 2>/dev/null
   return 0
 }
 fail() { rp "error $*"; release; exit 0; }

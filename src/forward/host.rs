@@ -408,7 +408,8 @@ async fn steps(
         };
         let _ = run(ctl, &activate_program(&a), b"").await;
     };
-    let program = prepare_program(profile, plan.session, &plan.local.cache_file_name);
+    let program = prepare_program(profile, plan.session, &plan.local.cache_file_name)
+        .param("NONCE", plan.nonce.unwrap_or(""));
     let mut input = secret.expose().as_bytes().to_vec();
     input.push(b'\n');
     let prepared = match run(ctl, &program, &input)

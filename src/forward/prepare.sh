@@ -5,6 +5,9 @@
 #   TOKEN_FILE  the profile's token cache file name (<sha1>.json), removed when file-sync
 #               mode left it here: in forward mode no SSO token stays on the host
 #   HELPER      the text of the credential_process helper (credential-process.sh)
+#   NONCE       the session waiting for the setup (empty: none): `-` goes to its run marker,
+#               ~/.aws/sso/cache/.ssso-run-NONCE (src/ssh/remote.rs), so that it waits for
+#               step 2's done marker
 # stdin: the session's secret, one line of 64 hex characters.
 # Reply (after `start`):
 #   client curl|python3|none   what the helper can use on this host
@@ -22,6 +25,10 @@ set -f
 umask 077
 fail() { rp "error $*"; exit 0; }
 start
+if [ -n "$NONCE" ]; then
+  { [ -d "$HOME/.aws/sso/cache" ] || mkdir -p "$HOME/.aws/sso/cache"; } 2>/dev/null &&
+    { echo - >"$HOME/.aws/sso/cache/.ssso-run-$NONCE"; } 2>/dev/null
+fi
 IFS= read -r secret || fail "no secret on stdin (connection cut?)"
 case $secret in *[!0-9a-f]* | '') fail "malformed secret" ;; esac
 [ "${#secret}" -eq 64 ] || fail "malformed secret"

@@ -7,16 +7,18 @@
 
 pub mod forward;
 pub mod keep;
+pub mod keeper;
 pub mod stamp;
 
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 
 use crate::aws::config::SsoProfile;
 use crate::aws::login::{self, Freshness};
 use crate::aws::profile;
 use crate::aws::token::{self, Token};
+use crate::ssh::args::SshArgs;
 use crate::ssh::config::SshConfig;
 use crate::sync::{self, ConfigOutcome, TokenOutcome};
 use crate::ui;
@@ -35,16 +37,72 @@ pub struct Settings {
 
 /// The steps before any connection, shared by every command that syncs: the profile (from the
 /// settings, the environment or the host's `SetEnv AWS_PROFILE` in `cfg`), its SSO settings,
-/// and a token with more than `--min-valid` left, refreshed or logged in for if needed
-/// (`login_stdout_to_stderr`: see [`login::ensure_fresh`]).
+/// and a token with more than `--min-valid` left, refreshed (when due, see
+/// [`crate::aws::schedule`]), adopted from `host` (the connect path's destination: before any
+/// login, its token, which its botocore may have refreshed, is pulled over a connection and
+/// adopted when newer), or logged in for if needed (`stdin_is_stream`: see
+/// [`login::ensure_fresh`]).
 pub fn fresh_token(
     settings: &Settings,
     cfg: &SshConfig,
-    login_stdout_to_stderr: bool,
+    stdin_is_stream: bool,
+    host: Option<&SshArgs>,
 ) -> Result<(SsoProfile, Token)> {
     let sso = host_profile(settings.profile.as_deref(), cfg)?;
-    let tok = login::ensure_fresh(&sso, &settings.freshness, login_stdout_to_stderr)?;
+    let tok =
+        login::ensure_fresh_reconciling(&sso, &settings.freshness, stdin_is_stream, |local| {
+            let (host, local) = (host?, local?);
+            pull_host_token(host, &sso, local)
+        })?;
     Ok((sso, tok))
+}
+
+/// The host's token for `sso`, read (nothing written) over a short-lived connection of its own
+/// (`host`: the user's ssh options and destination; a background master that ends after the
+/// read), or None (with the reason on `-v`). Only when the local token is stale and could not
+/// be refreshed: the cost of one more connection against a browser login.
+pub fn pull_host_token(host: &SshArgs, sso: &SsoProfile, _local: &Token) -> Option<Vec<u8>> {
+    let target = SshArgs {
+        options: host.options.clone(),
+        destination: host.destination.clone(),
+        ..Default::default()
+    };
+    let dir = crate::ssh::master::PrivateDir::new().ok()?;
+    let ctl = dir.socket();
+    ui::debug("reading the host's token before any login");
+    let started = crate::ssh::master::sync_master_command(&target, &ctl, "5", &[])
+        .stdin(std::process::Stdio::null())
+        .status();
+    if !started.is_ok_and(|s| s.success()) {
+        ui::debug("could not connect to read the host's token");
+        return None;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    let pulled = runtime.block_on(sync::pull_token(&ctl, &sso.cache_file_name, SYNC_TIMEOUT));
+    let _ = std::process::Command::new("ssh")
+        .arg("-S")
+        .arg(&ctl)
+        .args(["-O", "exit", "ssso-pull"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    match pulled {
+        Ok(sync::Pulled {
+            bytes: Some(bytes), ..
+        }) => Some(bytes),
+        Ok(_) => {
+            ui::debug("the host has no token");
+            None
+        }
+        Err(e) => {
+            ui::debug(format_args!("could not read the host's token: {e:#}"));
+            None
+        }
+    }
 }
 
 /// The profile for a host: `--profile` (`flag`), `SSSO_PROFILE`, the host's `SetEnv
@@ -58,7 +116,7 @@ pub fn host_profile(flag: Option<&str>, cfg: &SshConfig) -> Result<SsoProfile> {
 
 /// Tells the user what a finished sync did: nothing when all is well (the steps with `-v`),
 /// warnings otherwise; a newer token that the host had is adopted here.
-pub fn report_sync(result: &Result<sync::Report>, dest: &str, sso: &SsoProfile, local: &Token) {
+pub fn report_sync(result: &Result<sync::Report>, dest: &str, sso: &SsoProfile) {
     match result {
         Err(e) => ui::warn(format_args!(
             "could not sync the AWS token to {dest}: {e:#}; AWS commands there will not see your login"
@@ -67,7 +125,10 @@ pub fn report_sync(result: &Result<sync::Report>, dest: &str, sso: &SsoProfile, 
             match &r.token {
                 TokenOutcome::Written => ui::debug("token written on the remote"),
                 TokenOutcome::Unchanged => ui::debug("remote token already current"),
-                TokenOutcome::RemoteNewer(bytes) => adopt_remote_token(bytes, sso, local),
+                TokenOutcome::RemoteNewer(bytes) => adopt_remote_token(bytes, sso),
+                TokenOutcome::Failed(why) => ui::warn(format_args!(
+                    "could not sync the AWS token to {dest}: {why}; AWS commands there will not see your login"
+                )),
             }
             match &r.config {
                 ConfigOutcome::Written => ui::debug("remote ~/.aws/config updated"),
@@ -84,19 +145,13 @@ pub fn report_sync(result: &Result<sync::Report>, dest: &str, sso: &SsoProfile, 
 }
 
 /// The remote had a newer token for the same session (its botocore refreshed it): keep it
-/// here too, so the next sync does not push the older one and a rotated refresh token is not lost.
-pub fn adopt_remote_token(bytes: &[u8], sso: &SsoProfile, local: &Token) {
-    let store = || -> Result<bool> {
-        let remote = token::parse(bytes).context("the remote's newer token is not valid")?;
-        if remote.start_url != local.start_url {
-            bail!("the remote's token is for another start URL; left it alone");
-        }
-        let path = sso.cache_path()?;
-        token::write_if_newer(&path, bytes)
-    };
+/// here too ([`token::adopt`]: the newest valid copy, under the refresher's lock), so the next
+/// sync does not push the older one and a rotated refresh token is not lost.
+pub fn adopt_remote_token(bytes: &[u8], sso: &SsoProfile) {
+    let store = || -> Result<bool> { token::adopt(&sso.cache_path()?, bytes) };
     match store() {
         Ok(true) => ui::debug("the remote's token was newer: kept it and stored it locally"),
         Ok(false) => {}
-        Err(e) => ui::warn(format_args!("{e:#}")),
+        Err(e) => ui::warn(format_args!("the remote's newer token: {e:#}")),
     }
 }

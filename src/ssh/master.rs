@@ -175,6 +175,15 @@ pub fn sync_master_command(ssh: &SshArgs, ctl: &Path, persist: &str, extra: &[&s
     sync_connection(cmd, ssh, extra)
 }
 
+/// A master for `ssso sync --keep`: `ssh -M -N -S CTL -o ControlPersist=no`, a child that stays
+/// in the foreground (ssso stops it), with the user's config options for the host and `extra`.
+pub fn keep_master_command(ssh: &SshArgs, ctl: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new("ssh");
+    cmd.args(["-M", "-N", "-S"]).arg(ctl);
+    cmd.args(["-o", "ControlPersist=no"]);
+    sync_connection(cmd, ssh, extra)
+}
+
 /// One connection that runs one of ssso's remote programs as its remote command (the caller
 /// appends it): for `ssso sync` (where a master would only add processes), `doctor` and
 /// `setup`.

@@ -101,10 +101,26 @@ pub enum Run {
     Command(Vec<u8>),
 }
 
-/// The file whose appearance tells the waiting session that the sync is over (see `sync`).
+/// The file whose appearance tells the waiting session that the sync is over (its program
+/// creates it when it ends, however it ends short of SIGKILL).
 pub fn done_marker(nonce: &str) -> String {
     format!("$HOME/.aws/sso/cache/.ssso-done-{nonce}")
 }
+
+/// The file in which the sync's program announces itself when it starts: its pid (the session
+/// waits while that process lives), or `-` (a program of several steps, such as the forward's
+/// setup: the session waits for the done marker, bounded).
+pub fn run_marker(nonce: &str) -> String {
+    format!("$HOME/.aws/sso/cache/.ssso-run-{nonce}")
+}
+
+/// How long (in 10 ms steps, roughly) the session waits for the sync's program to announce
+/// itself: a sync channel that the server refused, or a sync that failed before it reached
+/// the host, costs the session no more than this.
+pub const START_STEPS: u32 = 300;
+
+/// The bound on the whole wait (10 ms steps), beyond the sync's own time limit.
+pub const WAIT_STEPS: u32 = 3500;
 
 /// The session wrapper: exports `AWS_PROFILE`, waits (bounded) until the sync running in
 /// parallel has put the token in place, then becomes the user's login shell or command.
@@ -112,27 +128,38 @@ pub fn session_script(profile: &str, wait_nonce: Option<&str>, run: &Run) -> Vec
     let mut s = String::new();
     let _ = writeln!(s, "AWS_PROFILE={}; export AWS_PROFILE", sh_quote(profile));
     if let Some(nonce) = wait_nonce {
-        // The sync, running in parallel, creates the marker once the token is in place (or
-        // once it has given up). Poll for it with shell built-ins and a short sleep (2 ms at
-        // first, when the sync is about to finish, then 10 ms); give up after about 20 s. No FIFO, no background process: nothing can be left behind. A
-        // home where the cache directory cannot be made or written (read-only) means the sync
-        // cannot write either, nor create the marker: no waiting then.
+        // The sync, running in parallel on another channel, writes its pid to the run marker
+        // when it starts and creates the done marker when it ends. Poll with shell built-ins
+        // and a short sleep (2 ms at first, then 10 ms). Wait for the start only briefly (a
+        // refused channel never starts one); then while the done marker is missing and the
+        // sync's process lives; never beyond the bound. No FIFO, no background process:
+        // nothing can be left behind. A home where the cache directory cannot be made or
+        // written (read-only) means the sync cannot write the markers either: no waiting.
         let _ = write!(
             s,
-            r#"m="{marker}"
+            r#"m="{marker}" r="{run}"
 [ -d "${{m%/*}}" ] || (umask 077 && mkdir -p "${{m%/*}}") 2>/dev/null
 if [ -d "${{m%/*}}" ] && [ -w "${{m%/*}}" ]; then
-  i=0
-  while [ ! -e "$m" ] && [ "$i" -lt 2100 ]; do
+  i=0 p=''
+  while [ ! -e "$m" ] && [ "$i" -lt {wait} ]; do
+    if [ -z "$p" ]; then
+      [ -s "$r" ] && {{ IFS= read -r p <"$r"; }} 2>/dev/null
+      [ -z "$p" ] && [ "$i" -ge {start} ] && break
+    elif [ "$p" != - ] && ! kill -0 "$p" 2>/dev/null; then
+      break
+    fi
     if [ "$i" -lt 100 ]; then t=0.002; else t=0.01; fi
-    sleep "$t" 2>/dev/null || sleep 1
+    sleep "$t" 2>/dev/null || {{ sleep 1; i=$((i + 99)); }}
     i=$((i + 1))
   done
-  rm -f "$m"
+  rm -f "$m" "$r"
 fi
-unset m i t
+unset m r i p t
 "#,
-            marker = done_marker(nonce)
+            marker = done_marker(nonce),
+            run = run_marker(nonce),
+            start = START_STEPS,
+            wait = WAIT_STEPS,
         );
     }
     s.push_str(

@@ -180,6 +180,236 @@ pub async fn run(
     }
 }
 
+/// A conversation with a program that stays up: ssso writes commands to its stdin and reads
+/// its answers turn by turn (each turn ends with a line `over`, the last with `done`).
+pub struct Channel<'c> {
+    stdin: Option<std::pin::Pin<Box<dyn AsyncWrite + Send + 'c>>>,
+    stdout: tokio::io::BufReader<std::pin::Pin<Box<dyn AsyncRead + Send + 'c>>>,
+    name: &'static str,
+    version: u32,
+    started: bool,
+    /// The program said `done`.
+    pub done: bool,
+}
+
+impl Channel<'_> {
+    /// Writes `bytes` to the program's stdin.
+    pub async fn send(&mut self, bytes: &[u8]) -> Result<()> {
+        let stdin = self
+            .stdin
+            .as_mut()
+            .context("the program's input is already closed")?;
+        stdin
+            .write_all(bytes)
+            .await
+            .context("the connection closed while sending (connection lost?)")?;
+        stdin.flush().await.context("sending to the remote")?;
+        Ok(())
+    }
+
+    /// Closes the program's stdin (it reads to its end).
+    pub async fn close(&mut self) {
+        if let Some(mut s) = self.stdin.take() {
+            let _ = s.shutdown().await;
+        }
+    }
+
+    /// Reads the next turn of the answer: items up to a line `over` (or `done`). An `error
+    /// WHY` line is returned as the error WHY.
+    pub async fn turn(&mut self) -> Result<Reply> {
+        use tokio::io::AsyncBufReadExt;
+        let mut reply = Reply::default();
+        let cut = || anyhow::anyhow!("the sync stopped before it finished (connection lost?)");
+        let mut line = Vec::new();
+        if !self.started {
+            let tag = format!("ssso-{} ", self.name);
+            loop {
+                line.clear();
+                if self.stdout.read_until(b'\n', &mut line).await? == 0 {
+                    bail!("the remote did not run ssso's program (is /bin/sh there?)");
+                }
+                if let Some(at) = line.windows(tag.len()).position(|w| w == tag.as_bytes()) {
+                    let got = String::from_utf8_lossy(&line[at + tag.len()..]);
+                    if got.trim() != self.version.to_string() {
+                        bail!(
+                            "the remote answered with version {} of ssso-{}, not {}",
+                            got.trim(),
+                            self.name,
+                            self.version
+                        );
+                    }
+                    break;
+                }
+            }
+            self.started = true;
+        }
+        loop {
+            line.clear();
+            if self.stdout.read_until(b'\n', &mut line).await? == 0 {
+                return Err(cut());
+            }
+            let text = String::from_utf8_lossy(line.strip_suffix(b"\n").ok_or_else(cut)?);
+            let (key, value) = text.split_once(' ').unwrap_or((&text, ""));
+            if let Some(key) = key.strip_prefix(':') {
+                let len: usize = value
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("the remote sent a malformed reply line `{text}`"))?;
+                let mut bytes = vec![0; len + 1];
+                self.stdout
+                    .read_exact(&mut bytes)
+                    .await
+                    .map_err(|_| cut())?;
+                bytes.pop();
+                reply.items.push(Item::Blob(key.to_owned(), bytes));
+                continue;
+            }
+            match key {
+                "error" => bail!("{value}"),
+                "over" => return Ok(reply),
+                "done" => {
+                    self.done = true;
+                    reply.done = true;
+                    return Ok(reply);
+                }
+                "" => {}
+                _ => reply
+                    .items
+                    .push(Item::Line(key.to_owned(), value.to_owned())),
+            }
+        }
+    }
+}
+
+/// Runs `program` and holds a conversation with it: `talk` gets the [`Channel`]. `timeout`
+/// bounds the whole of it. When ssh itself fails (status 255 before the program answered),
+/// the error is ssh's own last words; otherwise the program's last line on stderr is added to
+/// the error as context.
+pub async fn converse<T>(
+    via: Via<'_>,
+    program: &Program,
+    timeout: Duration,
+    talk: impl AsyncFnOnce(&mut Channel<'_>) -> Result<T>,
+) -> Result<T> {
+    let line = program.command_line();
+    let with_channel = async |stdin: Box<dyn AsyncWrite + Send + '_>,
+                              stdout: Box<dyn AsyncRead + Send + '_>,
+                              stderr: Box<dyn AsyncRead + Send + '_>|
+           -> (Result<T>, Vec<u8>, bool) {
+        let mut ch = Channel {
+            stdin: Some(Box::into_pin(stdin)),
+            stdout: tokio::io::BufReader::new(Box::into_pin(stdout)),
+            name: program.name,
+            version: program.version,
+            started: false,
+            done: false,
+        };
+        let mut err = Vec::new();
+        let mut stderr = Box::into_pin(stderr);
+        let talked = async {
+            let r = talk(&mut ch).await;
+            ch.close().await;
+            r
+        };
+        let (r, _) = tokio::join!(talked, stderr.read_to_end(&mut err));
+        (r, err, ch.started)
+    };
+    let work = async {
+        match via {
+            Via::Master(ctl) => {
+                let session =
+                    openssh::Session::resume_mux(ctl.to_path_buf().into_boxed_path(), None);
+                let result = async {
+                    let mut child = session
+                        .raw_command(&line)
+                        .stdin(openssh::Stdio::piped())
+                        .stdout(openssh::Stdio::piped())
+                        .stderr(openssh::Stdio::piped())
+                        .spawn()
+                        .await
+                        .map_err(|e| anyhow::Error::new(NoChannel(format!("{e:#}"))))?;
+                    let stdin = child.stdin().take().context("no stdin")?;
+                    let stdout = child.stdout().take().context("no stdout")?;
+                    let stderr = child.stderr().take().context("no stderr")?;
+                    let (r, err, started) =
+                        with_channel(Box::new(stdin), Box::new(stdout), Box::new(stderr)).await;
+                    let status = child.wait().await.ok().and_then(|s| s.code());
+                    anyhow::Ok(finish(r, &err, started, status))
+                }
+                .await;
+                // The master belongs to its owner (the user's session): never close it.
+                let _ = session.detach();
+                result?
+            }
+            Via::Ssh(cmd) => {
+                let mut cmd = tokio::process::Command::from(cmd);
+                cmd.arg(&line)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .kill_on_drop(true);
+                let mut child = cmd
+                    .spawn()
+                    .context("could not run ssh; is OpenSSH installed?")?;
+                let stdin = child.stdin.take().context("no stdin")?;
+                let stdout = child.stdout.take().context("no stdout")?;
+                let stderr = child.stderr.take().context("no stderr")?;
+                let (r, err, started) =
+                    with_channel(Box::new(stdin), Box::new(stdout), Box::new(stderr)).await;
+                let status = child.wait().await?.code();
+                finish(r, &err, started, status)
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(r) => r,
+        Err(_) => bail!("the remote did not answer within {}s", timeout.as_secs()),
+    }
+}
+
+/// The master did not open a channel for the program (the server refused a second session,
+/// as `MaxSessions 1` does, or the master is gone): nothing ran on the host.
+#[derive(Debug)]
+pub struct NoChannel(pub String);
+
+impl std::fmt::Display for NoChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "could not open a channel on the ssh connection: {}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for NoChannel {}
+
+/// Whether `e` is (or wraps) [`NoChannel`].
+pub fn is_no_channel(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<NoChannel>().is_some())
+}
+
+/// A conversation's result with what stderr says about a failure.
+fn finish<T>(r: Result<T>, err: &[u8], started: bool, status: Option<i32>) -> Result<T> {
+    let e = match r {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    let err = String::from_utf8_lossy(err);
+    let last = err
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(str::trim);
+    if status == Some(255) && !started {
+        bail!("{}", last.unwrap_or("ssh failed (exit status 255)"));
+    }
+    match last {
+        Some(l) => Err(e.context(format!("remote said: {l}"))),
+        None => Err(e),
+    }
+}
+
 /// [`run`] from synchronous code, on a runtime of its own.
 pub fn run_blocking(
     via: Via<'_>,

@@ -501,8 +501,9 @@ fn write_file(path: &Path, contents: &[u8], mode: u32) {
 // ---------------------------------------------------------------------------------------------
 
 /// The mock IAM Identity Center portal (`tests/support/mock_sso.py`, also answering SSO-OIDC
-/// refreshes: refused for botocore, rotating refresh tokens for ssso; see
-/// [`Portal::register_refresh`]) and moto's server (STS).
+/// refreshes from ssso and from the hosts' botocore, with refresh tokens that rotate and are
+/// refused when reused; see [`Portal::register_refresh`], [`Portal::reuses`]) and moto's
+/// server (STS).
 pub struct Portal {
     /// Port of the mock portal on 127.0.0.1 (`AWS_ENDPOINT_URL_SSO`, `..._SSO_OIDC`).
     pub sso_port: u16,
@@ -590,8 +591,7 @@ impl Portal {
         self.append(&self.tokens_file, token);
     }
 
-    /// Makes the mock SSO-OIDC accept `refresh_token` (once; refresh tokens rotate) from ssso,
-    /// issuing access tokens that the portal accepts and that last `expires_in` seconds. The
+    /// Makes the mock SSO-OIDC accept `refresh_token` (once; refresh tokens rotate), issuing access tokens that the portal accepts and that last `expires_in` seconds. The
     /// refresh token names the *family* of every token issued from it.
     pub fn register_refresh(&self, refresh_token: &str, expires_in: i64) {
         self.append(
@@ -630,15 +630,69 @@ impl Portal {
             .collect()
     }
 
-    /// The access tokens issued by refreshes of `family`, in order.
+    /// The access tokens issued by refreshes of `family`, in order (by anyone).
     pub fn refreshes(&self, family: &str) -> Vec<String> {
+        self.refresh_log(family)
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect()
+    }
+
+    /// The access tokens issued by refreshes of `family` that `client` asked for: "ssso", or
+    /// "host" (a host's botocore).
+    pub fn refreshes_by(&self, family: &str, client: &str) -> Vec<String> {
+        self.refresh_log(family)
+            .into_iter()
+            .filter(|(_, c)| c == client)
+            .map(|(t, _)| t)
+            .collect()
+    }
+
+    fn refresh_log(&self, family: &str) -> Vec<(String, String)> {
         fs::read_to_string(self.refresh_dir.join("log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let w: Vec<&str> = l.split(' ').collect();
+                (w.len() == 3 && w[0] == family).then(|| (w[1].to_owned(), w[2].to_owned()))
+            })
+            .collect()
+    }
+
+    /// The clients ("ssso", "host") that sent an already used refresh token of `family`.
+    pub fn reuses(&self, family: &str) -> Vec<String> {
+        fs::read_to_string(self.refresh_dir.join("reuses"))
             .unwrap_or_default()
             .lines()
             .filter_map(|l| l.split_once(' '))
             .filter(|(f, _)| *f == family)
-            .map(|(_, t)| t.to_owned())
+            .map(|(_, c)| c.to_owned())
             .collect()
+    }
+
+    /// From now on, the host's botocore may not refresh `family` (each attempt is counted, see
+    /// [`Portal::host_refused`]): for token lifetimes below botocore's 15-minute window.
+    pub fn refuse_host_refresh(&self, family: &str) {
+        self.append(&self.refresh_dir.join("refuse-host"), family);
+    }
+
+    /// The access tokens issued by refreshes that were presented to the portal after they
+    /// expired (each refused).
+    pub fn expired_uses(&self) -> Vec<String> {
+        fs::read_to_string(self.refresh_dir.join("expired-uses"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// How many refreshes of `family` the host attempted and was refused.
+    pub fn host_refused(&self, family: &str) -> usize {
+        fs::read_to_string(self.refresh_dir.join("host-refused"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| *l == family)
+            .count()
     }
 
     fn append(&self, file: &Path, line: &str) {
@@ -1480,6 +1534,17 @@ impl Local {
         );
     }
 
+    /// Sets the local token file's mtime `secs` into the past: ssso takes the mtime for the
+    /// token's age, and does not refresh a token written less than a minute ago.
+    pub fn backdate_token(&self, cache_key: &str, secs: u64) {
+        let f = fs::File::options()
+            .write(true)
+            .open(self.token_path(cache_key))
+            .unwrap();
+        f.set_modified(SystemTime::now() - Duration::from_secs(secs))
+            .unwrap();
+    }
+
     /// The local token file parsed, if present.
     pub fn read_token(&self, cache_key: &str) -> Option<serde_json::Value> {
         fs::read(self.token_path(cache_key))
@@ -1497,6 +1562,30 @@ impl Drop for Local {
     fn drop(&mut self) {
         end_processes_of(self.dir.path());
     }
+}
+
+/// An ssh config (written under the Local's scratch directory) with one `Host ALIAS` per
+/// `(alias, port, user)`, each reaching 127.0.0.1:PORT (the test sshd's port, or a relay's)
+/// with the test client key.
+pub fn hosts_config(local: &Local, hosts: &[(&str, u16, &str)]) -> PathBuf {
+    use std::fmt::Write as _;
+    let s = server();
+    let mut cfg = String::new();
+    for (alias, port, user) in hosts {
+        writeln!(cfg, "Host {alias}\n    Port {port}\n    User {user}").unwrap();
+    }
+    writeln!(
+        cfg,
+        "Host *\n    HostName 127.0.0.1\n    IdentityFile {}\n    IdentitiesOnly yes\n    \
+         UserKnownHostsFile {}\n    GlobalKnownHostsFile /dev/null\n    \
+         StrictHostKeyChecking no\n    CheckHostIP no\n    IdentityAgent none\n    LogLevel ERROR",
+        s.client_key().display(),
+        s.known_hosts().display()
+    )
+    .unwrap();
+    let path = local.scratch().join("hosts_config");
+    fs::write(&path, cfg).unwrap();
+    path
 }
 
 /// Ends what a [`Local`] started and left running: first every ssh master whose control socket
@@ -1518,38 +1607,7 @@ pub fn end_processes_of(scratch: &Path) {
             wait_or_kill(&mut child, Duration::from_secs(5));
         }
     }
-    let mut wanted = b"XDG_RUNTIME_DIR=".to_vec();
-    wanted.extend_from_slice(scratch.as_os_str().as_encoded_bytes());
-    let ours = std::process::id() as i32;
-    let started_here = || -> Vec<i32> {
-        let mut pids = Vec::new();
-        for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            if pid == ours {
-                continue;
-            }
-            let Ok(env) = fs::read(entry.path().join("environ")) else {
-                continue;
-            };
-            let zombie = fs::read_to_string(entry.path().join("stat"))
-                .ok()
-                .and_then(|st| {
-                    st.rsplit_once(')')
-                        .map(|(_, r)| r.trim_start().starts_with('Z'))
-                })
-                .unwrap_or(true);
-            if !zombie && env.split(|&b| b == 0).any(|var| var == wanted.as_slice()) {
-                pids.push(pid);
-            }
-        }
-        pids
-    };
+    let started_here = || processes_of(scratch);
     let deadline = Instant::now() + Duration::from_secs(3);
     let mut signal = libc::SIGTERM;
     loop {
@@ -1569,6 +1627,41 @@ pub fn end_processes_of(scratch: &Path) {
             signal = libc::SIGKILL;
         }
     }
+}
+
+/// Processes (not zombies, not this one) whose environment has `XDG_RUNTIME_DIR=<scratch>`:
+/// everything a [`Local`] started that is still running.
+pub fn processes_of(scratch: &Path) -> Vec<i32> {
+    let mut wanted = b"XDG_RUNTIME_DIR=".to_vec();
+    wanted.extend_from_slice(scratch.as_os_str().as_encoded_bytes());
+    let ours = std::process::id() as i32;
+    let mut pids = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid == ours {
+            continue;
+        }
+        let Ok(env) = fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let zombie = fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|st| {
+                st.rsplit_once(')')
+                    .map(|(_, r)| r.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true);
+        if !zombie && env.split(|&b| b == 0).any(|var| var == wanted.as_slice()) {
+            pids.push(pid);
+        }
+    }
+    pids
 }
 
 /// Unix sockets anywhere under `dir` (ssso's control sockets), not following symlinks.

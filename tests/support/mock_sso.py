@@ -10,18 +10,22 @@ Usage: mock_sso.py TOKENS_FILE SEEN_LOG [REFRESH_DIR]
   or SECONDS for a token with a line "T SECONDS" in role-lifetimes (next to TOKENS_FILE); each
   one handed out is logged as "T ACCOUNT ROLE ACCESS_KEY_ID EXPIRATION_MS" in role-calls (there
   too).
-- POST /token (SSO-OIDC CreateToken, grantType refresh_token):
-  - from botocore (a User-Agent with "botocore": the remote's AWS CLI) -> always 400
-    InvalidGrantException, so an expired token stays expired on the remote and a test proves
-    that ssso, not the remote, kept the session's token fresh;
-  - from anyone else (ssso), with REFRESH_DIR given: the refreshToken must be a registration
-    (the first word of a line of REFRESH_DIR/registered: "REFRESH_TOKEN EXPIRES_IN"; the
-    refresh token is also the name of its *family*) or a token this mock issued, and not used
-    before (refresh tokens rotate: each is good once). A family listed in REFRESH_DIR/fail is
-    refused. Success: 200 {accessToken, expiresIn, refreshToken, tokenType}; the new access
-    token is appended to TOKENS_FILE (the portal accepts it) and "FAMILY ACCESS_TOKEN" to
-    REFRESH_DIR/log.
-  - otherwise 400 InvalidGrantException.
+- POST /token (SSO-OIDC CreateToken, grantType refresh_token), from ssso or from a host's
+  botocore (the *client*: "host" for a User-Agent with "botocore", the remote's AWS CLI;
+  "ssso" otherwise), with REFRESH_DIR given: the refreshToken must be a registration (the
+  first word of a line of REFRESH_DIR/registered: "REFRESH_TOKEN EXPIRES_IN"; the refresh
+  token is also the name of its *family*) or a token this mock issued, and not used before:
+  refresh tokens rotate, each is good once, as the worst case of IAM Identity Center. A reused
+  one is refused (400 InvalidGrantException) and logged as "FAMILY CLIENT" in
+  REFRESH_DIR/reuses. A family listed in REFRESH_DIR/fail is refused; a family listed in
+  REFRESH_DIR/refuse-host is refused to the host only (tests with token lifetimes below
+  botocore's 15-minute window, where the host's botocore would refresh on every call), and
+  each such attempt is logged as "FAMILY" in REFRESH_DIR/host-refused. Success: 200
+  {accessToken, expiresIn, refreshToken, tokenType}; the new access token is appended to
+  TOKENS_FILE (the portal accepts it until it expires: after that it is refused with 401 and
+  logged in REFRESH_DIR/expired-uses; role credentials it buys last no longer than it does)
+  and "FAMILY ACCESS_TOKEN CLIENT" to REFRESH_DIR/log.
+  Anything else: 400 InvalidGrantException.
 - anything else -> 404.
 
 Listens on 127.0.0.1, port chosen by the kernel; prints the port as the first line of stdout.
@@ -42,6 +46,7 @@ REFRESH_DIR = sys.argv[3] if len(sys.argv) > 3 else None
 LOCK = threading.Lock()
 ISSUED = {}  # refresh token this mock issued -> (family, expires_in)
 USED = set()  # refresh tokens already exchanged
+EXPIRES = {}  # access token issued by a refresh -> when it expires (epoch seconds)
 
 
 def lines(name):
@@ -52,8 +57,13 @@ def lines(name):
         return []
 
 
-def refresh(body):
-    """(status, answer) for a CreateToken refresh_token request from ssso."""
+def append(name, line):
+    with open(os.path.join(REFRESH_DIR, name), "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+
+
+def refresh(body, client):
+    """(status, answer) for a CreateToken refresh_token request from `client`."""
     refused = (400, {"error": "invalid_grant", "error_description": "refresh token not valid"})
     if REFRESH_DIR is None or body.get("grantType") != "refresh_token":
         return refused
@@ -61,20 +71,26 @@ def refresh(body):
         return 400, {"error": "invalid_client", "error_description": "client credentials missing"}
     token = body.get("refreshToken") or ""
     with LOCK:
-        if token in USED:
-            return 400, {"error": "invalid_grant", "error_description": "refresh token already used"}
         registered = {w[0]: (w[0], int(w[1])) for w in lines("registered") if len(w) == 2}
         family = ISSUED.get(token) or registered.get(token)
+        if family is not None and client == "host" and \
+                family[0] in {w[0] for w in lines("refuse-host")}:
+            append("host-refused", family[0])
+            return 400, {"error": "invalid_grant",
+                         "error_description": "mock_sso refuses the host's refreshes of this family"}
+        if token in USED:
+            append("reuses", "%s %s" % (family[0] if family else "?", client))
+            return 400, {"error": "invalid_grant", "error_description": "refresh token already used"}
         if family is None or family[0] in {w[0] for w in lines("fail")}:
             return refused
         USED.add(token)
         access = "refreshed-" + rand(string.ascii_lowercase + string.digits, 20)
         new_refresh = family[0] + "~" + rand(string.ascii_lowercase + string.digits, 8)
         ISSUED[new_refresh] = family
+        EXPIRES[access] = time.time() + family[1]
         with open(TOKENS_FILE, "a", encoding="utf-8") as f:
             f.write(access + "\n")
-        with open(os.path.join(REFRESH_DIR, "log"), "a", encoding="utf-8") as f:
-            f.write("%s %s\n" % (family[0], access))
+        append("log", "%s %s %s" % (family[0], access, client))
     return 200, {"accessToken": access, "expiresIn": family[1], "refreshToken": new_refresh,
                  "tokenType": "Bearer"}
 
@@ -131,10 +147,18 @@ class Handler(BaseHTTPRequestHandler):
         if not token or token not in valid_tokens():
             return self.reply(401, {"message": "Session token not found or invalid"},
                               "UnauthorizedException")
+        expires = EXPIRES.get(token)
+        if expires is not None and time.time() >= expires:
+            with LOCK:
+                append("expired-uses", token)
+            return self.reply(401, {"message": "Session token expired"}, "UnauthorizedException")
         lifetime = 3600
         for words in side_lines("role-lifetimes"):
             if len(words) == 2 and words[0] == token:
                 lifetime = int(words[1])
+        if expires is not None:
+            # Role credentials no longer than the token: every call after it presents a token.
+            lifetime = max(1, min(lifetime, int(expires - time.time())))
         creds = {
             "accessKeyId": "ASIA" + rand(string.ascii_uppercase + string.digits, 16),
             "secretAccessKey": rand(string.ascii_letters + string.digits, 40),
@@ -152,15 +176,12 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         if urlparse(self.path).path == "/token":
-            if "botocore" in self.headers.get("User-Agent", ""):
-                return self.reply(400, {"error": "invalid_grant",
-                                        "error_description": "mock_sso refuses botocore's refreshes"},
-                                  "InvalidGrantException")
+            client = "host" if "botocore" in self.headers.get("User-Agent", "") else "ssso"
             try:
                 body = json.loads(raw or b"{}")
             except ValueError:
                 body = {}
-            status, answer = refresh(body if isinstance(body, dict) else {})
+            status, answer = refresh(body if isinstance(body, dict) else {}, client)
             return self.reply(status, answer, None if status == 200 else "InvalidGrantException")
         self.reply(404, {"message": "not found"}, "NotFoundException")
 

@@ -3,7 +3,8 @@
 # (stock: no system-wide `pip install`, PEP 668).
 #
 # - the Debian packages the tests and CI need, when one is missing (openssh-server and client,
-#   the seven login shells, python3-venv, rsync, git, sshpass, man-db, strace, shellcheck);
+#   the seven login shells, python3-venv, rsync, git, sshpass, man-db, strace, shellcheck,
+#   faketime: the refresher tests run the hosts' aws with its clock shifted);
 #   openssh-server is installed without starting a system sshd;
 # - two venvs of Debian's python3, each from a pinned requirements file beside this script
 #   (installed again when the file changes; add a tool with one `name==version` line):
@@ -45,7 +46,7 @@ AWS_USERS="ssso-bash ssso-sh ssso-zsh ssso-ksh ssso-tcsh ssso-csh ssso-fish ssso
 # Debian packages: install only what is missing (a quick dpkg query when all is there).
 PACKAGES="openssh-server openssh-client tcsh csh zsh ksh fish rsync python3 python3-venv
     hyperfine sshpass git ca-certificates procps man-db groff-base bash-completion strace
-    shellcheck gcc libc6-dev"
+    shellcheck gcc libc6-dev faketime"
 missing=
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

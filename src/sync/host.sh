@@ -1,0 +1,289 @@
+# ssso's host program for the sync: it only reads and writes files, carefully; every decision
+# (which token is newer, what the config becomes) is made by ssso in Rust (src/sync/mod.rs).
+# The reply helpers of src/ssh/reply.sh come first. POSIX sh; besides sh's built-ins it runs
+# cksum, wc, cat, ls, id, mkdir, mv, rm, sync and sleep, and only when something is written or
+# refused (an unchanged sync runs cksum and nothing else).
+#
+# Parameters (never secrets):
+#   K    the token cache file name (<sha1>.json) in ~/.aws/sso/cache
+#   N    the nonce of the session waiting for this sync (empty: none waits). At the start the
+#        program writes its pid to ~/.aws/sso/cache/.ssso-run-N; when it ends, however it
+#        ends short of SIGKILL, it creates .ssso-done-N (see src/ssh/remote.rs).
+#   TS TSS  test only: sleep TSS seconds at point TS (read: before the first answer; token and
+#        config: with the new file complete in its temporary file); inert when empty
+#
+# Files: `t` is ~/.aws/sso/cache/$K, `c` is ~/.aws/config. A digest is `CRC.SIZE` as POSIX
+# cksum prints them; `none` stands for a missing file.
+#
+# Commands, one per line on stdin; each answer ends with a line `over`:
+#   look F DIGEST   F is a regular file whose digest is DIGEST: `F same`; else `F none` (no
+#                   such file), `F refused WHY` (not a regular file...), or `F differs DIGEST
+#                   SIZE`, followed for `t` by the blob `:t` (its bytes)
+#   lock F          takes the lock of F's directory (after checking it, see below) and keeps
+#                   it until F's next `put` (or the end), so that other syncs wait while ssso
+#                   decides: `F locked`, or `F refused WHY`, `F failed WHY`
+#   get F           the blob `:F`, the file's bytes (`F none`, `F refused WHY`)
+#   put F SIZE DIGEST OLD
+#                   install SIZE bytes with DIGEST at F if F's digest is still OLD. For `t`
+#                   the bytes follow on one line, written for printf %b (\0ooo escapes); for
+#                   `c` they are the rest of stdin (so it is the last command). Answers
+#                   `F written`, `F changed DIGEST` (F is not OLD any more: nothing written;
+#                   for `t` with the blob `:t`), `F refused WHY` or `F failed WHY`.
+#   end             the end: answers `done`.
+# The install: a lock unless `lock F` holds it (the directory .ssso-lock in F's directory,
+# holding the owner's pid; one whose owner is gone is taken over, one held by the same owner
+# for more than about 10 s is broken), F's directory and F checked (no symlink, owned by this user, the directory not writable by
+# others, F a regular file or missing), this program's own temporaries left by killed runs
+# removed, the bytes written to a temporary file beside F (.ssso-tok.PID or .ssso-cfg.PID),
+# every step's status checked, flushed to disk (`sync FILE`, else `sync`), its size and
+# digest checked, and renamed over F. On any failure F is left as it was, with no temporary.
+#
+# Paths in messages are written as the user knows them (~/...); `set -- $(...)` splits words
+# on purpose. Redirections are only ever on regular commands or in `{ }` groups with their
+# status checked: a failed redirection of a special built-in (`:`) would end the program.
+# shellcheck disable=SC2088,SC2046,SC2086,SC2015
+umask 077
+a="$HOME/.aws"
+d="$a/sso/cache"
+tmp='' lock_dir='' held_t='' held_c='' released=''
+release() {
+  [ -z "$released" ] && [ -n "$N" ] && { echo >"$d/.ssso-done-$N"; } 2>/dev/null
+  released=1
+  return 0
+}
+cleanup() {
+  [ -n "$tmp" ] && rm -f "$tmp"
+  [ -n "$lock_dir" ] && rm -rf "$lock_dir"
+  [ -n "$held_t" ] && rm -rf "$held_t"
+  [ -n "$held_c" ] && rm -rf "$held_c"
+  release
+}
+trap cleanup EXIT
+trap 'exit 1' HUP INT TERM PIPE
+start
+if [ -n "$N" ]; then
+  { [ -d "$d" ] || mkdir -p "$d"; } 2>/dev/null && { echo "$$" >"$d/.ssso-run-$N"; } 2>/dev/null
+fi
+[ -n "$HOME" ] && [ -d "$HOME" ] || {
+  rp "error the remote home directory (${HOME:-unset}) does not exist"
+  exit 0
+}
+command -v aws >/dev/null 2>&1 || [ -x "$HOME/.local/bin/aws" ] || rp "aws missing"
+hook() { [ "$TS" = "$1" ] && sleep "$TSS"; return 0; }
+
+# where F: sets p (the path), dir, shown (the path for messages), tn (temporary's prefix).
+where() {
+  case $1 in
+    t) p="$d/$K" dir=$d shown="~/.aws/sso/cache/$K" tn=.ssso-tok ;;
+    c) p="$a/config" dir=$a shown="~/.aws/config" tn=.ssso-cfg ;;
+    *) rp "error unknown file $1"; exit 0 ;;
+  esac
+}
+# kind: why F cannot be used (empty: it is a regular file or missing).
+kind() {
+  why=''
+  if [ -L "$p" ]; then
+    why="$shown is a symlink; ssso does not write through it"
+  elif [ -d "$p" ]; then
+    why="$shown is a directory, not a file"
+  elif [ -p "$p" ]; then
+    why="$shown is a FIFO, not a file"
+  elif [ -e "$p" ] && [ ! -f "$p" ]; then
+    why="$shown is not a regular file"
+  fi
+}
+# digest: the digest of F in dg (`none` when missing).
+digest() {
+  dg=none
+  [ -f "$p" ] || return 0
+  set -- $(cksum <"$p") || return 1
+  dg="$1.$2"
+}
+answer() { rp "$*"; rp over; }
+# snap KEY: the token file as a blob, read once (a file replaced meanwhile by a writer like
+# botocore's gives its old or its new bytes, whole; a token has no NUL bytes).
+snap() {
+  v_=$(cat "$p" && echo x) || return 1
+  blob_var "$1" "${v_%x}"
+}
+
+# mine PATH WHAT: PATH is owned by this user and not writable by others; else refused.
+mine() {
+  w_=$2
+  set -- $(ls -ldn "$1" 2>/dev/null)
+  [ -n "$3" ] || { why="cannot look at $w_"; return 1; }
+  [ "$3" = "$uid" ] || { why="$w_ belongs to another user (uid $3); ssso does not write there"; return 1; }
+  case $1 in
+    d????w* | d???????w*) why="$w_ is writable by other users (mode $1); ssso does not write there (chmod go-w it)"; return 1 ;;
+  esac
+  return 0
+}
+# lock: the lock of F's directory (waits for a live owner, up to about 10 s of one owner;
+# takes over from a dead one). Sets lock_dir.
+lock() {
+  L="$dir/.ssso-lock" i_=0 w_=''
+  until e_=$(mkdir "$L" 2>&1); do
+    case $e_ in *"File exists"*) ;; *) why="cannot write in ${shown%/*}: ${e_##*: }"; return 1 ;; esac
+    o_=''
+    [ -f "$L/pid" ] && { IFS= read -r o_ <"$L/pid"; } 2>/dev/null
+    [ "$o_" = "$w_" ] || i_=0
+    w_=$o_
+    if { [ -n "$o_" ] && ! kill -0 "$o_" 2>/dev/null; } || [ "$i_" -ge 100 ]; then
+      rm -rf "$L" 2>/dev/null || { why="cannot remove the stale lock ${shown%/*}/.ssso-lock"; return 1; }
+      i_=0
+      continue
+    fi
+    sleep 0.1 2>/dev/null || { sleep 1; i_=$((i_ + 9)); }
+    i_=$((i_ + 1))
+  done
+  lock_dir=$L
+  { echo "$$" >"$L/pid"; } 2>/dev/null
+  return 0
+}
+# held: whether this program holds F's lock (taken by `lock F`, kept to the end).
+held() {
+  case $1 in t) [ -n "$held_t" ] ;; *) [ -n "$held_c" ] ;; esac
+}
+# prepare F: F's directory made if missing and checked.
+prepare() {
+  why='' res=failed
+  if [ ! -d "$dir" ]; then
+    e_=$(mkdir -p "$dir" 2>&1) || { why="cannot create ${shown%/*}: ${e_##*: }"; return 1; }
+  fi
+  uid=$(id -u)
+  [ -L "$dir" ] && { res=refused why="${shown%/*} is a symlink; ssso does not write through it"; return 1; }
+  mine "$dir" "${shown%/*}" || { res=refused; return 1; }
+  return 0
+}
+unlock() { [ -n "$lock_dir" ] && rm -rf "$lock_dir"; lock_dir=''; }
+# sweep DIR: removes the temporaries and the lock of runs that were killed (their pid is gone).
+# Shell built-ins only, unless there is something to remove.
+sweep() {
+  for f_ in "$1"/.ssso-tok.* "$1"/.ssso-cfg.* "$1"/.ssso-config.*; do
+    [ -f "$f_" ] || continue
+    o_=${f_##*/.ssso-???.} o_=${o_##*/.ssso-config.} o_=${o_%%.*}
+    case $o_ in '' | *[!0-9]*) continue ;; esac
+    [ "$o_" != "$$" ] && kill -0 "$o_" 2>/dev/null && continue
+    rm -f "$f_"
+  done
+  if [ -d "$1/.ssso-lock" ] && [ -f "$1/.ssso-lock/pid" ]; then
+    o_=''
+    { IFS= read -r o_ <"$1/.ssso-lock/pid"; } 2>/dev/null
+    case $o_ in '' | *[!0-9]* | "$$") ;; *) kill -0 "$o_" 2>/dev/null || rm -rf "$1/.ssso-lock" ;; esac
+  fi
+  return 0
+}
+# install F SIZE DIGEST OLD: the checks, then the bytes (from `fill`) into place.
+install() {
+  prepare "$1" || return 1
+  if ! held "$1"; then
+    lock || return 1
+    sweep "$dir"
+  fi
+  kind
+  [ -n "$why" ] && { res=refused; return 1; }
+  if [ -e "$p" ]; then mine "$p" "$shown" || { res=refused; return 1; }; fi
+  digest || { why="cannot read $shown"; return 1; }
+  [ "$dg" = "$4" ] || { res=changed; return 1; }
+  tmp="$dir/$tn.$$"
+  rm -f "$tmp"
+  fill "$tmp" || { why="could not write $shown: $(werr)"; return 1; }
+  set -- "$@" $(cksum <"$tmp")
+  [ "$5.$6" = "$3" ] && [ "$6" = "$2" ] || { why="could not write $shown: $(werr)"; return 1; }
+  { sync "$tmp" || sync; } 2>/dev/null
+  case $1 in t) hook token ;; *) hook config ;; esac
+  e_=$(mv -f "$tmp" "$p" 2>&1) || { why="cannot replace $shown: ${e_##*: }"; return 1; }
+  tmp=''
+  res=written
+  return 0
+}
+# werr: the reason a write came out short, from the error it printed.
+werr() {
+  case $ferr in
+    *"No space"*) echo "no space left on the device (disk full)" ;;
+    *"Read-only"*) echo "Read-only file system" ;;
+    *"ermission"*) echo "Permission denied" ;;
+    *"quota"*) echo "disk quota exceeded" ;;
+    ?*) echo "${ferr##*: }" ;;
+    *) echo "the file came out short (disk full?)" ;;
+  esac
+}
+sweep "$d"
+sweep "$a"
+hook read
+while IFS=' ' read -r cmd f x y z; do
+  case $cmd in
+    look)
+      where "$f"
+      kind
+      if [ -n "$why" ]; then answer "$f refused $why"; continue; fi
+      digest || { answer "$f refused cannot read $shown"; continue; }
+      if [ "$dg" = "$x" ]; then
+        answer "$f same"
+      elif [ "$dg" = none ]; then
+        answer "$f none"
+      else
+        rp "$f differs $dg ${dg#*.}"
+        [ "$f" = t ] && { snap t || rp "t refused cannot read $shown"; }
+        rp over
+      fi
+      ;;
+    lock)
+      where "$f"
+      if held "$f"; then answer "$f locked"; continue; fi
+      if prepare "$f" && lock; then
+        case $f in t) held_t=$lock_dir ;; *) held_c=$lock_dir ;; esac
+        lock_dir=''
+        sweep "$dir"
+        answer "$f locked"
+      else
+        answer "$f $res $why"
+      fi
+      ;;
+    get)
+      where "$f"
+      kind
+      if [ -n "$why" ]; then answer "$f refused $why"; continue; fi
+      if [ -f "$p" ]; then
+        if [ "$f" = t ]; then snap t; else blob_file c "$p"; fi || rp "$f refused cannot read $shown"
+        rp over
+      else
+        answer "$f none"
+      fi
+      ;;
+    put)
+      where "$f"
+      if [ "$f" = t ]; then
+        IFS= read -r line || { rp "error incomplete input (connection cut?)"; exit 0; }
+        fill() { ferr=$({ printf %b "$line" >"$1"; } 2>&1); }
+      else
+        fill() { ferr=$({ cat >"$1"; } 2>&1); }
+      fi
+
+      if install "$f" "$x" "$y" "$z"; then
+        answer "$f written"
+      elif [ "$res" = changed ]; then
+        rp "$f changed $dg"
+        [ "$f" = t ] && [ -f "$p" ] && { snap t || :; }
+        rp over
+      else
+        [ -n "$tmp" ] && rm -f "$tmp"
+        tmp=''
+        answer "$f $res $why"
+      fi
+      unlock
+      # A lock taken by `lock F` ends with F's put.
+      case $f in
+        t) [ -n "$held_t" ] && rm -rf "$held_t"; held_t='' ;;
+        *) [ -n "$held_c" ] && rm -rf "$held_c"; held_c='' ;;
+      esac
+      # What a `put c` did not read (it stopped early, or its write failed) is not commands.
+      [ "$f" = c ] && cat >/dev/null
+      ;;
+    end) break ;;
+    '') ;;
+    *) rp "error unknown command $cmd"; exit 0 ;;
+  esac
+done
+release
+rp "done"
