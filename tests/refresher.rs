@@ -99,8 +99,9 @@ fn ssso_refreshes_before_the_host_s_botocore_would() {
 }
 
 /// Point 3, at connect: the host's botocore refreshed first and spent the refresh token the
-/// laptop holds. ssso's own refresh is refused; before any login it pulls the host's token
-/// and adopts it: no browser login.
+/// laptop holds. The local token is stale, so before its own refresh (which would present the
+/// spent refresh token) and before any login, ssso reads the host's token and adopts it: no
+/// reuse, no browser login.
 #[test]
 fn a_host_that_refreshed_first_is_adopted_instead_of_a_login() {
     let u = user("ssso-zsh");
@@ -138,6 +139,13 @@ fn a_host_that_refreshed_first_is_adopted_instead_of_a_login() {
             .starts_with(&format!("{family}~"))
     );
     assert_eq!(portal().refreshes_by(&family, "host").len(), 1);
+    // The laptop's refresh token was spent by the host: it is never presented again.
+    assert_eq!(
+        portal().reuses(&family),
+        Vec::<String>::new(),
+        "{}",
+        ran.stderr
+    );
 }
 
 /// Point 3, while a session is held: the host's botocore refreshes (its clock a little ahead
@@ -188,4 +196,61 @@ fn the_login_s_output_never_reaches_stdout() {
         .stderr_contains("Successfully logged into Start URL")
         .run();
     assert_eq!(local.login_calls(), ["sso login --profile p"]);
+}
+
+/// Point 3 through a ProxyCommand (scp, rsync, git, editors): `ssso proxy` reads the host's
+/// newer token before it would log in, over a connection of its own whose output never reaches
+/// the SSH stream; the client's command then runs with the adopted token.
+#[test]
+fn a_proxycommand_adopts_the_host_s_token_instead_of_a_login() {
+    let u = user("ssso-tcsh");
+    let srv = server();
+    let local = Local::new(&sso_config("p", "s"));
+    let tok = unique_token("proxyhost");
+    register_token(&tok);
+    local.write_token(&cache_key("s"), &tok, 600);
+    local.backdate_token(&cache_key("s"), 3600);
+    u.install(&sso_config("p", "s"), &cache_key("s"), &tok, 600);
+    let family = format!("fake-refresh-{tok}");
+    portal().register_refresh(&family, 3600);
+    assert_caller_identity(&remote_caller_identity(u.name(), "p"));
+    let by_host = portal().refreshes_by(&family, "host");
+    assert_eq!(by_host.len(), 1, "the host's botocore did not refresh");
+
+    let cfg = local.scratch().join("proxy_config");
+    std::fs::write(
+        &cfg,
+        format!(
+            "Host proxied\n    HostName 127.0.0.1\n    Port {port}\n    User {name}\n    \
+             SetEnv AWS_PROFILE=p\n    ProxyCommand {ssso} proxy -F {cfg} --user %r --alias %n %h %p\n\
+             Host *\n    IdentityFile {key}\n    IdentitiesOnly yes\n    UserKnownHostsFile {kh}\n    \
+             GlobalKnownHostsFile /dev/null\n    StrictHostKeyChecking yes\n    BatchMode yes\n    \
+             LogLevel ERROR\n    IdentityAgent none\n    UpdateHostKeys no\n    CheckHostIP no\n",
+            port = srv.port,
+            name = u.name(),
+            ssso = ssso_bin().display(),
+            cfg = cfg.display(),
+            key = srv.client_key().display(),
+            kh = srv.known_hosts().display(),
+        ),
+    )
+    .unwrap();
+    let out = run(
+        local
+            .command("ssh")
+            .env("AWS_ENDPOINT_URL_SSO_OIDC", portal().sso_url())
+            .args(["-F", cfg.to_str().unwrap(), "proxied", "echo connected"]),
+        Duration::from_secs(60),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_success(&out, "ssh through ssso proxy");
+    assert_eq!(out.stdout, b"connected\n", "{err}");
+    assert_eq!(
+        local.login_calls(),
+        Vec::<String>::new(),
+        "a browser login for nothing\n{err}"
+    );
+    let kept = local.read_token(&cache_key("s")).unwrap();
+    assert_eq!(kept["accessToken"], by_host[0].as_str(), "{err}");
+    assert_eq!(portal().reuses(&family), Vec::<String>::new());
 }

@@ -183,11 +183,29 @@ fn login_if_needed(
     let force = mode == Mode::Force;
     let schedule = Schedule::new(fresh.refresh_before);
     let mut state = token::read(cache_file);
+    // The host's token is read at most once, and only when it may be needed.
+    let mut reconcile = Some(reconcile);
+    let mut adopt_hosts = |state: &mut anyhow::Result<Option<Token>>| -> Option<Token> {
+        let local = state.as_ref().ok().and_then(Option::as_ref);
+        let bytes = reconcile.take()?(local)?;
+        match token::adopt(cache_file, &bytes) {
+            Ok(true) => crate::ui::debug("adopted the host's newer token"),
+            Ok(false) => crate::ui::debug("the host's token is not newer than this one"),
+            Err(e) => crate::ui::debug(format_args!("the host's token: {e:#}")),
+        }
+        *state = token::read(cache_file);
+        match state {
+            Ok(Some(t)) if token::is_fresh(t, crate::time::now(), min_valid_secs) => {
+                Some(t.clone())
+            }
+            _ => None,
+        }
+    };
     if !force && let Ok(Some(t)) = &state {
         let now = crate::time::now();
         let usable = token::is_fresh(t, now, min_valid_secs);
-        let due = mode == Mode::RefreshFirst
-            && crate::aws::oidc::can_refresh(sso, t)
+        let refreshable = mode == Mode::RefreshFirst && crate::aws::oidc::can_refresh(sso, t);
+        let due = refreshable
             && schedule.due(
                 t.expires_at,
                 token::written_at(cache_file).unwrap_or(0),
@@ -201,40 +219,43 @@ fn login_if_needed(
             ));
             return Ok(t.clone());
         }
-        if mode == Mode::RefreshFirst && crate::aws::oidc::can_refresh(sso, t) {
-            match crate::aws::oidc::refresh_file(cache_file, sso, t) {
-                Ok(r) if token::is_fresh(&r, crate::time::now(), min_valid_secs) => {
-                    crate::ui::debug(format_args!(
-                        "the SSO token for profile `{}` is fresh without a login",
-                        sso.profile
-                    ));
-                    return Ok(r);
-                }
-                Ok(_) => crate::ui::debug("the refreshed token is still not fresh enough"),
-                Err(e) => crate::ui::debug(format_args!("could not refresh the token: {e:#}")),
+        if refreshable && !usable {
+            // Stale: a host holding a copy of this chain may have refreshed in its own window
+            // (botocore's starts with 15 minutes left) and spent the refresh token this file
+            // holds. Its token first, so that a spent refresh token is never presented again.
+            if let Some(t) = adopt_hosts(&mut state) {
+                return Ok(t);
             }
-            if usable {
-                // Due, not yet needed: the refresh is tried again later.
-                return Ok(t.clone());
-            }
-            state = token::read(cache_file);
         }
     }
-    if !force && mode == Mode::RefreshFirst {
-        let local = state.as_ref().ok().and_then(Option::as_ref);
-        if let Some(bytes) = reconcile(local) {
-            match token::adopt(cache_file, &bytes) {
-                Ok(true) => crate::ui::debug("adopted the host's newer token"),
-                Ok(false) => crate::ui::debug("the host's token is not newer than this one"),
-                Err(e) => crate::ui::debug(format_args!("the host's token: {e:#}")),
+    if !force
+        && mode == Mode::RefreshFirst
+        && let Ok(Some(t)) = &state
+        && crate::aws::oidc::can_refresh(sso, t)
+    {
+        let usable = token::is_fresh(t, crate::time::now(), min_valid_secs);
+        match crate::aws::oidc::refresh_file(cache_file, sso, t) {
+            Ok(r) if token::is_fresh(&r, crate::time::now(), min_valid_secs) => {
+                crate::ui::debug(format_args!(
+                    "the SSO token for profile `{}` is fresh without a login",
+                    sso.profile
+                ));
+                return Ok(r);
             }
-            state = token::read(cache_file);
-            if let Ok(Some(t)) = &state
-                && token::is_fresh(t, crate::time::now(), min_valid_secs)
-            {
-                return Ok(t.clone());
-            }
+            Ok(_) => crate::ui::debug("the refreshed token is still not fresh enough"),
+            Err(e) => crate::ui::debug(format_args!("could not refresh the token: {e:#}")),
         }
+        if usable {
+            // Due, not yet needed: the refresh is tried again later.
+            return Ok(t.clone());
+        }
+        state = token::read(cache_file);
+    }
+    if !force
+        && mode == Mode::RefreshFirst
+        && let Some(t) = adopt_hosts(&mut state)
+    {
+        return Ok(t);
     }
     let why = if force {
         format!("--force: logging in again for profile `{}`", sso.profile)

@@ -77,7 +77,7 @@ pub fn run(args: &Settings) -> Result<u8> {
         ));
         return serve(connect_tcp(&args.host, args.port)?, false);
     }
-    let (sso, tok) = session::fresh_token(&args.session, &cfg, true, None).map_err(|e| {
+    let (sso, tok) = session::fresh_token(&args.session, &cfg, true, Some(&target.ssh)).map_err(|e| {
         if source == Source::HostOnly {
             e.context(format!(
                 "ssso proxy only knows the address {} (its parent is not ssh and it was given no --alias): write the host's alias and profile into the ProxyCommand, as `ssso setup --write ALIAS` does: ProxyCommand ssso proxy --alias ALIAS --profile NAME --user %r %h %p",

@@ -70,8 +70,15 @@ pub fn pull_host_token(host: &SshArgs, sso: &SsoProfile, _local: &Token) -> Opti
     let dir = crate::ssh::master::PrivateDir::new().ok()?;
     let ctl = dir.socket();
     ui::debug("reading the host's token before any login");
+    // Its stdout is our stderr: in ProxyCommand mode our stdout is the SSH stream, and a
+    // master in the background must never hold the remote command's stdout open.
+    let stdout = {
+        use std::os::fd::AsFd as _;
+        std::io::stderr().as_fd().try_clone_to_owned().ok()?
+    };
     let started = crate::ssh::master::sync_master_command(&target, &ctl, "5", &[])
         .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::from(stdout))
         .status();
     if !started.is_ok_and(|s| s.success()) {
         ui::debug("could not connect to read the host's token");
