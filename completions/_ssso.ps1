@@ -80,8 +80,7 @@ Register-ArgumentCompleter -Native -CommandName 'ssso' -ScriptBlock {
         }
         'ssso;doctor' {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use [default: SSSO_PROFILE, the host''s SetEnv AWS_PROFILE, AWS_PROFILE]')
-            [CompletionResult]::new('--min-valid', '--min-valid', [CompletionResultType]::ParameterName, 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)')
-            [CompletionResult]::new('--refresh-before', '--refresh-before', [CompletionResultType]::ParameterName, 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m')
+            [CompletionResult]::new('--min-valid', '--min-valid', [CompletionResultType]::ParameterName, 'Warn when the host''s token has less than this left (e.g. 15m, 1h, 90s)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output (stable; see the man page)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')

@@ -145,7 +145,7 @@ _ssso() {
             return 0
             ;;
         ssso__subcmd__doctor)
-            opts="-h --profile --min-valid --refresh-before --json --help"
+            opts="-h --profile --min-valid --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -156,10 +156,6 @@ _ssso() {
                     return 0
                     ;;
                 --min-valid)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --refresh-before)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -72,8 +72,7 @@ set edit:completion:arg-completer[ssso] = {|@words|
         }
         &'ssso;doctor'= {
             cand --profile 'AWS profile to use [default: SSSO_PROFILE, the host''s SetEnv AWS_PROFILE, AWS_PROFILE]'
-            cand --min-valid 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)'
-            cand --refresh-before 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m'
+            cand --min-valid 'Warn when the host''s token has less than this left (e.g. 15m, 1h, 90s)'
             cand --json 'Machine-readable output (stable; see the man page)'
             cand -h 'Print help'
             cand --help 'Print help'

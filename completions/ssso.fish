@@ -61,8 +61,7 @@ complete -c ssso -n "__fish_ssso_using_subcommand login" -s q -l quiet -d 'Print
 complete -c ssso -n "__fish_ssso_using_subcommand login" -s v -l verbose -d 'Explain each step'
 complete -c ssso -n "__fish_ssso_using_subcommand login" -s h -l help -d 'Print help'
 complete -c ssso -n "__fish_ssso_using_subcommand doctor" -l profile -d 'AWS profile to use [default: SSSO_PROFILE, the host\'s SetEnv AWS_PROFILE, AWS_PROFILE]' -r
-complete -c ssso -n "__fish_ssso_using_subcommand doctor" -l min-valid -d 'Log in again when the token has less than this left (e.g. 15m, 1h, 90s)' -r
-complete -c ssso -n "__fish_ssso_using_subcommand doctor" -l refresh-before -d 'Refresh a refreshable token that has less than this left, and push it, before the AWS CLI on a host would (it refreshes with 15m left); at least 16m' -r
+complete -c ssso -n "__fish_ssso_using_subcommand doctor" -l min-valid -d 'Warn when the host\'s token has less than this left (e.g. 15m, 1h, 90s)' -r
 complete -c ssso -n "__fish_ssso_using_subcommand doctor" -l json -d 'Machine-readable output (stable; see the man page)'
 complete -c ssso -n "__fish_ssso_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c ssso -n "__fish_ssso_using_subcommand setup" -l profile -d 'AWS profile for `SetEnv AWS_PROFILE` [default: SSSO_PROFILE, the host\'s SetEnv AWS_PROFILE, AWS_PROFILE]' -r

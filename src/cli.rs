@@ -212,8 +212,13 @@ Examples:
 /// are split like the connect path's; clap sees only the long options.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    #[command(flatten)]
-    pub profile: ProfileOpts,
+    /// AWS profile to use [default: SSSO_PROFILE, the host's SetEnv AWS_PROFILE, AWS_PROFILE]
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Warn when the host's token has less than this left (e.g. 15m, 1h, 90s)
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = duration)]
+    pub min_valid: Duration,
 
     /// Machine-readable output (stable; see the man page)
     #[arg(long)]
@@ -490,6 +495,7 @@ fn subcommand(args: &[OsString], subcommands: &[String]) -> anyhow::Result<Parse
             Command::Status(a) => normal(Run::Status(status::Settings {
                 profile: a.profile.profile,
                 min_valid: a.profile.min_valid,
+                refresh_before: a.profile.refresh_before,
                 json: a.json,
                 all: a.all,
             })),
@@ -551,8 +557,8 @@ fn with_ssh_args(args: &[OsString]) -> anyhow::Result<Parsed> {
     let run = match cli.command {
         Some(Command::Doctor(a)) => Run::Doctor(
             doctor::Settings {
-                profile: a.profile.profile,
-                min_valid: a.profile.min_valid,
+                profile: a.profile,
+                min_valid: a.min_valid,
                 json: a.json,
             },
             ssh,

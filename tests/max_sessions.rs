@@ -116,3 +116,45 @@ fn max_sessions_1_falls_back_to_a_second_connection() {
     // Not a speed figure (bench/sync.sh has those): the 20 s wait of old is gone.
     assert!(took < Duration::from_secs(10), "took {took:?}");
 }
+
+/// While the session holds the only slot, a new local token (`aws sso login` on the laptop, or
+/// ssso's own refresh) is still pushed within seconds, over a second connection of its own.
+#[test]
+fn max_sessions_1_a_held_session_still_gets_new_tokens() {
+    let u = user("ssso-sh");
+    let srv = OneSessionServer::start();
+    let local = Local::new(&sso_config(PROFILE, SESSION));
+    let first = unique_token("maxheld1");
+    local.write_token(&cache_key(SESSION), &first, 3600);
+    local.register_token(&first);
+    let path = format!(".aws/sso/cache/{}.json", cache_key(SESSION));
+    let mut cmd = local.ssso();
+    cmd.arg("-F").arg(&srv.ssh_config).args([
+        "--profile",
+        PROFILE,
+        &format!("{}@{HOST_ALIAS}", u.name()),
+        &format!("cat {path}; echo; sleep 12; cat {path}"),
+    ]);
+    let session = std::thread::spawn(move || run(&mut cmd, CMD_TIMEOUT));
+    // The session is running with the first token; then the laptop gets a new one.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !u
+        .read(&token_rel_path(&cache_key(SESSION)))
+        .is_some_and(|b| String::from_utf8_lossy(&b).contains(&first))
+    {
+        assert!(Instant::now() < deadline, "the first token never arrived");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let second = unique_token("maxheld2");
+    local.register_token(&second);
+    local.write_token(&cache_key(SESSION), &second, 7200);
+    let out = session.join().unwrap();
+    assert_success(&out, "MaxSessions 1, held session");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let (before, after) = stdout.split_once('\n').unwrap();
+    assert!(before.contains(&first), "{stdout}\n{err}");
+    assert!(after.contains(&second), "not pushed:\n{stdout}\n{err}");
+    assert!(!err.contains("could not push"), "{err}");
+}

@@ -281,7 +281,7 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
                 ui::debug(format_args!(
                     "{e:#}; the server allows one session per connection (MaxSessions 1?): syncing over a second connection"
                 ));
-                let cmd = master::program_command(&ssh, SECOND_CONNECTION);
+                let cmd = master::program_command(&ssh, master::SECOND_CONNECTION);
                 result = sync::run_command(cmd, &plan, SYNC_TIMEOUT).await;
             }
             if joined
@@ -314,6 +314,7 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
         let keep = keep::keep_fresh(
             keep::Session {
                 ctl: &ctl,
+                ssh: &ssh,
                 sso: &sso,
                 sync: &opts.sync,
                 schedule: crate::aws::schedule::Schedule::new(opts.freshness.refresh_before),
@@ -354,17 +355,6 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
         _ => 255,
     })
 }
-
-/// The options of the sync's own connection when the server refuses it a channel on the
-/// session's: no prompt (the user answered those once already), no connection sharing.
-const SECOND_CONNECTION: &[&str] = &[
-    "-o",
-    "BatchMode=yes",
-    "-o",
-    "ControlMaster=no",
-    "-o",
-    "ControlPath=none",
-];
 
 /// Bound on the alive check of the user's own master.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);

@@ -545,33 +545,24 @@ fn token_check(f: &Facts, local: &SsoProfile, now: i64, min_valid: u64, rerun: &
             rerun,
         );
     }
-    match Some(Ok::<i64, ()>(tok.expires_at)) {
-        Some(Ok(exp)) => {
-            let when = crate::time::relative_expiry(exp, now);
-            if exp <= now {
-                bad(
-                    "token",
-                    Status::Fail,
-                    format!("the host's token {when}"),
-                    rerun,
-                )
-            } else if exp - now <= i64::try_from(min_valid).unwrap_or(i64::MAX) {
-                bad(
-                    "token",
-                    Status::Warn,
-                    format!("the host's token {when}"),
-                    rerun,
-                )
-            } else {
-                ok("token", format!("the host's token {when}"))
-            }
-        }
-        _ => bad(
+    let exp = tok.expires_at;
+    let when = crate::time::relative_expiry(exp, now);
+    if exp <= now {
+        bad(
             "token",
             Status::Fail,
-            "the host's token has no readable expiresAt",
+            format!("the host's token {when}"),
             rerun,
-        ),
+        )
+    } else if exp - now <= i64::try_from(min_valid).unwrap_or(i64::MAX) {
+        bad(
+            "token",
+            Status::Warn,
+            format!("the host's token {when}"),
+            rerun,
+        )
+    } else {
+        ok("token", format!("the host's token {when}"))
     }
 }
 

@@ -205,7 +205,8 @@ pub fn run(
                         Action::Adopt(bytes) => adopt_remote_token(&bytes, sso),
                         Action::Push => {
                             let Some((tok, _)) = &local else { break };
-                            let r = keep::push(&c.ctl, sso, opts, tok, &c.name, PUSH_TIMEOUT).await;
+                            let r = keep::push(&c.ctl, None, sso, opts, tok, &c.name, PUSH_TIMEOUT)
+                                .await;
                             if r == Pushed::Failed {
                                 c.host.pushed(&keeper, r);
                                 break;

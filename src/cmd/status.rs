@@ -26,7 +26,9 @@
 //! | `token.expires_in_seconds` | int or null | seconds until then; negative once expired |
 //! | `token.fresh` | bool | more than `min_valid_seconds` left (false without a token) |
 //! | `token.refreshable` | bool | the AWS CLI/SDKs can refresh it without a browser: refreshToken, clientId, clientSecret present and client registration unexpired (false without a token) |
+//! | `token.refresh_in_seconds` | int or null | seconds until ssso refreshes it without a browser (less than `refresh_before_seconds` left); 0 when due now; null when it is not refreshable |
 //! | `min_valid_seconds` | int | the `--min-valid` threshold used for `fresh` |
+//! | `refresh_before_seconds` | int | the `--refresh-before` threshold used for `refresh_in_seconds` |
 //! | `forward.possible` | bool | `--forward` can serve this profile (it names an account and a role) |
 //! | `forward.why_not` | string or null | why not, when it cannot |
 //! | `forward.sessions[]` | array | the `ssso --forward` sessions running here for this profile: `{"host", "pid", "started"}` (`started` as `YYYY-MM-DDTHH:MM:SSZ`) |
@@ -60,6 +62,8 @@ pub struct Settings {
     pub profile: Option<String>,
     /// A token with this much or less left is not fresh.
     pub min_valid: std::time::Duration,
+    /// A refreshable token with this much or less left is refreshed by ssso.
+    pub refresh_before: std::time::Duration,
     pub json: bool,
     /// Every SSO session instead of one profile.
     pub all: bool,
@@ -89,6 +93,7 @@ pub fn run(args: &Settings) -> anyhow::Result<u8> {
         token: tok.as_ref(),
         now: crate::time::now(),
         min_valid,
+        refresh_before: i64::try_from(args.refresh_before.as_secs()).unwrap_or(i64::MAX),
         forwards: crate::session::forward::live(Some(&sso.profile)),
     };
     let out = if args.json {
@@ -299,6 +304,8 @@ struct Report<'a> {
     token: Option<&'a Token>,
     now: i64,
     min_valid: u64,
+    /// `--refresh-before`, in seconds.
+    refresh_before: i64,
     /// The `--forward` sessions running for the profile.
     forwards: Vec<crate::session::forward::Live>,
 }
@@ -332,7 +339,17 @@ impl Report<'_> {
             .is_some_and(|t| token::is_fresh(t, self.now, self.min_valid))
     }
 
+    /// Seconds until ssso refreshes the token (0: due now), when it is refreshable.
+    fn refresh_in(&self) -> Option<i64> {
+        let t = self
+            .token
+            .filter(|t| crate::aws::oidc::can_refresh(self.sso, t))?;
+        Some((t.expires_at - self.now - self.refresh_before).max(0))
+    }
+
     fn json(&self) -> serde_json::Value {
+        let mut token = token_json(self.token, self.now, self.min_valid);
+        token["refresh_in_seconds"] = self.refresh_in().into();
         serde_json::json!({
             "profile": self.sso.profile,
             "profile_source": self.source.as_str(),
@@ -340,8 +357,9 @@ impl Report<'_> {
             "start_url": self.sso.start_url,
             "region": self.sso.region,
             "cache_file": self.cache_file.to_string_lossy(),
-            "token": token_json(self.token, self.now, self.min_valid),
+            "token": token,
             "min_valid_seconds": self.min_valid,
+            "refresh_before_seconds": self.refresh_before,
             "forward": self.forward_json(),
         })
     }
@@ -397,12 +415,18 @@ impl Report<'_> {
                 )
             },
         ));
+        let before = crate::time::human_duration(self.refresh_before);
         lines.push((
             "refreshable",
-            if self.token.is_some_and(|t| t.refreshable) {
-                "yes".into()
-            } else {
-                "no".into()
+            match self.refresh_in() {
+                None => "no".into(),
+                Some(0) => format!(
+                    "yes (less than --refresh-before {before} left: ssso refreshes it at the next connect, without a browser)"
+                ),
+                Some(secs) => format!(
+                    "yes (ssso refreshes it without a browser in {}, with --refresh-before {before} left)",
+                    crate::time::human_duration(secs)
+                ),
             },
         ));
         lines.push((
@@ -455,6 +479,7 @@ mod tests {
             token: tok,
             now,
             min_valid: 900,
+            refresh_before: 1200,
             forwards: Vec::new(),
         }
     }
@@ -481,7 +506,12 @@ mod tests {
             text.contains("fresh:        yes (more than --min-valid 15m left)\n"),
             "{text}"
         );
-        assert!(text.contains("refreshable:  yes\n"), "{text}");
+        assert!(
+            text.contains(
+                "refreshable:  yes (ssso refreshes it without a browser in 2h52m, with --refresh-before 20m left)\n"
+            ),
+            "{text}"
+        );
         assert!(!text.contains("SECRET"));
         assert_eq!(
             r.json(),
@@ -490,8 +520,10 @@ mod tests {
                 "start_url": "https://corp/start", "region": "eu-west-1",
                 "cache_file": "/h/.aws/sso/cache/x.json",
                 "token": {"present": true, "expires_at": "2026-11-26T09:17:16Z",
-                          "expires_in_seconds": 11520, "fresh": true, "refreshable": true},
+                          "expires_in_seconds": 11520, "fresh": true, "refreshable": true,
+                          "refresh_in_seconds": 10320},
                 "min_valid_seconds": 900,
+                "refresh_before_seconds": 1200,
                 "forward": {"possible": true, "why_not": null, "sessions": []}
             })
         );
@@ -547,7 +579,8 @@ mod tests {
         assert_eq!(
             j["token"],
             serde_json::json!({"present": false, "expires_at": null,
-                "expires_in_seconds": null, "fresh": false, "refreshable": false})
+                "expires_in_seconds": null, "fresh": false, "refreshable": false,
+                "refresh_in_seconds": null})
         );
         assert!(r.text().contains("token:        none\n"));
     }

@@ -16,6 +16,8 @@ use crate::aws::schedule::{self, Schedule};
 use crate::aws::token::{self, Token};
 use crate::session::keeper::{self, Action, Host, Keeper, Pushed};
 use crate::session::{SYNC_TIMEOUT, adopt_remote_token};
+use crate::ssh::args::SshArgs;
+use crate::ssh::{master, runner};
 use crate::sync;
 use crate::ui;
 
@@ -25,6 +27,9 @@ pub const POLL: Duration = schedule::POLL;
 /// What [`keep_fresh`] works on: the session's master and what to push over it.
 pub struct Session<'a> {
     pub ctl: &'a Path,
+    /// The user's ssh options and destination: a connection of its own for a push when the
+    /// server refuses a second channel beside the session (`MaxSessions 1`).
+    pub ssh: &'a SshArgs,
     pub sso: &'a SsoProfile,
     pub sync: &'a sync::Options,
     pub schedule: Schedule,
@@ -104,13 +109,16 @@ pub async fn keep_fresh(s: Session<'_>, pushed: Token) {
 
 /// Pushes `tok` over the session's master, with no session waiting for it.
 async fn push_session(s: &Session<'_>, tok: &Token) -> Pushed {
-    push(s.ctl, s.sso, s.sync, tok, s.dest, SYNC_TIMEOUT).await
+    push(s.ctl, Some(s.ssh), s.sso, s.sync, tok, s.dest, SYNC_TIMEOUT).await
 }
 
 /// Pushes `tok` (with `opts`: the config sections, access token only) over the master at `ctl`
-/// to `dest`, which also reads the host's token back; what the host holds afterwards.
+/// to `dest`, which also reads the host's token back; what the host holds afterwards. When the
+/// server refuses the channel (`MaxSessions 1`, the session holds the only one) and `fallback`
+/// gives the user's ssh options, the push goes over a connection of its own.
 pub async fn push(
     ctl: &Path,
+    fallback: Option<&SshArgs>,
     sso: &SsoProfile,
     opts: &sync::Options,
     tok: &Token,
@@ -126,7 +134,18 @@ pub async fn push(
             return Pushed::Failed;
         }
     };
-    match sync::run(ctl, &plan, timeout).await {
+    let mut result = sync::run(ctl, &plan, timeout).await;
+    if let Err(e) = &result
+        && runner::is_no_channel(e)
+        && let Some(ssh) = fallback
+    {
+        ui::debug(format_args!(
+            "{e:#}; pushing over a second connection (MaxSessions 1?)"
+        ));
+        let cmd = master::program_command(ssh, master::SECOND_CONNECTION);
+        result = sync::run_command(cmd, &plan, timeout).await;
+    }
+    match result {
         Ok(r) => {
             ui::debug(format_args!("pushed the token to {dest}: {:?}", r.token));
             match r.token {

@@ -184,6 +184,18 @@ pub fn keep_master_command(ssh: &SshArgs, ctl: &Path, extra: &[&str]) -> Command
     sync_connection(cmd, ssh, extra)
 }
 
+/// The options of a connection of its own for one of ssso's programs when the server refuses
+/// it a channel on the session's (`MaxSessions 1`): no prompt (the user answered those once
+/// already), no connection sharing.
+pub const SECOND_CONNECTION: &[&str] = &[
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ControlMaster=no",
+    "-o",
+    "ControlPath=none",
+];
+
 /// One connection that runs one of ssso's remote programs as its remote command (the caller
 /// appends it): for `ssso sync` (where a master would only add processes), `doctor` and
 /// `setup`.
