@@ -19,11 +19,13 @@
 # Each call starts without the CLI's credential cache; role credentials last no longer than the
 # token, so every call presents the current SSO token. Needs root, tests/support/setup.sh (the
 # test users ssso-bash and ssso-sh, the awscli v1 venv, moto in the tools venv) and faketime.
+# BENCH_USER and BENCH_USER2 choose other users for the two hosts (a long run then does not
+# hold the test users' locks, which would make the test suite wait).
 set -euo pipefail
 lifetime=${LIFETIME:-1020}
 duration=${DURATION:-240}
 interval=${INTERVAL:-5}
-user2="ssso-sh"
+user2=${BENCH_USER2:-ssso-sh}
 support=$(cd "$(dirname "$0")/../tests/support" && pwd)
 
 before_sshd() {
