@@ -662,3 +662,44 @@ fn a_refused_token_says_where_to_log_in() {
     assert_eq!(status.code(), Some(254), "{stderr}");
     assert!(stderr.contains("drop -f"), "{stderr}");
 }
+
+/// A host whose disk is full when forward mode must point the profile at its helper: the
+/// user's `~/.aws/config` stays byte for byte what it was, nothing of ssso's is left behind,
+/// and the message says why the host gets no credentials.
+#[test]
+fn a_full_disk_leaves_the_config_whole() {
+    let u = user(FULL_USER);
+    server();
+    let tiny = TinyAws::mount(1024);
+    // A config of 600 KB: its new version does not fit beside it.
+    let mut cfg = String::new();
+    let mut i = 0;
+    while cfg.len() < 600_000 {
+        cfg.push_str(&format!("[profile p{i}]\nregion = us-east-1\n\n"));
+        i += 1;
+    }
+    u.write(".aws/config", cfg.as_bytes(), 0o600);
+    let (local, _tok) = setup();
+    let out = run(
+        &mut forward_cmd(&local, u.name(), &[], &["echo session-ran"]),
+        CMD_TIMEOUT,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "session-ran\n",
+        "{err}"
+    );
+    assert!(err.contains("~/.aws/config"), "{err}");
+    assert!(
+        u.read(".aws/config").unwrap() == cfg.as_bytes(),
+        "the config changed\n{err}"
+    );
+    let left: Vec<String> = std::fs::read_dir(home(u.name()).join(".aws"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with(".config") || n.contains(".ssso"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    drop(tiny);
+}
