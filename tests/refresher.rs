@@ -254,3 +254,37 @@ fn a_proxycommand_adopts_the_host_s_token_instead_of_a_login() {
     assert_eq!(kept["accessToken"], by_host[0].as_str(), "{err}");
     assert_eq!(portal().reuses(&family), Vec::<String>::new());
 }
+
+/// The quiet read of the host before a refresh never prompts: a user who logs in with a
+/// password is asked once, by the session, and the stale token is refreshed without a browser.
+#[test]
+fn a_password_user_is_asked_once_when_the_token_needs_a_refresh() {
+    let _u = user(PW_USER);
+    let local = Local::new(&sso_config("p", "s"));
+    let tok = unique_token("pwstale");
+    register_token(&tok);
+    local.write_token(&cache_key("s"), &tok, 600);
+    local.backdate_token(&cache_key("s"), 3600);
+    let family = format!("fake-refresh-{tok}");
+    portal().register_refresh(&family, 3600);
+    let screen = with_mock_oidc(local.test())
+        .args(["-o", "PubkeyAuthentication=no"])
+        .args([
+            "-o",
+            "PreferredAuthentications=password,keyboard-interactive",
+        ])
+        .to(PW_USER)
+        .remote([caller_identity_command("p")])
+        .env_remove("SSH_ASKPASS")
+        .typing("(?i)password: ", &format!("{PW_PASSWORD}\\r"))
+        .stdout_contains(ACCOUNT_ID)
+        .run()
+        .stdout;
+    assert_eq!(
+        screen.to_lowercase().matches("password:").count(),
+        1,
+        "{screen}"
+    );
+    assert_eq!(portal().refreshes_by(&family, "ssso").len(), 1, "{screen}");
+    assert_eq!(local.login_calls(), Vec::<String>::new(), "{screen}");
+}

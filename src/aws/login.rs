@@ -2,12 +2,14 @@
 //! `aws sso login` only when it is not. `aws sso login` always opens a new browser login, so
 //! the decision is ssso's, in this order: a fresh token (more than `--min-valid` left) that is
 //! not due for a refresh (see [`crate::aws::schedule`]) is used as it is, without starting any
-//! process; a refreshable token that is due or not fresh is refreshed without a browser
-//! ([`crate::aws::oidc`], the same call botocore makes; a failed refresh of a still fresh token
-//! is only logged with `-v`); else the caller's *reconcile* step runs (connect: the host's
-//! token, which its botocore may have refreshed, adopted when it is newer and valid); only then
-//! does `aws sso login` run, and then the AWS CLI writes the token. Its output goes to stderr
-//! in every mode: stdout belongs to the remote command (or the SSH stream).
+//! process; a token that is not fresh first has the caller's *reconcile* step (connect and
+//! proxy: the host's token, which its botocore may have refreshed, spending the refresh token
+//! this file holds; adopted when it is newer and valid), quietly; a refreshable token that is
+//! due or still not fresh is then refreshed without a browser ([`crate::aws::oidc`], the same
+//! call botocore makes; a failed refresh of a still fresh token is only logged with `-v`); a
+//! reconcile that could not read the host is tried once more, prompts allowed; only then does
+//! `aws sso login` run, and then the AWS CLI writes the token. Its output goes to stderr in
+//! every mode: stdout belongs to the remote command (or the SSH stream).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -57,18 +59,20 @@ pub fn ensure_fresh(
     fresh: &Freshness,
     stdin_is_stream: bool,
 ) -> anyhow::Result<Token> {
-    ensure_fresh_reconciling(sso, fresh, stdin_is_stream, |_| None)
+    ensure_fresh_reconciling(sso, fresh, stdin_is_stream, |_, _| None)
 }
 
-/// [`ensure_fresh`] with a reconcile step before any login: `reconcile(local)` is called when
-/// the local token is neither fresh nor refreshable into a fresh one, and returns the bytes of
-/// another copy of the chain (the host's token); a valid one that is newer than the local
-/// file is adopted ([`token::adopt`]) and, when fresh, used without a login.
+/// [`ensure_fresh`] with a reconcile step: `reconcile(local, may_prompt)` returns the bytes of
+/// another copy of the chain (the host's token), or None when it could not be read; a valid
+/// one that is newer than the local file is adopted ([`token::adopt`]) and, when fresh, used
+/// as it is. It is called for a stale token before its refresh (`may_prompt` false: a
+/// password prompt is not worth a refresh), and, when that read failed and the refresh did
+/// too, once more before a browser login (`may_prompt` true).
 pub fn ensure_fresh_reconciling(
     sso: &SsoProfile,
     fresh: &Freshness,
     stdin_is_stream: bool,
-    reconcile: impl FnOnce(Option<&Token>) -> Option<Vec<u8>>,
+    reconcile: impl FnMut(Option<&Token>, bool) -> Option<Vec<u8>>,
 ) -> anyhow::Result<Token> {
     let cache_file = sso.cache_path()?;
     login_if_needed(
@@ -98,7 +102,7 @@ pub fn login(sso: &SsoProfile, fresh: &Freshness, force: bool) -> anyhow::Result
         fresh,
         false,
         mode,
-        |_| None,
+        |_, _| None,
     )
 }
 
@@ -150,7 +154,7 @@ pub(crate) fn ensure_fresh_with(
         fresh,
         stdin_is_stream,
         Mode::LoginOnly,
-        |_| None,
+        |_, _| None,
     )
 }
 
@@ -175,7 +179,7 @@ fn login_if_needed(
     fresh: &Freshness,
     stdin_is_stream: bool,
     mode: Mode,
-    reconcile: impl FnOnce(Option<&Token>) -> Option<Vec<u8>>,
+    mut reconcile: impl FnMut(Option<&Token>, bool) -> Option<Vec<u8>>,
 ) -> anyhow::Result<Token> {
     let min_valid_secs = fresh.min_valid.as_secs();
     let no_login = !fresh.login;
@@ -183,24 +187,30 @@ fn login_if_needed(
     let force = mode == Mode::Force;
     let schedule = Schedule::new(fresh.refresh_before);
     let mut state = token::read(cache_file);
-    // The host's token is read at most once, and only when it may be needed.
-    let mut reconcile = Some(reconcile);
-    let mut adopt_hosts = |state: &mut anyhow::Result<Option<Token>>| -> Option<Token> {
-        let local = state.as_ref().ok().and_then(Option::as_ref);
-        let bytes = reconcile.take()?(local)?;
-        match token::adopt(cache_file, &bytes) {
-            Ok(true) => crate::ui::debug("adopted the host's newer token"),
-            Ok(false) => crate::ui::debug("the host's token is not newer than this one"),
-            Err(e) => crate::ui::debug(format_args!("the host's token: {e:#}")),
-        }
-        *state = token::read(cache_file);
-        match state {
-            Ok(Some(t)) if token::is_fresh(t, crate::time::now(), min_valid_secs) => {
-                Some(t.clone())
+    // The host's token is read only when it may be needed: quietly before a refresh, and
+    // again (a prompt allowed) before a browser login only when that read failed.
+    let mut read = false;
+    let mut adopt_hosts =
+        |state: &mut anyhow::Result<Option<Token>>, may_prompt: bool| -> Option<Token> {
+            if read {
+                return None;
             }
-            _ => None,
-        }
-    };
+            let local = state.as_ref().ok().and_then(Option::as_ref);
+            let bytes = reconcile(local, may_prompt)?;
+            read = true;
+            match token::adopt(cache_file, &bytes) {
+                Ok(true) => crate::ui::debug("adopted the host's newer token"),
+                Ok(false) => crate::ui::debug("the host's token is not newer than this one"),
+                Err(e) => crate::ui::debug(format_args!("the host's token: {e:#}")),
+            }
+            *state = token::read(cache_file);
+            match state {
+                Ok(Some(t)) if token::is_fresh(t, crate::time::now(), min_valid_secs) => {
+                    Some(t.clone())
+                }
+                _ => None,
+            }
+        };
     if !force && let Ok(Some(t)) = &state {
         let now = crate::time::now();
         let usable = token::is_fresh(t, now, min_valid_secs);
@@ -223,7 +233,7 @@ fn login_if_needed(
             // Stale: a host holding a copy of this chain may have refreshed in its own window
             // (botocore's starts with 15 minutes left) and spent the refresh token this file
             // holds. Its token first, so that a spent refresh token is never presented again.
-            if let Some(t) = adopt_hosts(&mut state) {
+            if let Some(t) = adopt_hosts(&mut state, false) {
                 return Ok(t);
             }
         }
@@ -253,7 +263,7 @@ fn login_if_needed(
     }
     if !force
         && mode == Mode::RefreshFirst
-        && let Some(t) = adopt_hosts(&mut state)
+        && let Some(t) = adopt_hosts(&mut state, true)
     {
         return Ok(t);
     }

@@ -49,19 +49,30 @@ pub fn fresh_token(
     host: Option<&SshArgs>,
 ) -> Result<(SsoProfile, Token)> {
     let sso = host_profile(settings.profile.as_deref(), cfg)?;
-    let tok =
-        login::ensure_fresh_reconciling(&sso, &settings.freshness, stdin_is_stream, |local| {
+    let tok = login::ensure_fresh_reconciling(
+        &sso,
+        &settings.freshness,
+        stdin_is_stream,
+        |local, may_prompt| {
             let (host, local) = (host?, local?);
-            pull_host_token(host, &sso, local)
-        })?;
+            pull_host_token(host, &sso, local, may_prompt)
+        },
+    )?;
     Ok((sso, tok))
 }
 
 /// The host's token for `sso`, read (nothing written) over a short-lived connection of its own
 /// (`host`: the user's ssh options and destination; a background master that ends after the
-/// read), or None (with the reason on `-v`). Only when the local token is stale and could not
-/// be refreshed: the cost of one more connection against a browser login.
-pub fn pull_host_token(host: &SshArgs, sso: &SsoProfile, _local: &Token) -> Option<Vec<u8>> {
+/// read), or None (with the reason on `-v`). Only when the local token is stale: the cost of
+/// one more connection against presenting a refresh token the host may have spent, or against
+/// a browser login. Without `may_prompt` ssh never asks (BatchMode): a password is not worth a
+/// refresh.
+pub fn pull_host_token(
+    host: &SshArgs,
+    sso: &SsoProfile,
+    _local: &Token,
+    may_prompt: bool,
+) -> Option<Vec<u8>> {
     let target = SshArgs {
         options: host.options.clone(),
         destination: host.destination.clone(),
@@ -76,10 +87,19 @@ pub fn pull_host_token(host: &SshArgs, sso: &SsoProfile, _local: &Token) -> Opti
         use std::os::fd::AsFd as _;
         std::io::stderr().as_fd().try_clone_to_owned().ok()?
     };
-    let started = crate::ssh::master::sync_master_command(&target, &ctl, "5", &[])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::from(stdout))
-        .status();
+    let quiet: &[&str] = if may_prompt {
+        &[]
+    } else {
+        &["-o", "BatchMode=yes"]
+    };
+    let mut cmd = crate::ssh::master::sync_master_command(&target, &ctl, "5", quiet);
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::from(stdout));
+    if !may_prompt {
+        // Its "Permission denied" would only be noise: a refresh follows.
+        cmd.stderr(std::process::Stdio::null());
+    }
+    let started = cmd.status();
     if !started.is_ok_and(|s| s.success()) {
         ui::debug("could not connect to read the host's token");
         return None;
