@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod fleet;
 pub mod fleet_keep;
 pub mod login;
+pub mod persist;
 pub mod proxy;
 pub mod setup;
 pub mod status;

@@ -10,11 +10,14 @@
 //!   the first value it finds, so a later `Host *` cannot override it; global options above
 //!   it stay global) and is written atomically (temporary file, rename, mode kept).
 //! - With `--persist-profile`, on the host: `AWS_PROFILE` in the login shell's startup file,
-//!   for sessions that ssso does not start (a JupyterHub terminal, cron): `export` in
-//!   `~/.bashrc` (bash), `~/.zshenv` (zsh) or `~/.profile` (sh, dash, ksh), `setenv` in
-//!   `~/.tcshrc` (tcsh, when it exists) or `~/.cshrc`, `set -gx` in
-//!   `~/.config/fish/config.fish`. One ssh connection runs one sh script
-//!   ([`crate::ssh::remote::wrap`]) that edits the file the same way.
+//!   for sessions that ssso does not start (a JupyterHub terminal, a plain ssh login):
+//!   `export` in `~/.bashrc` (bash), `~/.zshenv` (zsh) or `~/.profile` (sh, dash, ksh),
+//!   `setenv` in `~/.tcshrc` (tcsh, when it exists) or `~/.cshrc`, `set -gx` in
+//!   `~/.config/fish/config.fish`, as a marked block at the top of the file. The decisions are
+//!   [`super::persist`]'s; over one ssh connection the sync's host program
+//!   ([`crate::sync::home`]) reports the login shell, reads the file and installs the new
+//!   bytes carefully (refusing a symlink, another user's file, a directory writable by
+//!   others; a full disk leaves the file as it was and says so).
 //!
 //! - With `--forward`, the `Host` block has no ProxyCommand but `SetEnv SSSO_MODE=forward`:
 //!   `ssso HOST` then uses least-privilege mode without the option. Plain `ssh HOST`, scp,
@@ -30,12 +33,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use super::persist::{self, Outcome, Profile};
 use crate::files;
 use crate::session;
 use crate::ssh::args::SshArgs;
 use crate::ssh::config::SshConfig;
 use crate::ssh::master;
-use crate::ssh::runner::{self, Program, Reply, Via};
+use crate::ssh::runner::{self, Via};
+use crate::sync::home;
 use crate::ui;
 
 /// `ssso setup`'s settings.
@@ -82,16 +87,7 @@ pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
         if args.forward {
             crate::forward::source::SsoSource::new(&sso)?;
         }
-        if !sso
-            .profile
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._@+-".contains(&b))
-        {
-            bail!(
-                "ssso setup writes only profile names of letters, digits and . _ @ + -, not {:?}",
-                sso.profile
-            );
-        }
+        Profile::new(&sso.profile)?;
         sso.profile
     };
 
@@ -139,26 +135,84 @@ pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
     }
 
     if args.persist_profile {
-        let program = persist_program(&name, args.undo, args.write);
-        let out = runner::run_blocking(
-            Via::Ssh(master::program_command(&ssh, &[])),
-            &program,
-            b"",
-            SETUP_TIMEOUT,
-        )?;
-        if let Some(why) = out.ssh_failure(&program) {
-            bail!("ssh {dest} failed: {why}");
-        }
-        let reply = Reply::parse(&out.stdout, "setup", 2).with_context(|| dest.clone())?;
-        for (key, value) in reply.lines() {
-            match key {
-                "result" => ui::info(format_args!("{dest}: {value}")),
-                "show" => print(&format!("{value}\n")),
-                _ => {}
-            }
-        }
+        let profile = match args.undo {
+            true => None,
+            false => Some(Profile::new(&name)?),
+        };
+        persist_profile(&ssh, &dest, profile.as_ref(), args.write)
+            .with_context(|| format!("{dest}: the login shell's startup file"))?;
     }
     Ok(0)
+}
+
+/// `--persist-profile`: over one connection, the host's login shell, its startup file read,
+/// the decision made here ([`persist::decide`]) and, with `--write`, the new bytes installed.
+/// Without `--write` the host only reads.
+fn persist_profile(
+    ssh: &SshArgs,
+    dest: &str,
+    profile: Option<&Profile>,
+    write: bool,
+) -> Result<()> {
+    let program = home::program();
+    let talk = async |ch: &mut runner::Channel<'_>| {
+        let facts = home::facts(ch).await?;
+        let st = persist::startup(
+            &persist::login_shell(&facts.shell, &facts.passwd),
+            facts.tcshrc,
+        );
+        let file = match home::get(ch, st.file).await {
+            Ok(f) => f,
+            Err(e) => {
+                let hint = profile.map_or(String::new(), |p| {
+                    format!(
+                        "; add this to the file yourself:\n{}",
+                        st.block(p).trim_end()
+                    )
+                });
+                bail!("{e:#}{hint}");
+            }
+        };
+        let outcome = persist::decide(file.bytes.as_deref(), &st, profile)?;
+        if let Outcome::Change {
+            bytes, done, note, ..
+        } = &outcome
+            && write
+        {
+            if let Some(n) = note {
+                ui::warn(format_args!("{dest}: {n}"));
+            }
+            let perm = persist::mode(file.mode.as_deref());
+            home::put(ch, st.file, bytes, &file.digest, &perm).await?;
+            ui::info(format_args!("{dest}: {done}"));
+            return Ok(());
+        }
+        home::end(ch).await?;
+        match outcome {
+            Outcome::Unchanged(m) => ui::info(format_args!("{dest}: {m}")),
+            Outcome::Change {
+                would, show, note, ..
+            } => {
+                if let Some(n) = note {
+                    ui::warn(format_args!("{dest}: {n}"));
+                }
+                ui::info(format_args!("{dest}: {would}"));
+                if let Some(b) = show {
+                    print(&b);
+                }
+            }
+        }
+        Ok(())
+    };
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(runner::converse(
+            Via::Ssh(master::program_command(ssh, &[])),
+            &program,
+            SETUP_TIMEOUT,
+            talk,
+        ))
 }
 
 fn print(text: &str) {
@@ -299,17 +353,6 @@ pub(crate) fn edit_ssh_config(text: &str, host: &str, block: Option<&str>) -> St
 /// Bound on the `--persist-profile` connection (a password prompt included).
 const SETUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// The remote program for `--persist-profile` (see the file).
-const SETUP_SH: &str = include_str!("setup.sh");
-
-/// The `--persist-profile` program with its parameters.
-pub(crate) fn persist_program(profile: &str, undo: bool, write: bool) -> Program {
-    Program::new("setup", 2, SETUP_SH)
-        .param("P", profile)
-        .param("U", u8::from(undo).to_string())
-        .param("W", u8::from(write).to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,70 +435,6 @@ mod tests {
                 !bad.bytes().all(alias_byte) || bad.starts_with('-'),
                 "{bad}"
             );
-        }
-    }
-
-    fn run_persist(home: &Path, shell: &str, profile: &str, undo: bool, write: bool) -> String {
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(persist_program(profile, undo, write).script())
-            .env("HOME", home)
-            .env("SHELL", shell)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    #[test]
-    fn persist_profile_block_per_shell_add_replace_undo() {
-        let cases = [
-            ("/bin/bash", ".bashrc", "export AWS_PROFILE='dev'"),
-            ("/bin/sh", ".profile", "export AWS_PROFILE='dev'"),
-            ("/usr/bin/zsh", ".zshenv", "export AWS_PROFILE='dev'"),
-            ("/bin/tcsh", ".cshrc", "setenv AWS_PROFILE 'dev'"),
-            (
-                "/usr/bin/fish",
-                ".config/fish/config.fish",
-                "set -gx AWS_PROFILE 'dev'",
-            ),
-        ];
-        for (shell, file, line) in cases {
-            let h = tempfile::tempdir().unwrap();
-            let p = h.path().join(file);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            let original = "# user stuff\nalias ll='ls -l'\n";
-            std::fs::write(&p, original).unwrap();
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
-
-            let dry = run_persist(h.path(), shell, "dev", false, false);
-            assert!(dry.contains(&format!("show {line}")), "{dry}");
-            assert_eq!(std::fs::read_to_string(&p).unwrap(), original);
-
-            let out = run_persist(h.path(), shell, "dev", false, true);
-            assert!(out.contains("result AWS_PROFILE=dev"), "{out}");
-            let text = std::fs::read_to_string(&p).unwrap();
-            assert!(
-                text.starts_with(original) && text.contains(&format!("\n{line}\n")),
-                "{text}"
-            );
-            assert_eq!(
-                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-                0o640
-            );
-            let out = run_persist(h.path(), shell, "dev", false, true);
-            assert!(out.contains("already up to date"), "{out}");
-            run_persist(h.path(), shell, "prod", false, true);
-            let text = std::fs::read_to_string(&p).unwrap();
-            assert_eq!(text.matches(">>> ssso").count(), 1, "{text}");
-            assert!(text.contains(&line.replace("dev", "prod")) && !text.contains(line));
-            run_persist(h.path(), shell, "", true, true);
-            assert_eq!(std::fs::read_to_string(&p).unwrap(), original, "{shell}");
         }
     }
 }

@@ -1,19 +1,23 @@
-# ssso's host program for the sync: it only reads and writes files, carefully; every decision
-# (which token is newer, what the config becomes) is made by ssso in Rust (src/sync/mod.rs).
-# The reply helpers of src/ssh/reply.sh come first. POSIX sh; besides sh's built-ins it runs
-# cksum, wc, cat, ls, id, mkdir, mv, rm, sync and sleep, and only when something is written or
-# refused (an unchanged sync runs cksum and nothing else).
+# ssso's host program for the sync and for `ssso setup --persist-profile`: it only reads and
+# writes files, carefully; every decision (which token is newer, what the config becomes,
+# which startup file gets which line) is made by ssso in Rust (src/sync/mod.rs,
+# src/sync/home.rs, src/cmd/persist.rs). The reply helpers of src/ssh/reply.sh come first.
+# POSIX sh; besides sh's built-ins it runs cksum, wc, cat, ls, id, mkdir, mv, rm, sync and
+# sleep (and chmod, getent for setup), and only when something is written or refused (an
+# unchanged sync runs cksum and nothing else).
 #
 # Parameters (never secrets):
-#   K    the token cache file name (<sha1>.json) in ~/.aws/sso/cache
+#   K    the token cache file name (<sha1>.json) in ~/.aws/sso/cache; empty for setup (then
+#        `t` is unknown and nothing under ~/.aws is looked at)
 #   N    the nonce of the session waiting for this sync (empty: none waits). At the start the
 #        program writes its pid to ~/.aws/sso/cache/.ssso-run-N; when it ends, however it
 #        ends short of SIGKILL, it creates .ssso-done-N (see src/ssh/remote.rs).
 #   TS TSS  test only: sleep TSS seconds at point TS (read: before the first answer; token and
 #        config: with the new file complete in its temporary file); inert when empty
 #
-# Files: `t` is ~/.aws/sso/cache/$K, `c` is ~/.aws/config. A digest is `CRC.SIZE` as POSIX
-# cksum prints them; `none` stands for a missing file.
+# Files: `t` is ~/.aws/sso/cache/$K, `c` is ~/.aws/config, `s` is the login shell's startup
+# file named by `rc`. A digest is `CRC.SIZE` as POSIX cksum prints them; `none` stands for a
+# missing file.
 #
 # Commands, one per line on stdin; each answer ends with a line `over`:
 #   look F DIGEST   F is a regular file whose digest is DIGEST: `F same`; else `F none` (no
@@ -22,19 +26,28 @@
 #   lock F          takes the lock of F's directory (after checking it, see below) and keeps
 #                   it until F's next `put` (or the end), so that other syncs wait while ssso
 #                   decides: `F locked`, or `F refused WHY`, `F failed WHY`
-#   get F           the blob `:F`, the file's bytes (`F none`, `F refused WHY`)
-#   put F SIZE DIGEST OLD
-#                   install SIZE bytes with DIGEST at F if F's digest is still OLD. For `t`
-#                   the bytes follow on one line, written for printf %b (\0ooo escapes); for
-#                   `c` they are the rest of stdin (so it is the last command). Answers
-#                   `F written`, `F changed DIGEST` (F is not OLD any more: nothing written;
-#                   for `t` with the blob `:t`), `F refused WHY` or `F failed WHY`.
+#   get F           the blob `:F`, the file's bytes (`F none`, `F refused WHY`). For `s`, the
+#                   file (when there is one) must be this user's and its directory checked as
+#                   for a write, and the blob comes after a line `s mode MODE` (ls -l's mode)
+#   put F SIZE DIGEST OLD [PERM]
+#                   install SIZE bytes with DIGEST at F if F's digest is still OLD, with the
+#                   octal permissions PERM (else 0600). For `t` the bytes follow on one line,
+#                   written for printf %b (\0ooo escapes); for `c` and `s` they are the rest
+#                   of stdin (so it is the last command). Answers `F written`, `F changed
+#                   DIGEST` (F is not OLD any more: nothing written; for `t` with the blob
+#                   `:t`), `F refused WHY` or `F failed WHY`.
+#   shell           the facts setup needs: `shell $SHELL`, `passwd LINE` (getent's line for
+#                   this user, only when $SHELL is empty) and `tcshrc yes|no` (~/.tcshrc exists)
+#   rc NAME         `s` is ~/NAME from now on; NAME is one of .profile .bashrc .zshenv .cshrc
+#                   .tcshrc .config/fish/config.fish (anything else ends the program with an
+#                   error): answers `s ~/NAME`
 #   end             the end: answers `done`.
 # The install: a lock unless `lock F` holds it (the directory .ssso-lock in F's directory,
 # holding the owner's pid; one whose owner is gone is taken over, one held by the same owner
 # for more than about 10 s is broken), F's directory and F checked (no symlink, owned by this user, the directory not writable by
 # others, F a regular file or missing), this program's own temporaries left by killed runs
-# removed, the bytes written to a temporary file beside F (.ssso-tok.PID or .ssso-cfg.PID),
+# removed, the bytes written to a temporary file beside F (.ssso-tok.PID, .ssso-cfg.PID or
+# .ssso-set.PID),
 # every step's status checked, flushed to disk (`sync FILE`, else `sync`), its size and
 # digest checked, and renamed over F. On any failure F is left as it was, with no temporary.
 #
@@ -45,7 +58,7 @@
 umask 077
 a="$HOME/.aws"
 d="$a/sso/cache"
-tmp='' lock_dir='' held_t='' held_c='' released=''
+tmp='' lock_dir='' held_t='' held_c='' held_s='' released='' S=''
 release() {
   [ -z "$released" ] && [ -n "$N" ] && { echo >"$d/.ssso-done-$N"; } 2>/dev/null
   released=1
@@ -56,6 +69,7 @@ cleanup() {
   [ -n "$lock_dir" ] && rm -rf "$lock_dir"
   [ -n "$held_t" ] && rm -rf "$held_t"
   [ -n "$held_c" ] && rm -rf "$held_c"
+  [ -n "$held_s" ] && rm -rf "$held_s"
   release
 }
 trap cleanup EXIT
@@ -68,14 +82,23 @@ fi
   rp "error the remote home directory (${HOME:-unset}) does not exist"
   exit 0
 }
-command -v aws >/dev/null 2>&1 || [ -x "$HOME/.local/bin/aws" ] || rp "aws missing"
+[ -z "$K" ] || command -v aws >/dev/null 2>&1 || [ -x "$HOME/.local/bin/aws" ] || rp "aws missing"
 hook() { [ "$TS" = "$1" ] && sleep "$TSS"; return 0; }
 
 # where F: sets p (the path), dir, shown (the path for messages), tn (temporary's prefix).
 where() {
   case $1 in
-    t) p="$d/$K" dir=$d shown="~/.aws/sso/cache/$K" tn=.ssso-tok ;;
+    t)
+      [ -n "$K" ] || { rp "error no token file named"; exit 0; }
+      p="$d/$K" dir=$d shown="~/.aws/sso/cache/$K" tn=.ssso-tok
+      ;;
     c) p="$a/config" dir=$a shown="~/.aws/config" tn=.ssso-cfg ;;
+    s)
+      [ -n "$S" ] || { rp "error no startup file named (rc NAME)"; exit 0; }
+      # The home itself is checked through `/.`: a home that is a symlink is still the user's.
+      p="$HOME/$S" dir=${p%/*} shown="~/$S" tn=.ssso-set
+      [ "$dir" = "$HOME" ] && dir="$HOME/."
+      ;;
     *) rp "error unknown file $1"; exit 0 ;;
   esac
 }
@@ -112,6 +135,7 @@ mine() {
   w_=$2
   set -- $(ls -ldn "$1" 2>/dev/null)
   [ -n "$3" ] || { why="cannot look at $w_"; return 1; }
+  md_=$1
   [ "$3" = "$uid" ] || { why="$w_ belongs to another user (uid $3); ssso does not write there"; return 1; }
   case $1 in
     d????w* | d???????w*) why="$w_ is writable by other users (mode $1); ssso does not write there (chmod go-w it)"; return 1 ;;
@@ -142,7 +166,7 @@ lock() {
 }
 # held: whether this program holds F's lock (taken by `lock F`, kept to the end).
 held() {
-  case $1 in t) [ -n "$held_t" ] ;; *) [ -n "$held_c" ] ;; esac
+  case $1 in t) [ -n "$held_t" ] ;; c) [ -n "$held_c" ] ;; *) [ -n "$held_s" ] ;; esac
 }
 # prepare F: F's directory made if missing and checked.
 prepare() {
@@ -150,6 +174,10 @@ prepare() {
   if [ ! -d "$dir" ]; then
     e_=$(mkdir -p "$dir" 2>&1) || { why="cannot create ${shown%/*}: ${e_##*: }"; return 1; }
   fi
+  checkdir
+}
+# checkdir: F's directory is no symlink, this user's, not writable by others; else refused.
+checkdir() {
   uid=$(id -u)
   [ -L "$dir" ] && { res=refused why="${shown%/*} is a symlink; ssso does not write through it"; return 1; }
   mine "$dir" "${shown%/*}" || { res=refused; return 1; }
@@ -159,7 +187,7 @@ unlock() { [ -n "$lock_dir" ] && rm -rf "$lock_dir"; lock_dir=''; }
 # sweep DIR: removes the temporaries and the lock of runs that were killed (their pid is gone).
 # Shell built-ins only, unless there is something to remove.
 sweep() {
-  for f_ in "$1"/.ssso-tok.* "$1"/.ssso-cfg.* "$1"/.ssso-config.*; do
+  for f_ in "$1"/.ssso-tok.* "$1"/.ssso-cfg.* "$1"/.ssso-set.* "$1"/.ssso-config.*; do
     [ -f "$f_" ] || continue
     o_=${f_##*/.ssso-???.} o_=${o_##*/.ssso-config.} o_=${o_%%.*}
     case $o_ in '' | *[!0-9]*) continue ;; esac
@@ -190,8 +218,11 @@ install() {
   fill "$tmp" || { why="could not write $shown: $(werr)"; return 1; }
   set -- "$@" $(cksum <"$tmp")
   [ "$5.$6" = "$3" ] && [ "$6" = "$2" ] || { why="could not write $shown: $(werr)"; return 1; }
+  if [ -n "$perm" ]; then
+    e_=$(chmod "$perm" "$tmp" 2>&1) || { why="cannot set the mode of $shown: ${e_##*: }"; return 1; }
+  fi
   { sync "$tmp" || sync; } 2>/dev/null
-  case $1 in t) hook token ;; *) hook config ;; esac
+  case $1 in t) hook token ;; c) hook config ;; esac
   e_=$(mv -f "$tmp" "$p" 2>&1) || { why="cannot replace $shown: ${e_##*: }"; return 1; }
   tmp=''
   res=written
@@ -208,10 +239,12 @@ werr() {
     *) echo "the file came out short (disk full?)" ;;
   esac
 }
-sweep "$d"
-sweep "$a"
+if [ -n "$K" ]; then
+  sweep "$d"
+  sweep "$a"
+fi
 hook read
-while IFS=' ' read -r cmd f x y z; do
+while IFS=' ' read -r cmd f x y z perm; do
   case $cmd in
     look)
       where "$f"
@@ -232,7 +265,7 @@ while IFS=' ' read -r cmd f x y z; do
       where "$f"
       if held "$f"; then answer "$f locked"; continue; fi
       if prepare "$f" && lock; then
-        case $f in t) held_t=$lock_dir ;; *) held_c=$lock_dir ;; esac
+        case $f in t) held_t=$lock_dir ;; c) held_c=$lock_dir ;; *) held_s=$lock_dir ;; esac
         lock_dir=''
         sweep "$dir"
         answer "$f locked"
@@ -243,9 +276,12 @@ while IFS=' ' read -r cmd f x y z; do
     get)
       where "$f"
       kind
+      if [ -z "$why" ] && [ "$f" = s ]; then
+        { [ ! -d "$dir" ] || checkdir; } && { [ ! -e "$p" ] || { mine "$p" "$shown" && rp "s mode $md_"; }; }
+      fi
       if [ -n "$why" ]; then answer "$f refused $why"; continue; fi
       if [ -f "$p" ]; then
-        if [ "$f" = t ]; then snap t; else blob_file c "$p"; fi || rp "$f refused cannot read $shown"
+        if [ "$f" = t ]; then snap t; else blob_file "$f" "$p"; fi || rp "$f refused cannot read $shown"
         rp over
       else
         answer "$f none"
@@ -253,6 +289,7 @@ while IFS=' ' read -r cmd f x y z; do
       ;;
     put)
       where "$f"
+      case $perm in '' | [0-7][0-7][0-7]) ;; *) rp "error bad permissions $perm"; exit 0 ;; esac
       if [ "$f" = t ]; then
         IFS= read -r line || { rp "error incomplete input (connection cut?)"; exit 0; }
         fill() { ferr=$({ printf %b "$line" >"$1"; } 2>&1); }
@@ -275,10 +312,24 @@ while IFS=' ' read -r cmd f x y z; do
       # A lock taken by `lock F` ends with F's put.
       case $f in
         t) [ -n "$held_t" ] && rm -rf "$held_t"; held_t='' ;;
-        *) [ -n "$held_c" ] && rm -rf "$held_c"; held_c='' ;;
+        c) [ -n "$held_c" ] && rm -rf "$held_c"; held_c='' ;;
+        *) [ -n "$held_s" ] && rm -rf "$held_s"; held_s='' ;;
       esac
-      # What a `put c` did not read (it stopped early, or its write failed) is not commands.
-      [ "$f" = c ] && cat >/dev/null
+      # What a `put c` or `put s` did not read (it stopped early, or its write failed) is not
+      # commands.
+      [ "$f" = t ] || cat >/dev/null
+      ;;
+    shell)
+      rp "shell ${SHELL:-}"
+      [ -n "${SHELL:-}" ] || rp "passwd $(getent passwd "$(id -un)" 2>/dev/null)"
+      if [ -e "$HOME/.tcshrc" ]; then rp "tcshrc yes"; else rp "tcshrc no"; fi
+      rp over
+      ;;
+    rc)
+      case $f in
+        .profile | .bashrc | .zshenv | .cshrc | .tcshrc | .config/fish/config.fish) S=$f; answer "s ~/$f" ;;
+        *) rp "error unknown startup file $f"; exit 0 ;;
+      esac
       ;;
     end) break ;;
     '') ;;

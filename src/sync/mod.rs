@@ -22,6 +22,7 @@
 //! The token never appears on a command line (it travels on the program's stdin).
 
 pub mod digest;
+pub mod home;
 pub mod merge;
 
 use std::borrow::Cow;
