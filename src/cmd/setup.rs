@@ -140,7 +140,7 @@ pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
             false => Some(Profile::new(&name)?),
         };
         persist_profile(&ssh, &dest, profile.as_ref(), args.write)
-            .with_context(|| format!("{dest}: the login shell's startup file"))?;
+            .with_context(|| format!("{dest}: persisting AWS_PROFILE"))?;
     }
     Ok(0)
 }

@@ -1139,19 +1139,36 @@ pub struct TinyAws {
 
 impl TinyAws {
     pub fn mount(kib: u32) -> TinyAws {
-        let (uid, gid, home) = passwd(FULL_USER).expect("run tests/support/setup.sh");
-        let path = home.join(".aws");
-        let _ = Command::new("umount").arg("-l").arg(&path).status();
+        let home = passwd(FULL_USER).expect("run tests/support/setup.sh").2;
+        TinyAws::mount_on(home.join(".aws"), kib, 0o700)
+    }
+
+    /// The same over `FULL_USER`'s whole home directory (0755, the user's; empty: write what
+    /// the test needs, then [`TinyAws::fill`]). Its authorized keys live outside the home, so
+    /// logins still work.
+    pub fn mount_home(kib: u32) -> TinyAws {
+        let home = passwd(FULL_USER).expect("run tests/support/setup.sh").2;
+        TinyAws::mount_on(home, kib, 0o755)
+    }
+
+    fn mount_on(path: PathBuf, kib: u32, mode: u32) -> TinyAws {
+        let (uid, gid, _) = passwd(FULL_USER).expect("run tests/support/setup.sh");
+        // A mount left by a killed test, if any.
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(&path)
+            .stderr(Stdio::null())
+            .status();
         fs::create_dir_all(&path).unwrap();
         let out = run(
             Command::new("mount")
                 .args(["-t", "tmpfs", "-o"])
-                .arg(format!("size={kib}k,mode=0700,uid={uid},gid={gid}"))
+                .arg(format!("size={kib}k,mode={mode:o},uid={uid},gid={gid}"))
                 .arg("tmpfs")
                 .arg(&path),
             CMD_TIMEOUT,
         );
-        assert_success(&out, "mount a tmpfs on ~ssso-full/.aws");
+        assert_success(&out, &format!("mount a tmpfs on {}", path.display()));
         TinyAws { path }
     }
 
