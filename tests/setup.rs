@@ -265,3 +265,61 @@ fn a_full_disk_leaves_the_startup_file_as_it_was() {
         .collect();
     assert!(names.iter().all(|n| !n.starts_with(".ssso")), "{names:?}");
 }
+
+/// A host whose PATH has only sh and the utilities the README names for setup (no `awk`,
+/// `cmp`, `mktemp`, `tr`, `head`): the block is written and removed.
+#[test]
+fn a_host_with_only_the_utilities_the_readme_names() {
+    let u = user("ssso-bash");
+    let _rc = Restore::new(u.name(), ".bashrc");
+    let bin = u.home().join(".ssso-test-bin");
+    struct Gone(PathBuf);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+    let _bin = Gone(bin.clone());
+    u.write(".ssso-test-bin/.keep", b"", 0o600);
+    for tool in [
+        "sh", "cksum", "wc", "cat", "ls", "id", "mkdir", "mv", "rm", "sync", "sleep", "chmod",
+    ] {
+        let real = ["/bin", "/usr/bin"]
+            .iter()
+            .map(|d| std::path::Path::new(d).join(tool))
+            .find(|p| p.exists())
+            .unwrap();
+        std::os::unix::fs::symlink(real, bin.join(tool)).unwrap();
+    }
+    // bash reads ~/.bashrc for sshd's commands (Debian builds it so).
+    let rc = format!("PATH={}\n", bin.display());
+    u.write(".bashrc", rc.as_bytes(), 0o644);
+    let local = Local::new(&sso_config(PROFILE, SESSION));
+    local
+        .test()
+        .args([
+            "setup",
+            "--profile",
+            PROFILE,
+            "--persist-profile",
+            "--write",
+        ])
+        .to(u.name())
+        .stderr_contains("AWS_PROFILE=dev in ~/.bashrc (bash)")
+        .run();
+    assert_eq!(
+        u.read(".bashrc").unwrap(),
+        format!("{BEGIN}export AWS_PROFILE='dev'\n{END}{rc}").as_bytes()
+    );
+    let out = run(
+        &mut server().ssh(u.name(), ["command -v awk || command -v cmp || echo none"]),
+        CMD_TIMEOUT,
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "none\n");
+    local
+        .test()
+        .args(["setup", "--undo", "--persist-profile", "--write"])
+        .to(u.name())
+        .run();
+    assert_eq!(u.read(".bashrc").unwrap(), rc.as_bytes());
+}
