@@ -120,3 +120,139 @@ async fn finish(ch: &mut Channel<'_>) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ssh::runner::{self, Via};
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::time::Duration;
+
+    /// The host program run locally (`sh -c`, as ssh would run it) with this HOME and SHELL.
+    fn talk<T>(
+        home: &std::path::Path,
+        shell: Option<&str>,
+        f: impl AsyncFnOnce(&mut Channel<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let mut sh = std::process::Command::new("sh");
+        sh.arg("-c").env("HOME", home);
+        match shell {
+            Some(s) => sh.env("SHELL", s),
+            None => sh.env_remove("SHELL"),
+        };
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(runner::converse(
+                Via::Ssh(sh),
+                &program(),
+                Duration::from_secs(20),
+                f,
+            ))
+    }
+
+    fn listing(dir: &std::path::Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn facts_read_and_install_of_a_startup_file() {
+        let h = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(h.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let rc = h.path().join(".zshenv");
+        std::fs::write(&rc, b"mine\r\nno newline").unwrap();
+        std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let before = listing(h.path());
+
+        // Reading writes nothing, anywhere.
+        let (facts, file) = talk(h.path(), Some("/usr/bin/zsh"), async |ch| {
+            let facts = super::facts(ch).await?;
+            let file = get(ch, ".zshenv").await?;
+            end(ch).await?;
+            Ok((facts, file))
+        })
+        .unwrap();
+        assert_eq!(
+            facts,
+            Facts {
+                shell: "/usr/bin/zsh".into(),
+                passwd: String::new(),
+                tcshrc: false
+            }
+        );
+        assert_eq!(file.bytes.as_deref(), Some(&b"mine\r\nno newline"[..]));
+        assert_eq!(file.mode.as_deref(), Some("-rw-r-----"));
+        assert_eq!(listing(h.path()), before);
+
+        // The install: the bytes, the mode asked for, no temporary or lock left.
+        talk(h.path(), Some("/usr/bin/zsh"), async |ch| {
+            let file = get(ch, ".zshenv").await?;
+            put(ch, ".zshenv", b"new\nbytes", &file.digest, "640").await
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(&rc).unwrap(), b"new\nbytes");
+        let mode = std::fs::metadata(&rc).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o640);
+        assert_eq!(listing(h.path()), before);
+
+        // A stale digest: nothing written.
+        let e = talk(h.path(), Some("/usr/bin/zsh"), async |ch| {
+            get(ch, ".zshenv").await?;
+            put(ch, ".zshenv", b"x", digest::NONE, "644").await
+        })
+        .unwrap_err();
+        assert!(
+            format!("{e:#}").contains("~/.zshenv changed while"),
+            "{e:#}"
+        );
+        assert_eq!(std::fs::read(&rc).unwrap(), b"new\nbytes");
+
+        // A missing file in a missing directory: none, and nothing created by the read.
+        let fish = talk(h.path(), None, async |ch| {
+            let facts = super::facts(ch).await?;
+            let file = get(ch, ".config/fish/config.fish").await?;
+            end(ch).await?;
+            Ok((facts, file))
+        })
+        .unwrap();
+        assert!(
+            fish.0.shell.is_empty() && fish.0.passwd.contains(':'),
+            "{fish:?}"
+        );
+        assert_eq!(fish.1.bytes, None);
+        assert!(!h.path().join(".config").exists());
+    }
+
+    #[test]
+    fn unknown_names_and_symlinks_are_refused() {
+        let h = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(h.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        for name in ["../.bashrc", ".ssh/authorized_keys", "x"] {
+            let e = talk(h.path(), Some("/bin/bash"), async |ch| {
+                get(ch, name).await.map(|_| ())
+            })
+            .unwrap_err();
+            assert!(format!("{e:#}").contains("unknown startup file"), "{e:#}");
+        }
+        std::os::unix::fs::symlink("elsewhere", h.path().join(".bashrc")).unwrap();
+        let e = talk(h.path(), Some("/bin/bash"), async |ch| {
+            get(ch, ".bashrc").await.map(|_| ())
+        })
+        .unwrap_err();
+        assert_eq!(
+            format!("{e:#}"),
+            "~/.bashrc is a symlink; ssso does not write through it"
+        );
+        let e = talk(h.path(), Some("/bin/bash"), async |ch| {
+            put(ch, ".bashrc", b"x", digest::NONE, "644").await
+        })
+        .unwrap_err();
+        assert!(format!("{e:#}").contains("no startup file named"), "{e:#}");
+    }
+}
