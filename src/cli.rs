@@ -443,15 +443,9 @@ pub fn parse(args: &[OsString]) -> anyhow::Result<Parsed> {
         Ok(cli) => cli,
         Err(text) => return Ok(print(text)),
     };
-    if let Some(w) = cli.rest.first() {
-        // Everything that is not one of ssso's long options went to ssh; a word left over
-        // here is a long option that ssso does not have.
-        return Err(UsageError(format!(
-            "unknown option `{}` (ssso's own options: see ssso --help)",
-            w.to_string_lossy()
-        ))
-        .into());
-    }
+    // Everything that is not one of ssso's long options went to ssh; a word left over here
+    // is a long option that ssso does not have.
+    no_leftover(&cli.rest, "ssso --help")?;
     if ssh.destination.is_none() && !ssh.flags.query {
         return Err(UsageError(
             "no DESTINATION given (usage: ssso [SSSO OPTIONS] [SSH OPTIONS] DESTINATION [COMMAND]; see ssso --help)"
@@ -554,6 +548,13 @@ fn with_ssh_args(args: &[OsString]) -> anyhow::Result<Parsed> {
         Err(text) => return Ok(print(text)),
     };
     let verbosity = ssh_verbosity(&ssh);
+    let leftover = match &cli.command {
+        Some(Command::Doctor(a)) => &a.target,
+        Some(Command::Setup(a)) => &a.target,
+        Some(Command::Sync(a)) => &a.target,
+        _ => unreachable!("called for doctor, setup and sync only"),
+    };
+    no_leftover(leftover, &format!("ssso {name} --help"))?;
     let run = match cli.command {
         Some(Command::Doctor(a)) => Run::Doctor(
             doctor::Settings {
@@ -599,6 +600,19 @@ fn split(args: &[OsString], cmd: &clap::Command) -> anyhow::Result<(Vec<OsString
     match sshargs::split(args, &table) {
         Ok(Split { ssso, ssh }) => Ok((ssso, ssh)),
         Err(e) => Err(UsageError(format!("{e:#}")).into()),
+    }
+}
+
+/// After [`split`], the words clap did not take as one of ssso's options: a long option that
+/// ssso does not have (the ssh options and the host went to ssh).
+fn no_leftover(rest: &[OsString], help: &str) -> anyhow::Result<()> {
+    match rest.first() {
+        None => Ok(()),
+        Some(w) => Err(UsageError(format!(
+            "unknown option `{}` (ssso's own options: see {help})",
+            w.to_string_lossy()
+        ))
+        .into()),
     }
 }
 
@@ -761,6 +775,11 @@ mod tests {
             &["sync", "--jobs", "x", "h"],
             &["--refresh-before", "15m", "host"],
             &["sync", "--with-refresh-token", "--access-token-only", "h"],
+            // A subcommand's unknown long option (a typo) is an error, never dropped.
+            &["sync", "--keeep", "h1", "h2"],
+            &["sync", "h1", "--with-refesh-token"],
+            &["doctor", "--bogus", "h"],
+            &["setup", "--profile", "dev", "--bogus", "h"],
         ] {
             let e = parse(&os(line)).unwrap_err();
             assert!(e.downcast_ref::<UsageError>().is_some(), "{line:?}: {e:#}");
