@@ -215,13 +215,12 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
                 let mut hup = signal(SignalKind::hangup())?;
                 let mut int = signal(SignalKind::interrupt())?;
                 let mut quit = signal(SignalKind::quit())?;
-                // ssh's mux client ends with 255 on the first three, and dies of SIGQUIT.
                 let stop = async move {
                     tokio::select! {
-                        _ = term.recv() => 255,
-                        _ = hup.recv() => 255,
-                        _ = int.recv() => 255,
-                        _ = quit.recv() => 128 + libc::SIGQUIT as u8,
+                        _ = term.recv() => libc::SIGTERM,
+                        _ = hup.recv() => libc::SIGHUP,
+                        _ = int.recv() => libc::SIGINT,
+                        _ = quit.recv() => libc::SIGQUIT,
                     }
                 };
                 anyhow::Ok(mux::run(ctl, command.as_bytes(), &env, stop).await)

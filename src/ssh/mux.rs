@@ -234,16 +234,27 @@ fn open(ctl: &Path, command: &[u8], env: &Eligible) -> Result<UnixStream> {
 }
 
 /// Runs `command` over the master at `ctl` as ssh's mux client would, until the master closes
-/// the control connection or `stop` says ssso was told to stop.
+/// the control connection or `stop` yields a signal that ssso was sent (SIGTERM, SIGHUP,
+/// SIGINT, SIGQUIT). The status for a signal is the one ssso gave when ssh ran the session:
+/// 128 + the signal while the session is being opened (ssh still had the default handlers
+/// and died of it), 255 once it is open (ssh's mux client closes and exits 255), but
+/// 128 + SIGQUIT always (ssh never catches it).
 pub async fn run(
     ctl: &Path,
     command: &[u8],
     env: &Eligible,
-    stop: impl std::future::Future<Output = u8>,
+    stop: impl std::future::Future<Output = i32>,
 ) -> Outcome {
-    let s = match open(ctl, command, env) {
-        Ok(s) => s,
-        Err(e) => return Outcome::NotOpened(format!("{e:#}")),
+    let (ctl, command, env) = (ctl.to_path_buf(), command.to_vec(), env.clone());
+    let opening = tokio::task::spawn_blocking(move || open(&ctl, &command, &env));
+    tokio::pin!(stop);
+    let s = tokio::select! {
+        r = opening => match r {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Outcome::NotOpened(format!("{e:#}")),
+            Err(e) => return Outcome::NotOpened(format!("{e}")),
+        },
+        sig = &mut stop => return Outcome::Status(128u8.saturating_add(sig as u8)),
     };
     let wait = async {
         s.set_nonblocking(true).ok()?;
@@ -262,14 +273,21 @@ pub async fn run(
             match get_u32(&body, 0) {
                 Some(MUX_S_EXIT_MESSAGE) if exit.is_none() => exit = get_u32(&body, 8),
                 Some(MUX_S_TTY_ALLOC_FAIL) => {}
+                // A second exit message, or anything else: ssh's `fatal`.
                 _ => return Some(255),
             }
         }
+        // The master closed: its exit message, or 255 without one (a signal killed the
+        // command, the connection broke).
         Some(exit.map_or(255, |v| v as u8))
     };
     tokio::select! {
         s = wait => Outcome::Status(s.unwrap_or(255)),
-        s = stop => Outcome::Status(s),
+        sig = &mut stop => Outcome::Status(if sig == libc::SIGQUIT {
+            128 + libc::SIGQUIT as u8
+        } else {
+            255
+        }),
     }
 }
 
