@@ -198,14 +198,15 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
     if let (Route::Join(ctl), None, true, false, Some(command)) = (
         &route,
         &users_path,
-        synced_recently && fwd.is_none() && user_command.is_some() && ssh.flags.master == 0,
+        synced_recently && wrap && fwd.is_none() && user_command.is_some() && ssh.flags.master == 0,
         add_tty,
         &remote_command,
     ) {
-        let environ = std::env::vars_os()
-            .filter(|(k, _)| k != master::INNER_ENV)
-            .chain([(master::INNER_ENV.into(), "1".into())])
-            .collect::<Vec<(OsString, OsString)>>();
+        // The environment the session's ssh would get: ssso's own with INNER_ENV set, in the
+        // order std gives a child whose environment was changed (sorted by name).
+        let mut environ: std::collections::BTreeMap<OsString, OsString> =
+            std::env::vars_os().collect();
+        environ.insert(master::INNER_ENV.into(), "1".into());
         if let Some(env) = mux::Eligible::check(
             &cfg,
             environ.iter().map(|(k, v)| (k.as_os_str(), v.as_os_str())),
