@@ -41,6 +41,20 @@ const NO_ESCAPE: u32 = 0xffff_ffff;
 pub struct Eligible {
     env: Vec<Vec<u8>>,
     term: Vec<u8>,
+    escape: u32,
+}
+
+/// `escapechar` as `ssh -G` prints it (`none`, `~`, or a control character vis-encoded as
+/// `\^A`), as the number ssh's mux client sends (the master uses it only with a tty).
+fn escape_char(v: Option<&str>) -> Option<u32> {
+    match v.map(str::as_bytes) {
+        None => Some(u32::from(b'~')),
+        Some(b"none") => Some(NO_ESCAPE),
+        Some([c]) => Some(u32::from(*c)),
+        Some([b'\\', b'^', b'?']) => Some(0x7f),
+        Some([b'\\', b'^', c]) => Some(u32::from(*c & 0x1f)),
+        Some(_) => None,
+    }
 }
 
 impl Eligible {
@@ -66,6 +80,7 @@ impl Eligible {
         if !plain {
             return None;
         }
+        let escape = escape_char(cfg.get("escapechar"))?;
         let send: Vec<&str> = cfg.all("sendenv").collect();
         let mut env = Vec::new();
         let mut term = None;
@@ -96,6 +111,7 @@ impl Eligible {
         Some(Eligible {
             env,
             term: term.unwrap_or_default(),
+            escape,
         })
     }
 }
@@ -209,7 +225,7 @@ fn open(ctl: &Path, command: &[u8], env: &Eligible) -> Result<UnixStream> {
         // tty, X11, agent, subsystem
         put_u32(&mut m, flag);
     }
-    put_u32(&mut m, NO_ESCAPE);
+    put_u32(&mut m, env.escape);
     put_str(&mut m, &env.term);
     put_str(&mut m, command);
     for e in &env.env {
@@ -303,6 +319,120 @@ mod tests {
             &SshConfig::parse(cfg),
             env.iter().map(|(k, v)| (k.as_os_str(), v.as_os_str())),
         )
+    }
+
+    /// A master that answers one mux client: hello, the alive check, then a new session that
+    /// it records (the message, the three descriptors read and dropped), reports `exit` for
+    /// (or nothing: `None`) and closes.
+    fn fake_master(path: &Path, exit: Option<u32>) -> std::thread::JoinHandle<Vec<u8>> {
+        let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+        std::thread::spawn(move || {
+            let (mut c, _) = listener.accept().unwrap();
+            let send = |c: &mut UnixStream, words: &[u32]| {
+                let mut body = Vec::new();
+                for w in words {
+                    put_u32(&mut body, *w);
+                }
+                c.write_all(&packet(&body)).unwrap();
+            };
+            send(&mut c, &[MUX_MSG_HELLO, SSHMUX_VER]);
+            assert_eq!(
+                get_u32(&read_packet(&mut c).unwrap(), 0),
+                Some(MUX_MSG_HELLO)
+            );
+            loop {
+                let body = read_packet(&mut c).unwrap();
+                let rid = get_u32(&body, 4).unwrap();
+                match get_u32(&body, 0).unwrap() {
+                    0x1000_0004 => send(&mut c, &[0x8000_0005, rid, 1]),
+                    MUX_C_NEW_SESSION => {
+                        let mut fds = [0u8; 3];
+                        c.read_exact(&mut fds).unwrap();
+                        send(&mut c, &[MUX_S_SESSION_OPENED, rid, 7]);
+                        if let Some(e) = exit {
+                            send(&mut c, &[MUX_S_EXIT_MESSAGE, 7, e]);
+                        }
+                        return body;
+                    }
+                    t => panic!("unexpected request 0x{t:08x}"),
+                }
+            }
+        })
+    }
+
+    /// What ssso sends for a session is what the installed ssh's own mux client sends for the
+    /// same line and environment (`SendEnv`, `SetEnv`, TERM, the escape character), and both
+    /// exit with the status the master reports, or 255 without one.
+    #[test]
+    fn the_session_request_is_ssh_s_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg_path = dir.path().join("config");
+        std::fs::write(
+            &cfg_path,
+            "Host x\n  HostName 127.0.0.1\n  SendEnv LANG LC_* FO?\n  SetEnv A=1 \"B=x y\"\n  EscapeChar ^A\n",
+        )
+        .unwrap();
+        let env = [
+            ("PATH", "/usr/bin:/bin"),
+            ("HOME", "/nonexistent-ssso-test"),
+            ("LANG", "C.UTF-8"),
+            ("LC_ALL", "C"),
+            ("FOO", "bar baz"),
+            ("FOOD", "no"),
+            ("TERM", "xterm-test"),
+        ];
+        let command = "echo 'it''s' \"$HOME\"";
+        let ssh_line = |sock: &Path, query: &[&str]| {
+            let mut cmd = std::process::Command::new("ssh");
+            cmd.arg("-F")
+                .arg(&cfg_path)
+                .args(["-o", "ControlMaster=no", "-o"])
+                .arg(format!("ControlPath={}", sock.display()))
+                .args(query)
+                .args(["x", command])
+                .env_clear()
+                .envs(env)
+                .stdin(std::process::Stdio::null());
+            cmd
+        };
+        for exit in [Some(42), Some(256 + 3), None] {
+            let want = exit.map_or(255, |e| e as u8);
+            let sock = dir.path().join("ssh.sock");
+            let _ = std::fs::remove_file(&sock);
+            let master = fake_master(&sock, exit);
+            let status = ssh_line(&sock, &[]).status().unwrap();
+            let from_ssh = master.join().unwrap();
+            assert_eq!(status.code(), Some(i32::from(want)), "ssh, {exit:?}");
+
+            let out = ssh_line(&sock, &["-G"]).output().unwrap();
+            let cfg = SshConfig::parse(&String::from_utf8_lossy(&out.stdout));
+            // In the order a child of std gets them (sorted), as ssh did here.
+            let sorted: std::collections::BTreeMap<&str, &str> = env.into_iter().collect();
+            let eligible = Eligible::check(
+                &cfg,
+                sorted.iter().map(|(k, v)| (OsStr::new(k), OsStr::new(v))),
+            )
+            .expect("a plain line");
+            let sock = dir.path().join("ssso.sock");
+            let _ = std::fs::remove_file(&sock);
+            let master = fake_master(&sock, exit);
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let outcome = rt.block_on(run(
+                &sock,
+                command.as_bytes(),
+                &eligible,
+                std::future::pending(),
+            ));
+            let from_ssso = master.join().unwrap();
+            assert_eq!(outcome, Outcome::Status(want), "{exit:?}");
+            assert_eq!(
+                String::from_utf8_lossy(&from_ssso),
+                String::from_utf8_lossy(&from_ssh)
+            );
+        }
     }
 
     #[test]
