@@ -5,14 +5,16 @@
 //!
 //! Only the plain case goes this way ([`Eligible::check`]): no tty, no forwardings, no agent or
 //! X11, no `-f`, `-n`, `-M` or tunnel, `LogLevel` at most INFO (a mux client prints nothing
-//! there without a tty). The environment is sent as ssh's mux client sends it: the variables
-//! that `SendEnv` allows, then `SetEnv`. Everything else keeps the `ssh` process. A failure before the
-//! master opened the session ([`Outcome::NotOpened`]) has run nothing on the host: the caller
-//! then starts `ssh`, which tries the same master and falls back as ssh does.
+//! there without a tty). The request is byte for byte the one ssh's mux client sends (a unit
+//! test compares them against the installed ssh): the variables that `SendEnv` allows, then
+//! `SetEnv`, `TERM`, the escape character. Everything else keeps the `ssh` process. A failure
+//! before the master opened the session ([`Outcome::NotOpened`]) has run nothing on the host:
+//! the caller then starts `ssh`, which tries the same master and falls back as ssh does.
 //!
 //! Exit status as ssh's mux client: the status the master reports, 255 when the master closes
 //! without one (the command died of a signal, the connection broke) or when ssso is told to
-//! stop (SIGTERM, SIGHUP, SIGINT: closing the control connection ends the channel).
+//! stop once the session is open (SIGTERM, SIGHUP, SIGINT: closing the control connection
+//! ends the channel, as ssh's does); see [`run`] for the rest.
 
 use std::ffi::OsStr;
 use std::io::{Read, Write};
@@ -36,7 +38,8 @@ const MUX_S_TTY_ALLOC_FAIL: u32 = 0x8000_0008;
 const SSHMUX_VER: u32 = 4;
 const NO_ESCAPE: u32 = 0xffff_ffff;
 
-/// What ssh's mux client would send for this line: the environment strings.
+/// What ssh's mux client would send for this line besides the command: the environment
+/// strings, `TERM`, the escape character.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Eligible {
     env: Vec<Vec<u8>>,
