@@ -231,6 +231,79 @@ fn session_and_sync_ride_on_a_live_user_master_and_leave_it_as_found() {
     );
 }
 
+/// A warm command (its token went over this master moments ago) runs in-process over the
+/// master, without an ssh of its own, and the user sees what ssh over the same master gives:
+/// stdin in, stdout and stderr out, the exit status; a line that needs ssh's own mux client
+/// (here `-n`) still gets it.
+#[test]
+fn a_warm_command_over_the_users_master_is_what_ssh_over_it_gives() {
+    let u = user("ssso-zsh");
+    let s = Shared::new("auto", "yes");
+    let _stop = StopMasters(s.local.scratch().to_path_buf());
+    let pid = start_users_master(&s, u.name());
+    ok(
+        run(&mut s.ssso(&[], u.name(), &["true"]), CMD_TIMEOUT),
+        "first ssso (sync)",
+    );
+    let before = logins(u.name());
+    let line = "cat; echo \"[$AWS_PROFILE] $0\"; echo to-stderr >&2; exit 5";
+    // An ssh first on the PATH that notes each start: ssso's `ssh -G`, and the session's.
+    let bin = s.local.scratch().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let starts = s.local.scratch().join("ssh-starts");
+    let real = which::which("ssh").unwrap();
+    fs::write(
+        bin.join("ssh"),
+        format!(
+            "#!/bin/sh\necho \"$1\" >>'{}'\nexec '{}' \"$@\"\n",
+            starts.display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::set_permissions(bin.join("ssh"), fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let counted = |args: &[&str]| {
+        let _ = fs::remove_file(&starts);
+        let mut cmd = s.ssso(args, u.name(), &[line]);
+        cmd.env("PATH", &path);
+        let out = run_with_stdin(&mut cmd, b"from-stdin\n", CMD_TIMEOUT);
+        (
+            out,
+            fs::read_to_string(&starts)
+                .unwrap_or_default()
+                .lines()
+                .count(),
+        )
+    };
+    let (out, ssh_starts) = counted(&[]);
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    assert_eq!(stdout(&out), format!("from-stdin\n[{PROFILE}] zsh\n"));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "to-stderr\n");
+    assert_eq!(ssh_starts, 1, "only `ssh -G`: the session needs no ssh");
+    // The same through ssh's own mux client: -n (stdin from /dev/null) is ssh's to do.
+    let (out, ssh_starts) = counted(&["-n"]);
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    assert_eq!(stdout(&out), format!("[{PROFILE}] zsh\n"));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "to-stderr\n");
+    assert_eq!(ssh_starts, 2, "`ssh -G` and the session's ssh");
+    // A command killed by a signal: 255, as from ssh over the master.
+    let out = run(&mut s.ssso(&[], u.name(), &["kill -9 $$"]), CMD_TIMEOUT);
+    let plain = run(s.ssh(&[], u.name()).arg("kill -9 $$"), CMD_TIMEOUT);
+    assert_eq!(out.status.code(), plain.status.code(), "{out:?} {plain:?}");
+    assert_eq!(
+        s.master_pid(u.name()),
+        Some(pid),
+        "the user's master changed"
+    );
+    assert_eq!(
+        logins(u.name()),
+        before,
+        "ssso opened a connection of its own"
+    );
+}
+
 #[test]
 fn without_a_live_master_ssh_becomes_the_users_master_and_the_next_call_joins_it() {
     let u = user("ssso-sh");
