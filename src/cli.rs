@@ -341,7 +341,7 @@ pub struct FleetArgs {
     pub connect: ConnectOpts,
 
     /// How many hosts to work on at once (prompts need --jobs 1)
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = jobs)]
     pub jobs: usize,
 
     /// Read more hosts from FILE, one a line (# comments); - for stdin
@@ -370,6 +370,15 @@ pub struct FleetArgs {
 /// `--min-valid`, `--timeout`: a duration as [`crate::time::parse_duration`] reads it.
 fn duration(s: &str) -> Result<Duration, String> {
     crate::time::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// `--jobs`: a whole number, at least 1.
+fn jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("0 hosts at a time would never finish; use at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not a whole number")),
+    }
 }
 
 /// `--refresh-before`: a duration, at least [`schedule::REFRESH_BEFORE_MIN`].
@@ -575,6 +584,13 @@ fn with_ssh_args(args: &[OsString]) -> anyhow::Result<Parsed> {
             ssh,
         ),
         Some(Command::Sync(a)) => {
+            if ssh.destination.is_none() && a.hosts_file.is_none() {
+                return Err(UsageError(
+                    "no HOST given (usage: ssso sync [OPTIONS] [SSH OPTIONS] HOST... or --hosts-file FILE)"
+                        .into(),
+                )
+                .into());
+            }
             let mut session = a.connect.settings();
             session.sync.access_token_only = !a.with_refresh_token;
             Run::Fleet(
@@ -780,6 +796,8 @@ mod tests {
             &["sync", "h1", "--with-refesh-token"],
             &["doctor", "--bogus", "h"],
             &["setup", "--profile", "dev", "--bogus", "h"],
+            &["sync", "--jobs", "0", "h"],
+            &["sync", "--profile", "dev"],
         ] {
             let e = parse(&os(line)).unwrap_err();
             assert!(e.downcast_ref::<UsageError>().is_some(), "{line:?}: {e:#}");

@@ -234,6 +234,13 @@ fn login_refreshes_before_it_opens_a_browser() {
     let out = login();
     assert_success(&out, "ssso login (fallback)");
     assert_eq!(local.login_calls(), ["sso login --profile p"]);
+    // The login's message says why a browser is needed: the refresh was tried and refused.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("its refresh without a browser failed (CreateToken refused the refresh"),
+        "{err}"
+    );
+    assert!(!err.contains(&family), "{err}");
     assert_eq!(
         local.read_token(&cache_key("s")).unwrap()["accessToken"],
         local.login_token()

@@ -187,6 +187,8 @@ fn login_if_needed(
     let force = mode == Mode::Force;
     let schedule = Schedule::new(fresh.refresh_before);
     let mut state = token::read(cache_file);
+    // Why the refresh without a browser failed, for the login's message.
+    let mut refresh_error: Option<String> = None;
     // The host's token is read only when it may be needed: quietly before a refresh, and
     // again (a prompt allowed) before a browser login only when that read failed.
     let mut read = false;
@@ -253,7 +255,10 @@ fn login_if_needed(
                 return Ok(r);
             }
             Ok(_) => crate::ui::debug("the refreshed token is still not fresh enough"),
-            Err(e) => crate::ui::debug(format_args!("could not refresh the token: {e:#}")),
+            Err(e) => {
+                crate::ui::debug(format_args!("could not refresh the token: {e:#}"));
+                refresh_error = Some(format!("{e:#}"));
+            }
         }
         if usable {
             // Due, not yet needed: the refresh is tried again later.
@@ -270,7 +275,11 @@ fn login_if_needed(
     let why = if force {
         format!("--force: logging in again for profile `{}`", sso.profile)
     } else {
-        describe(sso, cache_file, &state, min_valid_secs, crate::time::now())
+        let mut why = describe(sso, cache_file, &state, min_valid_secs, crate::time::now());
+        if let Some(e) = &refresh_error {
+            why.push_str(&format!(", and its refresh without a browser failed ({e})"));
+        }
+        why
     };
     let login_cmd = format!("aws sso login {}", profile_arg(&sso.profile).join(" "));
     if no_login {
