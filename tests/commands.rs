@@ -325,22 +325,38 @@ fn signals_sent_to_ssso_end_the_login_too() {
     }
 }
 
-/// The same on the connect path (`ssso HOST`, which logs in before it connects): SIGTERM ends
-/// the login, ssso exits 143, and nothing connects.
+/// The same on the connect path (`ssso HOST`) and in `ssso sync --keep`, which log in before
+/// they connect: SIGTERM ends the login, ssso exits 143, and nothing connects.
 #[test]
 fn sigterm_during_a_connect_s_login_ends_the_login() {
     let u = user("ssso-csh");
+    let connects = || server().sshd_log().matches(" for ssso-csh from ").count();
+    let before = connects();
     let local = Local::new(&sso_config(PROFILE, SESSION));
-    let before = server().sshd_log().matches(" for ssso-csh from ").count();
-    let cmd = local.ssso_to(&["--profile", PROFILE], u.name(), &["true"]);
-    let (got, err) = signal_during_login(&local, cmd, libc::SIGTERM);
-    assert_eq!(got.code(), Some(143), "{got:?}\n{err}");
-    assert_eq!(processes_of(local.scratch()), Vec::<i32>::new(), "{err}");
-    assert_eq!(
-        server().sshd_log().matches(" for ssso-csh from ").count(),
-        before,
-        "ssso connected after its login was ended"
-    );
+    let connect = local.ssso_to(&["--profile", PROFILE], u.name(), &["true"]);
+    let keep = Local::new(&sso_config(PROFILE, SESSION));
+    let mut sync_keep = keep.ssso();
+    sync_keep
+        .args(["sync", "--keep", "--profile", PROFILE, "-F"])
+        .arg(server().ssh_config())
+        .arg(server().dest(u.name()));
+    for (what, local, cmd) in [
+        ("connect", &local, connect),
+        ("sync --keep", &keep, sync_keep),
+    ] {
+        let (got, err) = signal_during_login(local, cmd, libc::SIGTERM);
+        assert_eq!(got.code(), Some(143), "{what}: {got:?}\n{err}");
+        assert_eq!(
+            processes_of(local.scratch()),
+            Vec::<i32>::new(),
+            "{what}: {err}"
+        );
+        assert_eq!(
+            connects(),
+            before,
+            "{what}: ssso connected after its login was ended"
+        );
+    }
 }
 
 /// Ctrl-C at the terminal (SIGINT to the whole foreground process group) cancels the login:
