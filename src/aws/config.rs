@@ -193,9 +193,9 @@ impl SectionSpan<'_> {
 enum Kind {
     /// `[profile NAME]` (any name starting with `profile` that shlex splits into two words)
     /// or exactly `[default]`.
-    Profile(String),
+    Profile(Txt),
     /// `[sso-session NAME]`, by the same rule.
-    SsoSession(String),
+    SsoSession(Txt),
     /// configparser's `[DEFAULT]`: its keys go to every other section.
     Defaults,
     /// A section of another kind (`[services x]`, `[preview]`...): kept, never used.
@@ -208,16 +208,49 @@ enum Kind {
 /// (continuation lines after `\n`, trailing blank lines dropped).
 #[derive(Clone)]
 struct Opt {
-    key: String,
-    value: String,
+    key: Txt,
+    value: Txt,
     /// 1-based line of the `key = value` line.
     line: usize,
 }
 
+/// Where `s`, a slice of `text`, is in it.
+fn place(text: &str, s: &str) -> Range<usize> {
+    let start = (s.as_ptr() as usize)
+        .checked_sub(text.as_ptr() as usize)
+        .expect("a slice of the text");
+    assert!(start + s.len() <= text.len(), "a slice of the text");
+    start..start + s.len()
+}
+
+/// A string of the parse: where the file has it as it is (most keys, values and names), its
+/// place in the text, else its own copy (a key with capitals, a value of several lines, a
+/// quoted name). A file of 200,000 sections is parsed without a copy of each.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Txt {
+    At(Range<usize>),
+    Own(String),
+}
+
+impl Txt {
+    /// `s`, a slice of `text`, by its place.
+    fn at(text: &str, s: &str) -> Txt {
+        Txt::At(place(text, s))
+    }
+
+    fn get<'a>(&'a self, text: &'a str) -> &'a str {
+        match self {
+            Txt::At(r) => &text[r.clone()],
+            Txt::Own(s) => s,
+        }
+    }
+}
+
 #[derive(Clone)]
 struct Block {
-    /// The section name as configparser has it (exact text between `[` and the last `]`).
-    name: String,
+    /// The section name as configparser has it (exact text between `[` and the last `]`): its
+    /// place in the text.
+    name: Range<usize>,
     kind: Kind,
     line: usize,
     span: Range<usize>,
@@ -233,9 +266,9 @@ struct Block {
 const SMALL: usize = 8;
 
 impl Block {
-    fn own(&self, key: &str) -> Option<&Opt> {
+    fn own(&self, text: &str, key: &str) -> Option<&Opt> {
         if self.index.is_empty() {
-            self.opts.iter().find(|o| o.key == key)
+            self.opts.iter().find(|o| o.key.get(text) == key)
         } else {
             self.index.get(key).map(|&i| &self.opts[i])
         }
@@ -273,8 +306,9 @@ pub struct AwsConfig {
     blocks: Vec<Block>,
     /// `[DEFAULT]` keys -> (block, index into its opts).
     defaults: HashMap<String, (usize, usize)>,
-    profiles: NameMap,
-    sessions: NameMap,
+    /// botocore's profiles and sso-sessions, made when first asked for (the sync's merge of
+    /// a host file never asks).
+    names: std::cell::OnceCell<(NameMap, NameMap)>,
     /// Header-looking lines that continue a value (see `Parser::swallowed`).
     swallowed: Vec<(usize, String)>,
     /// Steps taken by the parse (lines, characters, look-ups): the linearity test's measure.
@@ -287,8 +321,8 @@ impl std::fmt::Debug for AwsConfig {
             .blocks
             .iter()
             .map(|b| {
-                let keys: Vec<&str> = b.opts.iter().map(|o| o.key.as_str()).collect();
-                format!("[{}] {}", normalize_header(&b.name), keys.join(" "))
+                let keys: Vec<&str> = b.opts.iter().map(|o| o.key.get(&self.text)).collect();
+                format!("[{}] {}", normalize_header(self.name(b)), keys.join(" "))
             })
             .collect();
         f.debug_struct("AwsConfig")
@@ -339,11 +373,12 @@ impl<'a> Dict<'a> {
     /// The raw value and whether it came from `[DEFAULT]`.
     fn raw(&self, key: &str) -> Option<(&'a str, bool)> {
         self.cfg.work.set(self.cfg.work.get() + 1);
-        if let Some(o) = self.cfg.blocks[self.block].own(key) {
-            return Some((&o.value, false));
+        let text = &self.cfg.text;
+        if let Some(o) = self.cfg.blocks[self.block].own(text, key) {
+            return Some((o.value.get(text), false));
         }
         let &(b, i) = self.cfg.defaults.get(key)?;
-        Some((&self.cfg.blocks[b].opts[i].value, true))
+        Some((self.cfg.blocks[b].opts[i].value.get(text), true))
     }
 
     fn get(&self, key: &str) -> Option<Value<'a>> {
@@ -422,34 +457,50 @@ impl AwsConfig {
     }
 
     fn parse_owned(text: String) -> anyhow::Result<AwsConfig> {
-        let mut p = Parser::default();
-        p.run(&text)?;
-        let Parser {
-            blocks,
-            defaults,
-            swallowed,
-            work,
-            ..
-        } = p;
-        let mut cfg = AwsConfig {
+        let (blocks, defaults, swallowed, work) = {
+            let mut p = Parser::default();
+            p.run(&text)?;
+            (p.blocks, p.defaults, p.swallowed, p.work)
+        };
+        let cfg = AwsConfig {
             path: None,
             text,
             blocks,
             defaults,
-            profiles: NameMap::default(),
-            sessions: NameMap::default(),
+            names: std::cell::OnceCell::new(),
             swallowed,
             work: std::cell::Cell::new(work),
         };
         cfg.check_nested()?;
-        for (i, b) in cfg.blocks.iter().enumerate() {
-            match &b.kind {
-                Kind::Profile(n) => cfg.profiles.insert(n, i),
-                Kind::SsoSession(n) => cfg.sessions.insert(n, i),
-                _ => {}
-            }
-        }
         Ok(cfg)
+    }
+
+    /// botocore's profiles and sso-sessions (see [`NameMap`]).
+    fn names(&self) -> &(NameMap, NameMap) {
+        self.names.get_or_init(|| {
+            let (mut profiles, mut sessions) = (NameMap::default(), NameMap::default());
+            for (i, b) in self.blocks.iter().enumerate() {
+                match &b.kind {
+                    Kind::Profile(n) => profiles.insert(n.get(&self.text), i),
+                    Kind::SsoSession(n) => sessions.insert(n.get(&self.text), i),
+                    _ => {}
+                }
+            }
+            (profiles, sessions)
+        })
+    }
+
+    fn profiles(&self) -> &NameMap {
+        &self.names().0
+    }
+
+    fn sessions(&self) -> &NameMap {
+        &self.names().1
+    }
+
+    /// A section's name as configparser has it.
+    fn name(&self, b: &Block) -> &str {
+        &self.text[b.name.clone()]
     }
 
     /// raw_config_parse turns every value whose first line is empty into a dict of
@@ -457,17 +508,23 @@ impl AwsConfig {
     /// included; one line without `=` makes the whole file unreadable.
     fn check_nested(&self) -> anyhow::Result<()> {
         let mut work = self.work.get();
+        let text = &self.text;
         let bad = |o: &Opt| -> anyhow::Result<()> {
-            if !o.value.starts_with('\n') {
+            // A value of one line is its place in the text: never a sub-section.
+            let Txt::Own(value) = &o.value else {
+                return Ok(());
+            };
+            if !value.starts_with('\n') {
                 return Ok(());
             }
-            if let Some(Err(line)) = nested_pairs(&o.value).find(Result::is_err) {
+            if let Some(Err(line)) = nested_pairs(value).find(Result::is_err) {
+                let key = o.key.get(text);
                 bail!(
                     "line {}: `{} =` has nothing after the `=`, so botocore (the AWS CLI) reads the indented lines under it as `name = value` pairs, and `{}` has no `=`; the AWS CLI cannot read this file: add the `=`, or put a value after `{} =`",
                     o.line,
-                    shown(&o.key),
+                    shown(key),
                     shown(line),
-                    shown(&o.key)
+                    shown(key)
                 );
             }
             Ok(())
@@ -481,10 +538,13 @@ impl AwsConfig {
         let mut overridden: HashMap<&str, usize> = HashMap::new();
         for b in &sections {
             for o in &b.opts {
-                work += o.value.len() as u64 + 1;
+                work += o.value.get(text).len() as u64 + 1;
                 bad(o)?;
-                if self.defaults.contains_key(&o.key) {
-                    *overridden.entry(&o.key).or_default() += 1;
+                if !self.defaults.is_empty() {
+                    let key = o.key.get(text);
+                    if self.defaults.contains_key(key) {
+                        *overridden.entry(key).or_default() += 1;
+                    }
                 }
             }
         }
@@ -493,8 +553,8 @@ impl AwsConfig {
                 continue;
             }
             for o in &b.opts {
-                work += o.value.len() as u64 + 1;
-                if overridden.get(o.key.as_str()).copied().unwrap_or(0) < sections.len() {
+                work += o.value.get(text).len() as u64 + 1;
+                if overridden.get(o.key.get(text)).copied().unwrap_or(0) < sections.len() {
                     bad(o)?;
                 }
             }
@@ -522,7 +582,7 @@ impl AwsConfig {
     /// `sso_session` or `sso_start_url`, `[DEFAULT]`'s included), in botocore's order.
     /// One pass over the file (a config with thousands of profiles stays fast).
     pub fn sso_profile_names(&self) -> Vec<String> {
-        self.profiles
+        self.profiles()
             .order
             .iter()
             .filter(|(_, b)| {
@@ -535,35 +595,45 @@ impl AwsConfig {
 
     /// Names of all profiles, in botocore's order (where each name first appears).
     pub fn profile_names(&self) -> Vec<String> {
-        self.profiles.order.iter().map(|(n, _)| n.clone()).collect()
+        self.profiles()
+            .order
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     /// Names of all `[sso-session NAME]` sections, in botocore's order.
     pub fn sso_session_names(&self) -> Vec<String> {
-        self.sessions.order.iter().map(|(n, _)| n.clone()).collect()
+        self.sessions()
+            .order
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     /// A profile's properties as botocore holds them (`[DEFAULT]`'s included; sub-sections
     /// as their raw text), or None when there is no such profile.
     #[cfg(test)]
     pub fn profile_props(&self, name: &str) -> Option<BTreeMap<String, String>> {
-        self.profiles.get(name).map(|b| self.props_of(b))
+        self.profiles().get(name).map(|b| self.props_of(b))
     }
 
     /// An sso-session's properties, as [`AwsConfig::profile_props`].
     #[allow(dead_code, reason = "API for callers; used by the tests")]
     pub fn session_props(&self, name: &str) -> Option<BTreeMap<String, String>> {
-        self.sessions.get(name).map(|b| self.props_of(b))
+        self.sessions().get(name).map(|b| self.props_of(b))
     }
 
     fn props_of(&self, block: usize) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
+        let text = &self.text;
         for o in &self.blocks[block].opts {
-            out.insert(o.key.clone(), o.value.clone());
+            out.insert(o.key.get(text).to_owned(), o.value.get(text).to_owned());
         }
         for &(b, i) in self.defaults.values() {
             let o = &self.blocks[b].opts[i];
-            out.entry(o.key.clone()).or_insert_with(|| o.value.clone());
+            out.entry(o.key.get(text).to_owned())
+                .or_insert_with(|| o.value.get(text).to_owned());
         }
         out
     }
@@ -575,11 +645,11 @@ impl AwsConfig {
     /// whatever their spelling there. No copies: cheap on a file of 200,000 sections.
     pub fn section_spans(&self) -> impl Iterator<Item = SectionSpan<'_>> {
         self.blocks.iter().map(|b| SectionSpan {
-            name: &b.name,
+            name: self.name(b),
             span: b.span.clone(),
             named: match &b.kind {
-                Kind::Profile(n) => Some(Named::Profile(n)),
-                Kind::SsoSession(n) => Some(Named::SsoSession(n)),
+                Kind::Profile(n) => Some(Named::Profile(n.get(&self.text))),
+                Kind::SsoSession(n) => Some(Named::SsoSession(n.get(&self.text))),
                 _ => None,
             },
         })
@@ -591,7 +661,7 @@ impl AwsConfig {
             text.push('\n');
         }
         Section {
-            header: normalize_header(&b.name),
+            header: normalize_header(self.name(b)),
             text,
             spans: vec![b.span.clone()],
         }
@@ -631,7 +701,7 @@ impl AwsConfig {
     /// belongs, and a name with a NUL byte (it could not travel to the remote).
     pub fn sso_profile(&self, name: &str) -> anyhow::Result<SsoProfile> {
         let shown_name = shown(name);
-        let Some(pb) = self.profiles.get(name) else {
+        let Some(pb) = self.profiles().get(name) else {
             bail!(
                 "AWS profile `{shown_name}` is not in {}{}. {}",
                 self.where_(),
@@ -646,7 +716,7 @@ impl AwsConfig {
         }
         let prof = self.dict(pb);
         let pblock = &self.blocks[pb];
-        let section_name = format!("[{}] (line {})", shown(&pblock.name), pblock.line);
+        let section_name = format!("[{}] (line {})", shown(self.name(pblock)), pblock.line);
 
         let creds: Vec<&str> = CREDENTIAL_KEYS
             .iter()
@@ -685,7 +755,7 @@ impl AwsConfig {
         let mut session: Option<(&str, usize)> = None;
         if let Some(v) = prof.get("sso_session") {
             let s = v.as_str().ok_or_else(|| not_text("sso_session", &whose))?;
-            let sb = self.sessions.get(s).filter(|&b| !self.dict(b).is_empty());
+            let sb = self.sessions().get(s).filter(|&b| !self.dict(b).is_empty());
             let Some(sb) = sb else {
                 let hint = swallowed_hint(self.swallowed.iter().filter(|(_, t)| t.contains(s)));
                 let known: Vec<String> =
@@ -695,7 +765,7 @@ impl AwsConfig {
                     shown(s),
                     self.where_(),
                     shown(s),
-                    if self.sessions.get(s).is_some() {
+                    if self.sessions().get(s).is_some() {
                         " with settings (it is empty)"
                     } else {
                         ""
@@ -745,13 +815,15 @@ impl AwsConfig {
                     }
                     Ok(())
                 };
+                let text = &self.text;
                 for o in &self.blocks[sb].opts {
-                    differs(&o.key, Value::of(&o.value))?;
+                    differs(o.key.get(text), Value::of(o.value.get(text)))?;
                 }
                 // `[DEFAULT]` keys the session inherits: only a profile's own can differ.
                 for o in &self.blocks[pb].opts {
-                    if sd.raw(&o.key).is_some_and(|(_, inherited)| inherited) {
-                        differs(&o.key, sd.get(&o.key).expect("just seen"))?;
+                    let key = o.key.get(text);
+                    if sd.raw(key).is_some_and(|(_, inherited)| inherited) {
+                        differs(key, sd.get(key).expect("just seen"))?;
                     }
                 }
             }
@@ -788,7 +860,7 @@ impl AwsConfig {
 
         let (start_url, region, scopes, session_section) = if let Some((_, sb)) = session {
             let sd = self.dict(sb);
-            let whose_s = format!("[sso-session {}]", shown(&self.blocks[sb].name));
+            let whose_s = format!("[sso-session {}]", shown(self.name(&self.blocks[sb])));
             let text = |key: &str| -> anyhow::Result<String> {
                 let v = sd.get(key).expect("checked above");
                 Ok(v.as_str()
@@ -1008,11 +1080,22 @@ fn normalize_header(name: &str) -> String {
     out
 }
 
-/// botocore's `build_profile_map` for one section name (`DEFAULT` is configparser's, before).
-fn classify(name: &str) -> Kind {
-    let split = |prefix: &str, what: &str, kind: fn(String) -> Kind| -> Kind {
+/// botocore's `build_profile_map` for one section name (`DEFAULT` is configparser's, before),
+/// `name` being a slice of `text`.
+fn classify(text: &str, name: &str) -> Kind {
+    let split = |prefix: &str, what: &str, kind: fn(Txt) -> Kind| -> Kind {
+        if !name.contains(['"', '\'', '\\']) {
+            // No quote, no backslash: shlex's words are the runs of other characters, slices
+            // of the name.
+            let mut words = name
+                .split([' ', '\t', '\r', '\n'])
+                .filter(|w| !w.is_empty());
+            if let (Some(_), Some(second), None) = (words.next(), words.next(), words.next()) {
+                return kind(Txt::at(text, second));
+            }
+        }
         match shlex_split(name) {
-            Ok(mut words) if words.len() == 2 => kind(words.pop().expect("two words")),
+            Ok(mut words) if words.len() == 2 => kind(Txt::Own(words.pop().expect("two words"))),
             Ok(words) => Kind::Ignored(format!(
                 "section [{name}] ignored: botocore uses a section starting with `{prefix}` as a {what} only when it splits into exactly two words, and it has {}",
                 words.len()
@@ -1027,7 +1110,7 @@ fn classify(name: &str) -> Kind {
     } else if name.starts_with("sso-session") {
         split("sso-session", "sso-session", Kind::SsoSession)
     } else if name == "default" {
-        Kind::Profile(name.to_owned())
+        Kind::Profile(Txt::at(text, name))
     } else {
         Kind::Other
     }
@@ -1041,10 +1124,12 @@ type OptAt = (usize, usize);
 /// Python's `RawConfigParser._read` (strict, `=` and `:`, full-line `#`/`;` comments, no inline
 /// comments, empty lines kept in values), recording byte spans as it goes.
 #[derive(Default)]
-struct Parser {
+struct Parser<'t> {
+    /// The text being parsed.
+    text: &'t str,
     blocks: Vec<Block>,
     /// Section name -> block (not `DEFAULT`): a repeat is an error.
-    names: HashMap<String, usize>,
+    names: HashMap<&'t str, usize>,
     defaults: HashMap<String, (usize, usize)>,
     /// Keys of the current section -> index into its opts, for the duplicate check once it
     /// has more than [`SMALL`] keys (`DEFAULT`: `defaults`); moved into the block at its end.
@@ -1053,6 +1138,9 @@ struct Parser {
     cur: Option<usize>,
     /// The option that indented lines continue.
     opt: Option<OptAt>,
+    /// Empty lines since that option's last line: part of its value if another line of it
+    /// follows (configparser drops them at the end of a value).
+    blanks: usize,
     indent: usize,
     /// configparser reports bad lines at the end, after the errors it raises at once.
     deferred: Option<anyhow::Error>,
@@ -1062,8 +1150,9 @@ struct Parser {
     work: u64,
 }
 
-impl Parser {
-    fn run(&mut self, text: &str) -> anyhow::Result<()> {
+impl<'t> Parser<'t> {
+    fn run(&mut self, text: &'t str) -> anyhow::Result<()> {
+        self.text = text;
         for (i, (line, start, end)) in lines_with_spans(text).enumerate() {
             self.work += (end - start) as u64 + 1;
             self.line(i + 1, line, start, end)?;
@@ -1071,8 +1160,10 @@ impl Parser {
         self.finish_block();
         for b in &mut self.blocks {
             for o in &mut b.opts {
-                let keep = o.value.trim_end_matches(py_space).len();
-                o.value.truncate(keep);
+                if let Txt::Own(v) = &mut o.value {
+                    let keep = v.trim_end_matches(py_space).len();
+                    v.truncate(keep);
+                }
             }
         }
         match self.deferred.take() {
@@ -1081,15 +1172,16 @@ impl Parser {
         }
     }
 
-    fn line(&mut self, no: usize, line: &str, start: usize, end: usize) -> anyhow::Result<()> {
+    fn line(&mut self, no: usize, line: &'t str, start: usize, end: usize) -> anyhow::Result<()> {
+        let text = self.text;
         let value = py_strip(line);
         if value.starts_with(['#', ';']) {
             return Ok(());
         }
         if value.is_empty() {
             // An empty line belongs to the value above (dropped at the end if nothing follows).
-            if let Some((b, i)) = self.opt {
-                self.blocks[b].opts[i].value.push('\n');
+            if self.opt.is_some() {
+                self.blanks += 1;
             }
             return Ok(());
         }
@@ -1101,8 +1193,16 @@ impl Parser {
                 self.swallowed.push((no, value.to_owned()));
             }
             let o = &mut self.blocks[b].opts[i];
-            o.value.push('\n');
-            o.value.push_str(value);
+            let mut v = match std::mem::replace(&mut o.value, Txt::Own(String::new())) {
+                Txt::At(r) => text[r].to_owned(),
+                Txt::Own(v) => v,
+            };
+            for _ in 0..=self.blanks {
+                v.push('\n');
+            }
+            self.blanks = 0;
+            v.push_str(value);
+            o.value = Txt::Own(v);
             self.blocks[b].span.end = end;
             return Ok(());
         }
@@ -1131,7 +1231,13 @@ impl Parser {
             ));
             return Ok(());
         };
-        let key = value[..d].trim_end_matches(py_space).to_lowercase();
+        let key = value[..d].trim_end_matches(py_space);
+        let key = if key.bytes().any(|c| c.is_ascii_uppercase() || !c.is_ascii()) {
+            Txt::Own(key.to_lowercase())
+        } else {
+            Txt::at(text, key)
+        };
+        let key_s = key.get(text);
         if d == 0 {
             self.defer(anyhow::anyhow!(
                 "line {no}: `{}` has no key before the `{}`, so botocore (the AWS CLI) cannot read the file; add the key or remove the line",
@@ -1142,67 +1248,70 @@ impl Parser {
         let is_default = self.blocks[b].kind == Kind::Defaults;
         let earlier = if is_default {
             self.defaults
-                .get(&key)
+                .get(key_s)
                 .map(|&(b, i)| self.blocks[b].opts[i].line)
         } else if self.keys.is_empty() {
             self.work += self.blocks[b].opts.len() as u64;
             self.blocks[b]
                 .opts
                 .iter()
-                .find(|o| o.key == key)
+                .find(|o| o.key.get(text) == key_s)
                 .map(|o| o.line)
         } else {
-            self.keys.get(&key).map(|&i| self.blocks[b].opts[i].line)
+            self.keys.get(key_s).map(|&i| self.blocks[b].opts[i].line)
         };
         if let Some(first) = earlier {
             bail!(
                 "line {no}: `{}` is set twice in [{}] (first on line {first}; keys ignore case), so botocore (the AWS CLI) cannot read the file; remove one of them{}",
-                shown(&key),
-                shown(&self.blocks[b].name),
+                shown(key_s),
+                shown(&text[self.blocks[b].name.clone()]),
                 swallowed_hint(self.swallowed.iter().filter(|(l, _)| *l > first))
             );
         }
         let idx = self.blocks[b].opts.len();
         if is_default {
-            self.defaults.insert(key.clone(), (b, idx));
+            self.defaults.insert(key_s.to_owned(), (b, idx));
         } else if !self.keys.is_empty() {
-            self.keys.insert(key.clone(), idx);
+            self.keys.insert(key_s.to_owned(), idx);
         } else if idx >= SMALL {
             for (i, o) in self.blocks[b].opts.iter().enumerate() {
-                self.keys.insert(o.key.clone(), i);
+                self.keys.insert(o.key.get(text).to_owned(), i);
             }
-            self.keys.insert(key.clone(), idx);
+            self.keys.insert(key_s.to_owned(), idx);
         }
-        self.opt = (!key.is_empty()).then_some((b, idx));
+        self.opt = (!key_s.is_empty()).then_some((b, idx));
+        self.blanks = 0;
         self.blocks[b].opts.push(Opt {
             key,
-            value: py_strip(&value[d + 1..]).to_owned(),
+            value: Txt::at(text, py_strip(&value[d + 1..])),
             line: no,
         });
         self.blocks[b].span.end = end;
         Ok(())
     }
 
-    fn header(&mut self, no: usize, name: &str, start: usize, end: usize) -> anyhow::Result<()> {
-        if let Some(&first) = self.names.get(name) {
-            bail!(
-                "line {no}: section [{}] appears twice (first on line {}), so botocore (the AWS CLI) cannot read the file; merge the two sections into one",
-                shown(name),
-                self.blocks[first].line
-            );
-        }
+    fn header(&mut self, no: usize, name: &'t str, start: usize, end: usize) -> anyhow::Result<()> {
         let kind = if name == "DEFAULT" {
             Kind::Defaults
         } else {
-            self.names.insert(name.to_owned(), self.blocks.len());
-            classify(name)
+            match self.names.entry(name) {
+                std::collections::hash_map::Entry::Occupied(first) => bail!(
+                    "line {no}: section [{}] appears twice (first on line {}), so botocore (the AWS CLI) cannot read the file; merge the two sections into one",
+                    shown(name),
+                    self.blocks[*first.get()].line
+                ),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(self.blocks.len());
+                }
+            }
+            classify(self.text, name)
         };
         self.work += name.len() as u64;
         self.finish_block();
         self.cur = Some(self.blocks.len());
         self.opt = None;
         self.blocks.push(Block {
-            name: name.to_owned(),
+            name: place(self.text, name),
             kind,
             line: no,
             span: start..end,
@@ -1964,7 +2073,7 @@ sso_region = eu-central-1
                 }
                 let props = canonical(&cfg.props_of(i));
                 let e = profiles
-                    .entry(b.name.clone())
+                    .entry(cfg.name(b).to_owned())
                     .or_insert(serde_json::json!({}));
                 for (k, v) in props.as_object().unwrap() {
                     e[k] = v.clone();
