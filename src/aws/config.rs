@@ -254,11 +254,12 @@ struct Block {
     kind: Kind,
     line: usize,
     span: Range<usize>,
-    /// In file order; keys are unique within a section (a repeat is an error).
-    opts: Vec<Opt>,
+    /// Its options: a range of `AwsConfig::opts` (a section's are together, in file order);
+    /// keys are unique within a section (a repeat is an error).
+    opts: Range<usize>,
     /// key -> index into `opts`, for sections of more than [`SMALL`] keys (smaller ones are
-    /// searched in place); empty for `[DEFAULT]`, whose keys are in `AwsConfig::defaults`.
-    index: HashMap<String, usize>,
+    /// searched in place); None for `[DEFAULT]`, whose keys are in `AwsConfig::defaults`.
+    index: Option<Box<HashMap<String, usize>>>,
 }
 
 /// Sections with at most this many keys are searched key by key, bigger ones through a map:
@@ -266,11 +267,12 @@ struct Block {
 const SMALL: usize = 8;
 
 impl Block {
-    fn own(&self, text: &str, key: &str) -> Option<&Opt> {
-        if self.index.is_empty() {
-            self.opts.iter().find(|o| o.key.get(text) == key)
-        } else {
-            self.index.get(key).map(|&i| &self.opts[i])
+    /// Its option `key`; `opts` are all the options of the file.
+    fn own<'a>(&self, opts: &'a [Opt], text: &str, key: &str) -> Option<&'a Opt> {
+        let opts = &opts[self.opts.clone()];
+        match &self.index {
+            None => opts.iter().find(|o| o.key.get(text) == key),
+            Some(index) => index.get(key).map(|&i| &opts[i]),
         }
     }
 }
@@ -304,8 +306,10 @@ pub struct AwsConfig {
     path: Option<PathBuf>,
     text: String,
     blocks: Vec<Block>,
-    /// `[DEFAULT]` keys -> (block, index into its opts).
-    defaults: HashMap<String, (usize, usize)>,
+    /// The options of all sections, section by section.
+    opts: Vec<Opt>,
+    /// `[DEFAULT]` keys -> index into `opts`.
+    defaults: HashMap<String, usize>,
     /// botocore's profiles and sso-sessions, made when first asked for (the sync's merge of
     /// a host file never asks).
     names: std::cell::OnceCell<(NameMap, NameMap)>,
@@ -321,7 +325,11 @@ impl std::fmt::Debug for AwsConfig {
             .blocks
             .iter()
             .map(|b| {
-                let keys: Vec<&str> = b.opts.iter().map(|o| o.key.get(&self.text)).collect();
+                let keys: Vec<&str> = self
+                    .opts_of(b)
+                    .iter()
+                    .map(|o| o.key.get(&self.text))
+                    .collect();
                 format!("[{}] {}", normalize_header(self.name(b)), keys.join(" "))
             })
             .collect();
@@ -374,11 +382,11 @@ impl<'a> Dict<'a> {
     fn raw(&self, key: &str) -> Option<(&'a str, bool)> {
         self.cfg.work.set(self.cfg.work.get() + 1);
         let text = &self.cfg.text;
-        if let Some(o) = self.cfg.blocks[self.block].own(text, key) {
+        if let Some(o) = self.cfg.blocks[self.block].own(&self.cfg.opts, text, key) {
             return Some((o.value.get(text), false));
         }
-        let &(b, i) = self.cfg.defaults.get(key)?;
-        Some((self.cfg.blocks[b].opts[i].value.get(text), true))
+        let &i = self.cfg.defaults.get(key)?;
+        Some((self.cfg.opts[i].value.get(text), true))
     }
 
     fn get(&self, key: &str) -> Option<Value<'a>> {
@@ -457,15 +465,16 @@ impl AwsConfig {
     }
 
     fn parse_owned(text: String) -> anyhow::Result<AwsConfig> {
-        let (blocks, defaults, swallowed, work) = {
+        let (blocks, opts, defaults, swallowed, work) = {
             let mut p = Parser::default();
             p.run(&text)?;
-            (p.blocks, p.defaults, p.swallowed, p.work)
+            (p.blocks, p.opts, p.defaults, p.swallowed, p.work)
         };
         let cfg = AwsConfig {
             path: None,
             text,
             blocks,
+            opts,
             defaults,
             names: std::cell::OnceCell::new(),
             swallowed,
@@ -503,6 +512,11 @@ impl AwsConfig {
         &self.text[b.name.clone()]
     }
 
+    /// A section's options.
+    fn opts_of(&self, b: &Block) -> &[Opt] {
+        &self.opts[b.opts.clone()]
+    }
+
     /// raw_config_parse turns every value whose first line is empty into a dict of
     /// `name = value` lines, for every section and every key it sees there, `[DEFAULT]`'s
     /// included; one line without `=` makes the whole file unreadable.
@@ -537,7 +551,7 @@ impl AwsConfig {
         // A `[DEFAULT]` key is checked when some section does not set it itself.
         let mut overridden: HashMap<&str, usize> = HashMap::new();
         for b in &sections {
-            for o in &b.opts {
+            for o in self.opts_of(b) {
                 work += o.value.get(text).len() as u64 + 1;
                 bad(o)?;
                 if !self.defaults.is_empty() {
@@ -552,7 +566,7 @@ impl AwsConfig {
             if b.kind != Kind::Defaults {
                 continue;
             }
-            for o in &b.opts {
+            for o in self.opts_of(b) {
                 work += o.value.get(text).len() as u64 + 1;
                 if overridden.get(o.key.get(text)).copied().unwrap_or(0) < sections.len() {
                     bad(o)?;
@@ -627,11 +641,11 @@ impl AwsConfig {
     fn props_of(&self, block: usize) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         let text = &self.text;
-        for o in &self.blocks[block].opts {
+        for o in self.opts_of(&self.blocks[block]) {
             out.insert(o.key.get(text).to_owned(), o.value.get(text).to_owned());
         }
-        for &(b, i) in self.defaults.values() {
-            let o = &self.blocks[b].opts[i];
+        for &i in self.defaults.values() {
+            let o = &self.opts[i];
             out.entry(o.key.get(text).to_owned())
                 .or_insert_with(|| o.value.get(text).to_owned());
         }
@@ -816,11 +830,11 @@ impl AwsConfig {
                     Ok(())
                 };
                 let text = &self.text;
-                for o in &self.blocks[sb].opts {
+                for o in self.opts_of(&self.blocks[sb]) {
                     differs(o.key.get(text), Value::of(o.value.get(text)))?;
                 }
                 // `[DEFAULT]` keys the session inherits: only a profile's own can differ.
-                for o in &self.blocks[pb].opts {
+                for o in self.opts_of(&self.blocks[pb]) {
                     let key = o.key.get(text);
                     if sd.raw(key).is_some_and(|(_, inherited)| inherited) {
                         differs(key, sd.get(key).expect("just seen"))?;
@@ -1118,9 +1132,6 @@ fn classify(text: &str, name: &str) -> Kind {
 
 // ------------------------------------------------------------------ configparser
 
-/// Where the current option lives: (block, index into its opts).
-type OptAt = (usize, usize);
-
 /// Python's `RawConfigParser._read` (strict, `=` and `:`, full-line `#`/`;` comments, no inline
 /// comments, empty lines kept in values), recording byte spans as it goes.
 #[derive(Default)]
@@ -1128,16 +1139,17 @@ struct Parser<'t> {
     /// The text being parsed.
     text: &'t str,
     blocks: Vec<Block>,
+    opts: Vec<Opt>,
     /// Section name -> block (not `DEFAULT`): a repeat is an error.
     names: HashMap<&'t str, usize>,
-    defaults: HashMap<String, (usize, usize)>,
+    defaults: HashMap<String, usize>,
     /// Keys of the current section -> index into its opts, for the duplicate check once it
     /// has more than [`SMALL`] keys (`DEFAULT`: `defaults`); moved into the block at its end.
     keys: HashMap<String, usize>,
     /// The current section's block, None before the first header.
     cur: Option<usize>,
-    /// The option that indented lines continue.
-    opt: Option<OptAt>,
+    /// The option that indented lines continue (index into `opts`).
+    opt: Option<usize>,
     /// Empty lines since that option's last line: part of its value if another line of it
     /// follows (configparser drops them at the end of a value).
     blanks: usize,
@@ -1158,12 +1170,10 @@ impl<'t> Parser<'t> {
             self.line(i + 1, line, start, end)?;
         }
         self.finish_block();
-        for b in &mut self.blocks {
-            for o in &mut b.opts {
-                if let Txt::Own(v) = &mut o.value {
-                    let keep = v.trim_end_matches(py_space).len();
-                    v.truncate(keep);
-                }
+        for o in &mut self.opts {
+            if let Txt::Own(v) = &mut o.value {
+                let keep = v.trim_end_matches(py_space).len();
+                v.truncate(keep);
             }
         }
         match self.deferred.take() {
@@ -1186,13 +1196,13 @@ impl<'t> Parser<'t> {
             return Ok(());
         }
         let indent = line.chars().take_while(|&c| py_space(c)).count();
-        if let Some((b, i)) = self.opt
+        if let Some(i) = self.opt
             && indent > self.indent
         {
             if value.starts_with('[') && value.contains(']') {
                 self.swallowed.push((no, value.to_owned()));
             }
-            let o = &mut self.blocks[b].opts[i];
+            let o = &mut self.opts[i];
             let mut v = match std::mem::replace(&mut o.value, Txt::Own(String::new())) {
                 Txt::At(r) => text[r].to_owned(),
                 Txt::Own(v) => v,
@@ -1203,6 +1213,7 @@ impl<'t> Parser<'t> {
             self.blanks = 0;
             v.push_str(value);
             o.value = Txt::Own(v);
+            let b = self.cur.expect("an option is in a section");
             self.blocks[b].span.end = end;
             return Ok(());
         }
@@ -1246,19 +1257,16 @@ impl<'t> Parser<'t> {
             ));
         }
         let is_default = self.blocks[b].kind == Kind::Defaults;
+        let mine = &self.opts[self.blocks[b].opts.clone()];
         let earlier = if is_default {
-            self.defaults
-                .get(key_s)
-                .map(|&(b, i)| self.blocks[b].opts[i].line)
+            self.defaults.get(key_s).map(|&i| self.opts[i].line)
         } else if self.keys.is_empty() {
-            self.work += self.blocks[b].opts.len() as u64;
-            self.blocks[b]
-                .opts
-                .iter()
+            self.work += mine.len() as u64;
+            mine.iter()
                 .find(|o| o.key.get(text) == key_s)
                 .map(|o| o.line)
         } else {
-            self.keys.get(key_s).map(|&i| self.blocks[b].opts[i].line)
+            self.keys.get(key_s).map(|&i| mine[i].line)
         };
         if let Some(first) = earlier {
             bail!(
@@ -1268,24 +1276,26 @@ impl<'t> Parser<'t> {
                 swallowed_hint(self.swallowed.iter().filter(|(l, _)| *l > first))
             );
         }
-        let idx = self.blocks[b].opts.len();
+        let idx = mine.len();
+        let at = self.opts.len();
         if is_default {
-            self.defaults.insert(key_s.to_owned(), (b, idx));
+            self.defaults.insert(key_s.to_owned(), at);
         } else if !self.keys.is_empty() {
             self.keys.insert(key_s.to_owned(), idx);
         } else if idx >= SMALL {
-            for (i, o) in self.blocks[b].opts.iter().enumerate() {
+            for (i, o) in mine.iter().enumerate() {
                 self.keys.insert(o.key.get(text).to_owned(), i);
             }
             self.keys.insert(key_s.to_owned(), idx);
         }
-        self.opt = (!key_s.is_empty()).then_some((b, idx));
+        self.opt = (!key_s.is_empty()).then_some(at);
         self.blanks = 0;
-        self.blocks[b].opts.push(Opt {
+        self.opts.push(Opt {
             key,
             value: Txt::at(text, py_strip(&value[d + 1..])),
             line: no,
         });
+        self.blocks[b].opts.end = self.opts.len();
         self.blocks[b].span.end = end;
         Ok(())
     }
@@ -1315,8 +1325,8 @@ impl<'t> Parser<'t> {
             kind,
             line: no,
             span: start..end,
-            opts: Vec::new(),
-            index: HashMap::new(),
+            opts: self.opts.len()..self.opts.len(),
+            index: None,
         });
         Ok(())
     }
@@ -1324,7 +1334,7 @@ impl<'t> Parser<'t> {
     fn finish_block(&mut self) {
         let keys = std::mem::take(&mut self.keys);
         if let Some(b) = self.cur {
-            self.blocks[b].index = keys;
+            self.blocks[b].index = (!keys.is_empty()).then(|| Box::new(keys));
         }
     }
 
