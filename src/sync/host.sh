@@ -29,6 +29,10 @@
 #                   `c` they are the rest of stdin (so it is the last command). Answers
 #                   `F written`, `F changed DIGEST` (F is not OLD any more: nothing written;
 #                   for `t` with the blob `:t`), `F refused WHY` or `F failed WHY`.
+#   add c SIZE DIGEST OLD
+#                   as `put c`, but the new file is the current one (whose digest is OLD)
+#                   followed by the rest of stdin: a change that only appends sends only
+#                   what it adds.
 #   end             the end: answers `done`.
 # The install: a lock unless `lock F` holds it (the directory .ssso-lock in F's directory,
 # holding the owner's pid; one whose owner is gone is taken over, one held by the same owner
@@ -251,9 +255,12 @@ while IFS=' ' read -r cmd f x y z; do
         answer "$f none"
       fi
       ;;
-    put)
+    put | add)
       where "$f"
-      if [ "$f" = t ]; then
+      if [ "$cmd" = add ]; then
+        [ "$f" = c ] || { rp "error add is for c only"; exit 0; }
+        fill() { ferr=$({ { cat "$p" && cat; } >"$1"; } 2>&1); }
+      elif [ "$f" = t ]; then
         IFS= read -r line || { rp "error incomplete input (connection cut?)"; exit 0; }
         fill() { ferr=$({ printf %b "$line" >"$1"; } 2>&1); }
       else
@@ -277,7 +284,8 @@ while IFS=' ' read -r cmd f x y z; do
         t) [ -n "$held_t" ] && rm -rf "$held_t"; held_t='' ;;
         *) [ -n "$held_c" ] && rm -rf "$held_c"; held_c='' ;;
       esac
-      # What a `put c` did not read (it stopped early, or its write failed) is not commands.
+      # What a `put c` or `add c` did not read (it stopped early, or its write failed) is
+      # not commands.
       [ "$f" = c ] && cat >/dev/null
       ;;
     end) break ;;
