@@ -23,7 +23,10 @@
 //! or role chaining (ssso only syncs IAM Identity Center tokens), sso settings that only
 //! `[DEFAULT]` gives (copying the profile's sections would not carry them), and values ssso
 //! cannot use (a sub-section where a name or URL belongs, a name with a NUL byte).
-//! `~/.aws/credentials` is never read.
+//! `~/.aws/credentials` is never read. The parse copies little (keys, values and names are
+//! places in the text unless they need a copy), and [`AwsConfig::spans`] reads a file for its
+//! sections only, with the same decisions: the sync's merge of a host file of 200,000
+//! sections.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
