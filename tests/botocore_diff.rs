@@ -1039,6 +1039,33 @@ fn fnv(b: &[u8]) -> u64 {
     })
 }
 
+/// The sync's merge reads a host's file for its sections only ([`AwsConfig::spans`]): the
+/// same decision as the full parse (the same refusal), the same sections.
+fn spans_agree(full: &anyhow::Result<AwsConfig>, text: &str, what: &str) {
+    let lean = AwsConfig::spans(text);
+    match (full, &lean) {
+        (Ok(cfg), Ok(spans)) => assert_eq!(
+            format!("{:?}", cfg.section_spans().collect::<Vec<_>>()),
+            format!("{:?}", spans.iter().collect::<Vec<_>>()),
+            "{what}: the sections differ\n  config: {text:?}"
+        ),
+        (Err(a), Err(b)) => assert_eq!(
+            format!("{a:#}"),
+            format!("{b:#}"),
+            "{what}: the refusals differ\n  config: {text:?}"
+        ),
+        _ => panic!(
+            "{what}: the full parse {} the file, AwsConfig::spans {}\n  config: {text:?}",
+            if full.is_ok() { "reads" } else { "refuses" },
+            if lean.is_ok() {
+                "reads it"
+            } else {
+                "refuses it"
+            }
+        ),
+    }
+}
+
 #[test]
 fn botocore_agrees() {
     let started = Instant::now();
@@ -1106,7 +1133,10 @@ fn botocore_agrees() {
             let bytes = generate(&mut rng, &mut names);
             generated += 1;
             let extra: Vec<&str> = names.iter().map(String::as_str).collect();
-            if let Ok(cfg) = AwsConfig::parse(&String::from_utf8_lossy(&bytes)) {
+            let text = String::from_utf8_lossy(&bytes);
+            let full = AwsConfig::parse(&text);
+            spans_agree(&full, &text, &format!("seed {seed:#x} case {case}"));
+            if let Ok(cfg) = full {
                 resolved += cfg
                     .profile_names()
                     .iter()

@@ -23,7 +23,10 @@
 //! or role chaining (ssso only syncs IAM Identity Center tokens), sso settings that only
 //! `[DEFAULT]` gives (copying the profile's sections would not carry them), and values ssso
 //! cannot use (a sub-section where a name or URL belongs, a name with a NUL byte).
-//! `~/.aws/credentials` is never read.
+//! `~/.aws/credentials` is never read. The parse copies little (keys, values and names are
+//! places in the text unless they need a copy), and [`AwsConfig::spans`] reads a file for its
+//! sections only, with the same decisions: the sync's merge of a host file of 200,000
+//! sections.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
@@ -163,6 +166,20 @@ pub enum Named<'a> {
     SsoSession(&'a str),
 }
 
+/// The sections of a file without their options (see [`AwsConfig::spans`]).
+pub struct Spans<'t> {
+    text: &'t str,
+    /// Their `opts` are empty (not kept).
+    blocks: Vec<Block>,
+}
+
+impl Spans<'_> {
+    /// As [`AwsConfig::section_spans`].
+    pub fn iter(&self) -> impl Iterator<Item = SectionSpan<'_>> {
+        self.blocks.iter().map(|b| b.span_in(self.text))
+    }
+}
+
 /// One section of a parsed file (see [`AwsConfig::section_spans`]).
 #[derive(Debug, Clone)]
 pub struct SectionSpan<'a> {
@@ -193,9 +210,9 @@ impl SectionSpan<'_> {
 enum Kind {
     /// `[profile NAME]` (any name starting with `profile` that shlex splits into two words)
     /// or exactly `[default]`.
-    Profile(String),
+    Profile(Txt),
     /// `[sso-session NAME]`, by the same rule.
-    SsoSession(String),
+    SsoSession(Txt),
     /// configparser's `[DEFAULT]`: its keys go to every other section.
     Defaults,
     /// A section of another kind (`[services x]`, `[preview]`...): kept, never used.
@@ -208,24 +225,62 @@ enum Kind {
 /// (continuation lines after `\n`, trailing blank lines dropped).
 #[derive(Clone)]
 struct Opt {
-    key: String,
-    value: String,
+    key: Txt,
+    value: Txt,
     /// 1-based line of the `key = value` line.
     line: usize,
 }
 
+/// Where `s`, a slice of `text`, is in it.
+fn place(text: &str, s: &str) -> Range<usize> {
+    let start = (s.as_ptr() as usize)
+        .checked_sub(text.as_ptr() as usize)
+        .expect("a slice of the text");
+    assert!(start + s.len() <= text.len(), "a slice of the text");
+    start..start + s.len()
+}
+
+/// A string of the parse: where the file has it as it is (most keys, values and names), its
+/// place in the text, else its own copy (a key with capitals, a value of several lines, a
+/// quoted name). A file of 200,000 sections is parsed without a copy of each.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Txt {
+    At(Range<usize>),
+    Own(String),
+}
+
+impl Txt {
+    /// `s`, a slice of `text`, by its place.
+    fn at(text: &str, s: &str) -> Txt {
+        Txt::At(place(text, s))
+    }
+
+    fn get<'a>(&'a self, text: &'a str) -> &'a str {
+        match self {
+            Txt::At(r) => &text[r.clone()],
+            Txt::Own(s) => s,
+        }
+    }
+}
+
 #[derive(Clone)]
 struct Block {
-    /// The section name as configparser has it (exact text between `[` and the last `]`).
-    name: String,
+    /// The section name as configparser has it (exact text between `[` and the last `]`): its
+    /// place in the text.
+    name: Range<usize>,
     kind: Kind,
     line: usize,
     span: Range<usize>,
-    /// In file order; keys are unique within a section (a repeat is an error).
-    opts: Vec<Opt>,
+    /// Its options: a range of `AwsConfig::opts` (a section's are together, in file order);
+    /// keys are unique within a section (a repeat is an error).
+    opts: Range<usize>,
     /// key -> index into `opts`, for sections of more than [`SMALL`] keys (smaller ones are
-    /// searched in place); empty for `[DEFAULT]`, whose keys are in `AwsConfig::defaults`.
-    index: HashMap<String, usize>,
+    /// searched in place); None for `[DEFAULT]`, whose keys are in `AwsConfig::defaults`.
+    #[allow(
+        clippy::box_collection,
+        reason = "8 bytes in every section instead of 48; almost none has a map"
+    )]
+    index: Option<Box<HashMap<String, usize>>>,
 }
 
 /// Sections with at most this many keys are searched key by key, bigger ones through a map:
@@ -233,11 +288,25 @@ struct Block {
 const SMALL: usize = 8;
 
 impl Block {
-    fn own(&self, key: &str) -> Option<&Opt> {
-        if self.index.is_empty() {
-            self.opts.iter().find(|o| o.key == key)
-        } else {
-            self.index.get(key).map(|&i| &self.opts[i])
+    /// It as a [`SectionSpan`] of `text`, the parsed text.
+    fn span_in<'a>(&'a self, text: &'a str) -> SectionSpan<'a> {
+        SectionSpan {
+            name: &text[self.name.clone()],
+            span: self.span.clone(),
+            named: match &self.kind {
+                Kind::Profile(n) => Some(Named::Profile(n.get(text))),
+                Kind::SsoSession(n) => Some(Named::SsoSession(n.get(text))),
+                _ => None,
+            },
+        }
+    }
+
+    /// Its option `key`; `opts` are all the options of the file.
+    fn own<'a>(&self, opts: &'a [Opt], text: &str, key: &str) -> Option<&'a Opt> {
+        let opts = &opts[self.opts.clone()];
+        match &self.index {
+            None => opts.iter().find(|o| o.key.get(text) == key),
+            Some(index) => index.get(key).map(|&i| &opts[i]),
         }
     }
 }
@@ -271,10 +340,13 @@ pub struct AwsConfig {
     path: Option<PathBuf>,
     text: String,
     blocks: Vec<Block>,
-    /// `[DEFAULT]` keys -> (block, index into its opts).
-    defaults: HashMap<String, (usize, usize)>,
-    profiles: NameMap,
-    sessions: NameMap,
+    /// The options of all sections, section by section.
+    opts: Vec<Opt>,
+    /// `[DEFAULT]` keys -> index into `opts`.
+    defaults: HashMap<String, usize>,
+    /// botocore's profiles and sso-sessions, made when first asked for (the sync's merge of
+    /// a host file never asks).
+    names: std::cell::OnceCell<(NameMap, NameMap)>,
     /// Header-looking lines that continue a value (see `Parser::swallowed`).
     swallowed: Vec<(usize, String)>,
     /// Steps taken by the parse (lines, characters, look-ups): the linearity test's measure.
@@ -287,8 +359,12 @@ impl std::fmt::Debug for AwsConfig {
             .blocks
             .iter()
             .map(|b| {
-                let keys: Vec<&str> = b.opts.iter().map(|o| o.key.as_str()).collect();
-                format!("[{}] {}", normalize_header(&b.name), keys.join(" "))
+                let keys: Vec<&str> = self
+                    .opts_of(b)
+                    .iter()
+                    .map(|o| o.key.get(&self.text))
+                    .collect();
+                format!("[{}] {}", normalize_header(self.name(b)), keys.join(" "))
             })
             .collect();
         f.debug_struct("AwsConfig")
@@ -339,11 +415,12 @@ impl<'a> Dict<'a> {
     /// The raw value and whether it came from `[DEFAULT]`.
     fn raw(&self, key: &str) -> Option<(&'a str, bool)> {
         self.cfg.work.set(self.cfg.work.get() + 1);
-        if let Some(o) = self.cfg.blocks[self.block].own(key) {
-            return Some((&o.value, false));
+        let text = &self.cfg.text;
+        if let Some(o) = self.cfg.blocks[self.block].own(&self.cfg.opts, text, key) {
+            return Some((o.value.get(text), false));
         }
-        let &(b, i) = self.cfg.defaults.get(key)?;
-        Some((&self.cfg.blocks[b].opts[i].value, true))
+        let &i = self.cfg.defaults.get(key)?;
+        Some((self.cfg.opts[i].value.get(text), true))
     }
 
     fn get(&self, key: &str) -> Option<Value<'a>> {
@@ -422,34 +499,56 @@ impl AwsConfig {
     }
 
     fn parse_owned(text: String) -> anyhow::Result<AwsConfig> {
-        let mut p = Parser::default();
-        p.run(&text)?;
-        let Parser {
-            blocks,
-            defaults,
-            swallowed,
-            work,
-            ..
-        } = p;
-        let mut cfg = AwsConfig {
+        let (blocks, opts, defaults, swallowed, work) = {
+            let mut p = Parser::default();
+            p.run(&text)?;
+            (p.blocks, p.opts, p.defaults, p.swallowed, p.work)
+        };
+        let cfg = AwsConfig {
             path: None,
             text,
             blocks,
+            opts,
             defaults,
-            profiles: NameMap::default(),
-            sessions: NameMap::default(),
+            names: std::cell::OnceCell::new(),
             swallowed,
             work: std::cell::Cell::new(work),
         };
         cfg.check_nested()?;
-        for (i, b) in cfg.blocks.iter().enumerate() {
-            match &b.kind {
-                Kind::Profile(n) => cfg.profiles.insert(n, i),
-                Kind::SsoSession(n) => cfg.sessions.insert(n, i),
-                _ => {}
-            }
-        }
         Ok(cfg)
+    }
+
+    /// botocore's profiles and sso-sessions (see [`NameMap`]).
+    fn names(&self) -> &(NameMap, NameMap) {
+        self.names.get_or_init(|| {
+            let (mut profiles, mut sessions) = (NameMap::default(), NameMap::default());
+            for (i, b) in self.blocks.iter().enumerate() {
+                match &b.kind {
+                    Kind::Profile(n) => profiles.insert(n.get(&self.text), i),
+                    Kind::SsoSession(n) => sessions.insert(n.get(&self.text), i),
+                    _ => {}
+                }
+            }
+            (profiles, sessions)
+        })
+    }
+
+    fn profiles(&self) -> &NameMap {
+        &self.names().0
+    }
+
+    fn sessions(&self) -> &NameMap {
+        &self.names().1
+    }
+
+    /// A section's name as configparser has it.
+    fn name(&self, b: &Block) -> &str {
+        &self.text[b.name.clone()]
+    }
+
+    /// A section's options.
+    fn opts_of(&self, b: &Block) -> &[Opt] {
+        &self.opts[b.opts.clone()]
     }
 
     /// raw_config_parse turns every value whose first line is empty into a dict of
@@ -457,21 +556,8 @@ impl AwsConfig {
     /// included; one line without `=` makes the whole file unreadable.
     fn check_nested(&self) -> anyhow::Result<()> {
         let mut work = self.work.get();
-        let bad = |o: &Opt| -> anyhow::Result<()> {
-            if !o.value.starts_with('\n') {
-                return Ok(());
-            }
-            if let Some(Err(line)) = nested_pairs(&o.value).find(Result::is_err) {
-                bail!(
-                    "line {}: `{} =` has nothing after the `=`, so botocore (the AWS CLI) reads the indented lines under it as `name = value` pairs, and `{}` has no `=`; the AWS CLI cannot read this file: add the `=`, or put a value after `{} =`",
-                    o.line,
-                    shown(&o.key),
-                    shown(line),
-                    shown(&o.key)
-                );
-            }
-            Ok(())
-        };
+        let text = &self.text;
+        let bad = |o: &Opt| nested_error(text, o);
         let sections: Vec<&Block> = self
             .blocks
             .iter()
@@ -480,11 +566,14 @@ impl AwsConfig {
         // A `[DEFAULT]` key is checked when some section does not set it itself.
         let mut overridden: HashMap<&str, usize> = HashMap::new();
         for b in &sections {
-            for o in &b.opts {
-                work += o.value.len() as u64 + 1;
+            for o in self.opts_of(b) {
+                work += o.value.get(text).len() as u64 + 1;
                 bad(o)?;
-                if self.defaults.contains_key(&o.key) {
-                    *overridden.entry(&o.key).or_default() += 1;
+                if !self.defaults.is_empty() {
+                    let key = o.key.get(text);
+                    if self.defaults.contains_key(key) {
+                        *overridden.entry(key).or_default() += 1;
+                    }
                 }
             }
         }
@@ -492,9 +581,9 @@ impl AwsConfig {
             if b.kind != Kind::Defaults {
                 continue;
             }
-            for o in &b.opts {
-                work += o.value.len() as u64 + 1;
-                if overridden.get(o.key.as_str()).copied().unwrap_or(0) < sections.len() {
+            for o in self.opts_of(b) {
+                work += o.value.get(text).len() as u64 + 1;
+                if overridden.get(o.key.get(text)).copied().unwrap_or(0) < sections.len() {
                     bad(o)?;
                 }
             }
@@ -522,7 +611,7 @@ impl AwsConfig {
     /// `sso_session` or `sso_start_url`, `[DEFAULT]`'s included), in botocore's order.
     /// One pass over the file (a config with thousands of profiles stays fast).
     pub fn sso_profile_names(&self) -> Vec<String> {
-        self.profiles
+        self.profiles()
             .order
             .iter()
             .filter(|(_, b)| {
@@ -535,35 +624,45 @@ impl AwsConfig {
 
     /// Names of all profiles, in botocore's order (where each name first appears).
     pub fn profile_names(&self) -> Vec<String> {
-        self.profiles.order.iter().map(|(n, _)| n.clone()).collect()
+        self.profiles()
+            .order
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     /// Names of all `[sso-session NAME]` sections, in botocore's order.
     pub fn sso_session_names(&self) -> Vec<String> {
-        self.sessions.order.iter().map(|(n, _)| n.clone()).collect()
+        self.sessions()
+            .order
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     /// A profile's properties as botocore holds them (`[DEFAULT]`'s included; sub-sections
     /// as their raw text), or None when there is no such profile.
     #[cfg(test)]
     pub fn profile_props(&self, name: &str) -> Option<BTreeMap<String, String>> {
-        self.profiles.get(name).map(|b| self.props_of(b))
+        self.profiles().get(name).map(|b| self.props_of(b))
     }
 
     /// An sso-session's properties, as [`AwsConfig::profile_props`].
     #[allow(dead_code, reason = "API for callers; used by the tests")]
     pub fn session_props(&self, name: &str) -> Option<BTreeMap<String, String>> {
-        self.sessions.get(name).map(|b| self.props_of(b))
+        self.sessions().get(name).map(|b| self.props_of(b))
     }
 
     fn props_of(&self, block: usize) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
-        for o in &self.blocks[block].opts {
-            out.insert(o.key.clone(), o.value.clone());
+        let text = &self.text;
+        for o in self.opts_of(&self.blocks[block]) {
+            out.insert(o.key.get(text).to_owned(), o.value.get(text).to_owned());
         }
-        for &(b, i) in self.defaults.values() {
-            let o = &self.blocks[b].opts[i];
-            out.entry(o.key.clone()).or_insert_with(|| o.value.clone());
+        for &i in self.defaults.values() {
+            let o = &self.opts[i];
+            out.entry(o.key.get(text).to_owned())
+                .or_insert_with(|| o.value.get(text).to_owned());
         }
         out
     }
@@ -574,14 +673,34 @@ impl AwsConfig {
     /// for the rest. For the sync, which replaces a profile's sections in a host's file
     /// whatever their spelling there. No copies: cheap on a file of 200,000 sections.
     pub fn section_spans(&self) -> impl Iterator<Item = SectionSpan<'_>> {
-        self.blocks.iter().map(|b| SectionSpan {
-            name: &b.name,
-            span: b.span.clone(),
-            named: match &b.kind {
-                Kind::Profile(n) => Some(Named::Profile(n)),
-                Kind::SsoSession(n) => Some(Named::SsoSession(n)),
-                _ => None,
-            },
+        self.blocks.iter().map(|b| b.span_in(&self.text))
+    }
+
+    /// The sections of `text` as [`AwsConfig::section_spans`] gives them, and the same
+    /// decision as [`AwsConfig::parse`] (the same error when botocore cannot read the file),
+    /// without keeping the options: for the sync's merge of a host's file, which needs only
+    /// the sections, and about a fifth of the memory of a full parse on a file of 200,000.
+    pub fn spans(text: &str) -> anyhow::Result<Spans<'_>> {
+        let mut p = Parser {
+            lean: true,
+            ..Parser::default()
+        };
+        p.run(text)?;
+        if let Some(e) = p.nested.take() {
+            return Err(e);
+        }
+        if p.unsure {
+            // A `[DEFAULT]` sub-section: whether botocore reads it depends on every section's
+            // keys, which were not kept. The full parse decides.
+            let cfg = AwsConfig::parse(text)?;
+            return Ok(Spans {
+                text,
+                blocks: cfg.blocks,
+            });
+        }
+        Ok(Spans {
+            text,
+            blocks: p.blocks,
         })
     }
 
@@ -591,7 +710,7 @@ impl AwsConfig {
             text.push('\n');
         }
         Section {
-            header: normalize_header(&b.name),
+            header: normalize_header(self.name(b)),
             text,
             spans: vec![b.span.clone()],
         }
@@ -631,7 +750,7 @@ impl AwsConfig {
     /// belongs, and a name with a NUL byte (it could not travel to the remote).
     pub fn sso_profile(&self, name: &str) -> anyhow::Result<SsoProfile> {
         let shown_name = shown(name);
-        let Some(pb) = self.profiles.get(name) else {
+        let Some(pb) = self.profiles().get(name) else {
             bail!(
                 "AWS profile `{shown_name}` is not in {}{}. {}",
                 self.where_(),
@@ -646,7 +765,7 @@ impl AwsConfig {
         }
         let prof = self.dict(pb);
         let pblock = &self.blocks[pb];
-        let section_name = format!("[{}] (line {})", shown(&pblock.name), pblock.line);
+        let section_name = format!("[{}] (line {})", shown(self.name(pblock)), pblock.line);
 
         let creds: Vec<&str> = CREDENTIAL_KEYS
             .iter()
@@ -685,7 +804,7 @@ impl AwsConfig {
         let mut session: Option<(&str, usize)> = None;
         if let Some(v) = prof.get("sso_session") {
             let s = v.as_str().ok_or_else(|| not_text("sso_session", &whose))?;
-            let sb = self.sessions.get(s).filter(|&b| !self.dict(b).is_empty());
+            let sb = self.sessions().get(s).filter(|&b| !self.dict(b).is_empty());
             let Some(sb) = sb else {
                 let hint = swallowed_hint(self.swallowed.iter().filter(|(_, t)| t.contains(s)));
                 let known: Vec<String> =
@@ -695,7 +814,7 @@ impl AwsConfig {
                     shown(s),
                     self.where_(),
                     shown(s),
-                    if self.sessions.get(s).is_some() {
+                    if self.sessions().get(s).is_some() {
                         " with settings (it is empty)"
                     } else {
                         ""
@@ -745,13 +864,15 @@ impl AwsConfig {
                     }
                     Ok(())
                 };
-                for o in &self.blocks[sb].opts {
-                    differs(&o.key, Value::of(&o.value))?;
+                let text = &self.text;
+                for o in self.opts_of(&self.blocks[sb]) {
+                    differs(o.key.get(text), Value::of(o.value.get(text)))?;
                 }
                 // `[DEFAULT]` keys the session inherits: only a profile's own can differ.
-                for o in &self.blocks[pb].opts {
-                    if sd.raw(&o.key).is_some_and(|(_, inherited)| inherited) {
-                        differs(&o.key, sd.get(&o.key).expect("just seen"))?;
+                for o in self.opts_of(&self.blocks[pb]) {
+                    let key = o.key.get(text);
+                    if sd.raw(key).is_some_and(|(_, inherited)| inherited) {
+                        differs(key, sd.get(key).expect("just seen"))?;
                     }
                 }
             }
@@ -788,7 +909,7 @@ impl AwsConfig {
 
         let (start_url, region, scopes, session_section) = if let Some((_, sb)) = session {
             let sd = self.dict(sb);
-            let whose_s = format!("[sso-session {}]", shown(&self.blocks[sb].name));
+            let whose_s = format!("[sso-session {}]", shown(self.name(&self.blocks[sb])));
             let text = |key: &str| -> anyhow::Result<String> {
                 let v = sd.get(key).expect("checked above");
                 Ok(v.as_str()
@@ -875,6 +996,29 @@ impl AwsConfig {
             session_section,
         })
     }
+}
+
+/// raw_config_parse's refusal of a sub-section value (first line empty) with a line without
+/// `=`, for option `o` of `text`.
+fn nested_error(text: &str, o: &Opt) -> anyhow::Result<()> {
+    // A value of one line is its place in the text: never a sub-section.
+    let Txt::Own(value) = &o.value else {
+        return Ok(());
+    };
+    if !value.starts_with('\n') {
+        return Ok(());
+    }
+    if let Some(Err(line)) = nested_pairs(value).find(Result::is_err) {
+        let key = o.key.get(text);
+        bail!(
+            "line {}: `{} =` has nothing after the `=`, so botocore (the AWS CLI) reads the indented lines under it as `name = value` pairs, and `{}` has no `=`; the AWS CLI cannot read this file: add the `=`, or put a value after `{} =`",
+            o.line,
+            shown(key),
+            shown(line),
+            shown(key)
+        );
+    }
+    Ok(())
 }
 
 /// " (from [DEFAULT])" when any of `keys` comes from `[DEFAULT]`, for messages.
@@ -1008,11 +1152,22 @@ fn normalize_header(name: &str) -> String {
     out
 }
 
-/// botocore's `build_profile_map` for one section name (`DEFAULT` is configparser's, before).
-fn classify(name: &str) -> Kind {
-    let split = |prefix: &str, what: &str, kind: fn(String) -> Kind| -> Kind {
+/// botocore's `build_profile_map` for one section name (`DEFAULT` is configparser's, before),
+/// `name` being a slice of `text`.
+fn classify(text: &str, name: &str) -> Kind {
+    let split = |prefix: &str, what: &str, kind: fn(Txt) -> Kind| -> Kind {
+        if !name.contains(['"', '\'', '\\']) {
+            // No quote, no backslash: shlex's words are the runs of other characters, slices
+            // of the name.
+            let mut words = name
+                .split([' ', '\t', '\r', '\n'])
+                .filter(|w| !w.is_empty());
+            if let (Some(_), Some(second), None) = (words.next(), words.next(), words.next()) {
+                return kind(Txt::at(text, second));
+            }
+        }
         match shlex_split(name) {
-            Ok(mut words) if words.len() == 2 => kind(words.pop().expect("two words")),
+            Ok(mut words) if words.len() == 2 => kind(Txt::Own(words.pop().expect("two words"))),
             Ok(words) => Kind::Ignored(format!(
                 "section [{name}] ignored: botocore uses a section starting with `{prefix}` as a {what} only when it splits into exactly two words, and it has {}",
                 words.len()
@@ -1027,7 +1182,7 @@ fn classify(name: &str) -> Kind {
     } else if name.starts_with("sso-session") {
         split("sso-session", "sso-session", Kind::SsoSession)
     } else if name == "default" {
-        Kind::Profile(name.to_owned())
+        Kind::Profile(Txt::at(text, name))
     } else {
         Kind::Other
     }
@@ -1035,24 +1190,27 @@ fn classify(name: &str) -> Kind {
 
 // ------------------------------------------------------------------ configparser
 
-/// Where the current option lives: (block, index into its opts).
-type OptAt = (usize, usize);
-
 /// Python's `RawConfigParser._read` (strict, `=` and `:`, full-line `#`/`;` comments, no inline
 /// comments, empty lines kept in values), recording byte spans as it goes.
 #[derive(Default)]
-struct Parser {
+struct Parser<'t> {
+    /// The text being parsed.
+    text: &'t str,
     blocks: Vec<Block>,
+    opts: Vec<Opt>,
     /// Section name -> block (not `DEFAULT`): a repeat is an error.
-    names: HashMap<String, usize>,
-    defaults: HashMap<String, (usize, usize)>,
+    names: HashMap<&'t str, usize>,
+    defaults: HashMap<String, usize>,
     /// Keys of the current section -> index into its opts, for the duplicate check once it
     /// has more than [`SMALL`] keys (`DEFAULT`: `defaults`); moved into the block at its end.
     keys: HashMap<String, usize>,
     /// The current section's block, None before the first header.
     cur: Option<usize>,
-    /// The option that indented lines continue.
-    opt: Option<OptAt>,
+    /// The option that indented lines continue (index into `opts`).
+    opt: Option<usize>,
+    /// Empty lines since that option's last line: part of its value if another line of it
+    /// follows (configparser drops them at the end of a value).
+    blanks: usize,
     indent: usize,
     /// configparser reports bad lines at the end, after the errors it raises at once.
     deferred: Option<anyhow::Error>,
@@ -1060,49 +1218,60 @@ struct Parser {
     /// the key above them): (line, text), for hints in messages.
     swallowed: Vec<(usize, String)>,
     work: u64,
+    /// Keep no options of a section (not `[DEFAULT]`) past its end ([`AwsConfig::spans`]):
+    /// its sub-sections are checked there, the first refusal kept in `nested`, and `unsure`
+    /// set when a `[DEFAULT]` option is a sub-section (the full parse decides then).
+    lean: bool,
+    nested: Option<anyhow::Error>,
+    unsure: bool,
 }
 
-impl Parser {
-    fn run(&mut self, text: &str) -> anyhow::Result<()> {
+impl<'t> Parser<'t> {
+    fn run(&mut self, text: &'t str) -> anyhow::Result<()> {
+        self.text = text;
         for (i, (line, start, end)) in lines_with_spans(text).enumerate() {
             self.work += (end - start) as u64 + 1;
             self.line(i + 1, line, start, end)?;
         }
         self.finish_block();
-        for b in &mut self.blocks {
-            for o in &mut b.opts {
-                let keep = o.value.trim_end_matches(py_space).len();
-                o.value.truncate(keep);
-            }
-        }
         match self.deferred.take() {
             Some(e) => Err(e),
             None => Ok(()),
         }
     }
 
-    fn line(&mut self, no: usize, line: &str, start: usize, end: usize) -> anyhow::Result<()> {
+    fn line(&mut self, no: usize, line: &'t str, start: usize, end: usize) -> anyhow::Result<()> {
+        let text = self.text;
         let value = py_strip(line);
         if value.starts_with(['#', ';']) {
             return Ok(());
         }
         if value.is_empty() {
             // An empty line belongs to the value above (dropped at the end if nothing follows).
-            if let Some((b, i)) = self.opt {
-                self.blocks[b].opts[i].value.push('\n');
+            if self.opt.is_some() {
+                self.blanks += 1;
             }
             return Ok(());
         }
         let indent = line.chars().take_while(|&c| py_space(c)).count();
-        if let Some((b, i)) = self.opt
+        if let Some(i) = self.opt
             && indent > self.indent
         {
             if value.starts_with('[') && value.contains(']') {
                 self.swallowed.push((no, value.to_owned()));
             }
-            let o = &mut self.blocks[b].opts[i];
-            o.value.push('\n');
-            o.value.push_str(value);
+            let o = &mut self.opts[i];
+            let mut v = match std::mem::replace(&mut o.value, Txt::Own(String::new())) {
+                Txt::At(r) => text[r].to_owned(),
+                Txt::Own(v) => v,
+            };
+            for _ in 0..=self.blanks {
+                v.push('\n');
+            }
+            self.blanks = 0;
+            v.push_str(value);
+            o.value = Txt::Own(v);
+            let b = self.cur.expect("an option is in a section");
             self.blocks[b].span.end = end;
             return Ok(());
         }
@@ -1131,7 +1300,13 @@ impl Parser {
             ));
             return Ok(());
         };
-        let key = value[..d].trim_end_matches(py_space).to_lowercase();
+        let key = value[..d].trim_end_matches(py_space);
+        let key = if key.bytes().any(|c| c.is_ascii_uppercase() || !c.is_ascii()) {
+            Txt::Own(key.to_lowercase())
+        } else {
+            Txt::at(text, key)
+        };
+        let key_s = key.get(text);
         if d == 0 {
             self.defer(anyhow::anyhow!(
                 "line {no}: `{}` has no key before the `{}`, so botocore (the AWS CLI) cannot read the file; add the key or remove the line",
@@ -1140,83 +1315,111 @@ impl Parser {
             ));
         }
         let is_default = self.blocks[b].kind == Kind::Defaults;
+        let mine = &self.opts[self.blocks[b].opts.clone()];
         let earlier = if is_default {
-            self.defaults
-                .get(&key)
-                .map(|&(b, i)| self.blocks[b].opts[i].line)
+            self.defaults.get(key_s).map(|&i| self.opts[i].line)
         } else if self.keys.is_empty() {
-            self.work += self.blocks[b].opts.len() as u64;
-            self.blocks[b]
-                .opts
-                .iter()
-                .find(|o| o.key == key)
+            self.work += mine.len() as u64;
+            mine.iter()
+                .find(|o| o.key.get(text) == key_s)
                 .map(|o| o.line)
         } else {
-            self.keys.get(&key).map(|&i| self.blocks[b].opts[i].line)
+            self.keys.get(key_s).map(|&i| mine[i].line)
         };
         if let Some(first) = earlier {
             bail!(
                 "line {no}: `{}` is set twice in [{}] (first on line {first}; keys ignore case), so botocore (the AWS CLI) cannot read the file; remove one of them{}",
-                shown(&key),
-                shown(&self.blocks[b].name),
+                shown(key_s),
+                shown(&text[self.blocks[b].name.clone()]),
                 swallowed_hint(self.swallowed.iter().filter(|(l, _)| *l > first))
             );
         }
-        let idx = self.blocks[b].opts.len();
+        let idx = mine.len();
+        let at = self.opts.len();
         if is_default {
-            self.defaults.insert(key.clone(), (b, idx));
+            self.defaults.insert(key_s.to_owned(), at);
         } else if !self.keys.is_empty() {
-            self.keys.insert(key.clone(), idx);
+            self.keys.insert(key_s.to_owned(), idx);
         } else if idx >= SMALL {
-            for (i, o) in self.blocks[b].opts.iter().enumerate() {
-                self.keys.insert(o.key.clone(), i);
+            for (i, o) in mine.iter().enumerate() {
+                self.keys.insert(o.key.get(text).to_owned(), i);
             }
-            self.keys.insert(key.clone(), idx);
+            self.keys.insert(key_s.to_owned(), idx);
         }
-        self.opt = (!key.is_empty()).then_some((b, idx));
-        self.blocks[b].opts.push(Opt {
+        self.opt = (!key_s.is_empty()).then_some(at);
+        self.blanks = 0;
+        self.opts.push(Opt {
             key,
-            value: py_strip(&value[d + 1..]).to_owned(),
+            value: Txt::at(text, py_strip(&value[d + 1..])),
             line: no,
         });
+        self.blocks[b].opts.end = self.opts.len();
         self.blocks[b].span.end = end;
         Ok(())
     }
 
-    fn header(&mut self, no: usize, name: &str, start: usize, end: usize) -> anyhow::Result<()> {
-        if let Some(&first) = self.names.get(name) {
-            bail!(
-                "line {no}: section [{}] appears twice (first on line {}), so botocore (the AWS CLI) cannot read the file; merge the two sections into one",
-                shown(name),
-                self.blocks[first].line
-            );
-        }
+    fn header(&mut self, no: usize, name: &'t str, start: usize, end: usize) -> anyhow::Result<()> {
         let kind = if name == "DEFAULT" {
             Kind::Defaults
         } else {
-            self.names.insert(name.to_owned(), self.blocks.len());
-            classify(name)
+            match self.names.entry(name) {
+                std::collections::hash_map::Entry::Occupied(first) => bail!(
+                    "line {no}: section [{}] appears twice (first on line {}), so botocore (the AWS CLI) cannot read the file; merge the two sections into one",
+                    shown(name),
+                    self.blocks[*first.get()].line
+                ),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(self.blocks.len());
+                }
+            }
+            classify(self.text, name)
         };
         self.work += name.len() as u64;
         self.finish_block();
         self.cur = Some(self.blocks.len());
         self.opt = None;
         self.blocks.push(Block {
-            name: name.to_owned(),
+            name: place(self.text, name),
             kind,
             line: no,
             span: start..end,
-            opts: Vec::new(),
-            index: HashMap::new(),
+            opts: self.opts.len()..self.opts.len(),
+            index: None,
         });
         Ok(())
     }
 
+    /// The end of the current section: its options are complete.
     fn finish_block(&mut self) {
         let keys = std::mem::take(&mut self.keys);
-        if let Some(b) = self.cur {
-            self.blocks[b].index = keys;
+        let Some(b) = self.cur else {
+            return;
+        };
+        let range = self.blocks[b].opts.clone();
+        for o in &mut self.opts[range.clone()] {
+            if let Txt::Own(v) = &mut o.value {
+                let keep = v.trim_end_matches(py_space).len();
+                v.truncate(keep);
+            }
         }
+        if !self.lean {
+            self.blocks[b].index = (!keys.is_empty()).then(|| Box::new(keys));
+            return;
+        }
+        let opts = &self.opts[range.clone()];
+        if self.blocks[b].kind == Kind::Defaults {
+            // Kept: a later `[DEFAULT]` adds to them (and a repeated key is refused).
+            self.unsure |= opts
+                .iter()
+                .any(|o| matches!(&o.value, Txt::Own(v) if v.starts_with('\n')));
+            return;
+        }
+        if self.nested.is_none() {
+            self.nested = opts.iter().find_map(|o| nested_error(self.text, o).err());
+        }
+        // This section's options are the last ones: no longer needed.
+        self.opts.truncate(range.start);
+        self.blocks[b].opts = range.start..range.start;
     }
 
     fn defer(&mut self, e: anyhow::Error) {
@@ -1620,6 +1823,60 @@ pub(crate) mod tests {
         assert_eq!(cfg.sso_profile("c\u{1}d").unwrap().start_url, "u");
     }
 
+    /// [`AwsConfig::spans`] (the sync's merge) decides as the full parse and finds the same
+    /// sections: refusals in every order, sub-sections in sections and in `[DEFAULT]` (read or
+    /// not depending on the other sections), and the corpus files.
+    #[test]
+    fn spans_decide_as_the_full_parse() {
+        let mut texts: Vec<String> = [
+            "",
+            "# c\n\n",
+            "[profile a]\nx = 1\n[profile a]\n",
+            "[profile a]\nX = 1\n\nx: 2\n",
+            "x = 1\n[profile a]\n",
+            "\u{feff}[profile a]\n",
+            "[profile a]\nx = 1\nno separator\n[profile b\n",
+            "[profile a]\n= 1\n",
+            "[profile a]\ns3 =\n  ok = 1\n  bad\n",
+            "[profile a]\ns3 =\n  ok = 1\n\n  b = 2\n\n[profile b]\ns3 =\n  bad\n",
+            "[profile a]\ns3 =\n  bad\nno separator\n",
+            "[profile a]\ns3 =\n  bad\n[profile a]\n",
+            "[profile a]\ns3 =\n  bad\n[DEFAULT]\nt =\n  bad2\n",
+            "[DEFAULT]\ns3 =\n  bad\n[profile a]\ns3 = 1\n",
+            "[DEFAULT]\ns3 =\n  bad\n[profile a]\nx = 1\n",
+            "[profile a]\ns3 = 1\n[DEFAULT]\ns3 =\n  bad\n[profile b]\nS3 = 2\n",
+            "[profile a]\nx = 1\n[DEFAULT]\ns3 =\n  bad\n",
+            "[DEFAULT]\na = 1\n[DEFAULT]\nb = 1\n[profile x]\na = 2\n",
+            "[DEFAULT]\na = 1\n[profile x]\nb = 2\n[DEFAULT]\nA = 1\n",
+            "[default]\nregion = x\n[profile \"my dev\"]\nv = 1\n  more\n\n[ profile  b ]\n[sso-session 'c d']\n[profile a b c]\n[profile 'x]\n",
+            "[profile a]\nK1=1\nk2=2\nk3=3\nk4=4\nk5=5\nk6=6\nk7=7\nk8=8\nk9=9\nk10=10\nK3=again\n",
+            "[profile a]\r\nv =\r\n  x = 1\r\n\r\n[profile b]\rw = 2\r",
+        ]
+        .map(str::to_owned)
+        .into();
+        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+        for dir in ["config", "remote"] {
+            for e in std::fs::read_dir(corpus.join(dir)).unwrap() {
+                let bytes = std::fs::read(e.unwrap().path()).unwrap();
+                if let Ok(t) = String::from_utf8(bytes) {
+                    texts.push(t);
+                }
+            }
+        }
+        assert!(texts.len() > 40);
+        for text in &texts {
+            match (AwsConfig::parse(text), AwsConfig::spans(text)) {
+                (Ok(cfg), Ok(spans)) => assert_eq!(
+                    format!("{:?}", cfg.section_spans().collect::<Vec<_>>()),
+                    format!("{:?}", spans.iter().collect::<Vec<_>>()),
+                    "{text:?}"
+                ),
+                (Err(a), Err(b)) => assert_eq!(format!("{a:#}"), format!("{b:#}"), "{text:?}"),
+                (a, b) => panic!("{text:?}: {:?} vs {:?}", a.err(), b.err()),
+            }
+        }
+    }
+
     #[test]
     fn parse_work_is_linear() {
         // The parser counts its steps (lines and their bytes, look-ups, the sub-section
@@ -1964,7 +2221,7 @@ sso_region = eu-central-1
                 }
                 let props = canonical(&cfg.props_of(i));
                 let e = profiles
-                    .entry(b.name.clone())
+                    .entry(cfg.name(b).to_owned())
                     .or_insert(serde_json::json!({}));
                 for (k, v) in props.as_object().unwrap() {
                     e[k] = v.clone();

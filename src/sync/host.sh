@@ -36,6 +36,10 @@
 #                   of stdin (so it is the last command). Answers `F written`, `F changed
 #                   DIGEST` (F is not OLD any more: nothing written; for `t` with the blob
 #                   `:t`), `F refused WHY` or `F failed WHY`.
+#   add c SIZE DIGEST OLD
+#                   as `put c`, but the new file is the current one (whose digest is OLD)
+#                   followed by the rest of stdin: a change that only appends sends only
+#                   what it adds.
 #   shell           the facts setup needs: `shell $SHELL`, `passwd LINE` (getent's line for
 #                   this user, only when $SHELL is empty) and `tcshrc yes|no` (~/.tcshrc exists)
 #   rc NAME         `s` is ~/NAME from now on; NAME is one of .profile .bashrc .zshenv .cshrc
@@ -293,10 +297,13 @@ while IFS=' ' read -r cmd f x y z perm; do
         answer "$f none"
       fi
       ;;
-    put)
+    put | add)
       where "$f"
       case $perm in '' | [0-7][0-7][0-7]) ;; *) rp "error bad permissions $perm"; exit 0 ;; esac
-      if [ "$f" = t ]; then
+      if [ "$cmd" = add ]; then
+        [ "$f" = c ] || { rp "error add is for c only"; exit 0; }
+        fill() { ferr=$({ { cat "$p" && cat; } >"$1"; } 2>&1); }
+      elif [ "$f" = t ]; then
         IFS= read -r line || { rp "error incomplete input (connection cut?)"; exit 0; }
         fill() { ferr=$({ printf %b "$line" >"$1"; } 2>&1); }
       else
@@ -321,8 +328,8 @@ while IFS=' ' read -r cmd f x y z perm; do
         c) [ -n "$held_c" ] && rm -rf "$held_c"; held_c='' ;;
         *) [ -n "$held_s" ] && rm -rf "$held_s"; held_s='' ;;
       esac
-      # What a `put c` or `put s` did not read (it stopped early, or its write failed) is not
-      # commands.
+      # What a `put c`, `add c` or `put s` did not read (it stopped early, or its write
+      # failed) is not commands.
       [ "$f" = t ] || cat >/dev/null
       ;;
     shell)

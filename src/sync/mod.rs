@@ -17,7 +17,7 @@
 //!    digest it replaces (if the file changed meanwhile: judged again, once).
 //! 3. A config that differs is fetched and merged here ([`merge`], with the parser of the
 //!    local config), then installed the same way (a change meanwhile: read and merged again,
-//!    once).
+//!    once); when the merge only appends, only the added bytes are sent.
 //!
 //! The token never appears on a command line (it travels on the program's stdin).
 
@@ -613,9 +613,15 @@ async fn merge_and_put(
         Ok(merge::Merge::Changed(b)) => b,
     };
     let new_digest = digest::of(&new);
-    ch.send(format!("put c {} {new_digest} {old}\n", new.len()).as_bytes())
+    // Sections appended to an existing file (a first sync into a file without the profile):
+    // only what is added goes, the host puts its file in front (and checks the whole).
+    let (verb, rest) = match new.strip_prefix(old_bytes) {
+        Some(added) if !old_bytes.is_empty() => ("add", added),
+        _ => ("put", &new[..]),
+    };
+    ch.send(format!("{verb} c {} {new_digest} {old}\n", new.len()).as_bytes())
         .await?;
-    ch.send(&new).await?;
+    ch.send(rest).await?;
     ch.close().await;
     let reply = ch.turn().await?;
     let a = Answer::from(&reply, "c")?;
@@ -1007,6 +1013,54 @@ mod tests {
         );
         assert_eq!(pull().bytes.as_deref(), Some(&b"b"[..]));
         assert!(leftovers(h.path()).is_empty());
+    }
+
+    /// `add c`: the host's file, then the bytes sent, installed when the file is still the one
+    /// named (else `changed`, nothing written); never for the token.
+    #[test]
+    fn add_appends_to_the_file_named() {
+        let h = home();
+        let p = program("abc.json", None);
+        let talk = |script: Vec<u8>| {
+            block(runner::converse(
+                Via::Ssh(local_sh(h.path())),
+                &p,
+                Duration::from_secs(10),
+                async |ch| {
+                    ch.send(&script).await?;
+                    ch.close().await;
+                    let r = ch.turn().await?;
+                    let a = Answer::from(&r, "c")?;
+                    Ok(format!("{} {}", a.word(0), a.rest()).trim_end().to_owned())
+                },
+            ))
+        };
+        let add = |old: &[u8], added: &[u8], named: &str| {
+            let new = [old, added].concat();
+            let mut s = format!("add c {} {} {named}\n", new.len(), digest::of(&new)).into_bytes();
+            s.extend_from_slice(added);
+            talk(s)
+        };
+        let cfg = h.path().join(".aws/config");
+        std::fs::create_dir_all(cfg.parent().unwrap()).unwrap();
+        let old = b"[default]\r\nregion = x".to_vec();
+        std::fs::write(&cfg, &old).unwrap();
+        assert_eq!(
+            add(&old, b"\r\n\r\n[profile dev]\r\n", "1.2").unwrap(),
+            "changed ".to_owned() + &digest::of(&old)
+        );
+        assert_eq!(std::fs::read(&cfg).unwrap(), old);
+        assert_eq!(
+            add(&old, b"\r\n\r\n[profile dev]\r\n", &digest::of(&old)).unwrap(),
+            "written"
+        );
+        assert_eq!(
+            std::fs::read(&cfg).unwrap(),
+            b"[default]\r\nregion = x\r\n\r\n[profile dev]\r\n"
+        );
+        assert!(leftovers(h.path()).is_empty(), "{:?}", leftovers(h.path()));
+        let e = talk(b"add t 1 2.1 none\nx\n".to_vec()).unwrap_err();
+        assert!(format!("{e:#}").contains("add is for c only"), "{e:#}");
     }
 
     /// `--access-token-only`: the refresh secrets never leave, every other field does.
