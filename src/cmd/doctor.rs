@@ -9,7 +9,10 @@
 //! (read here by the same parser as the local one, and never shown: only its expiry, start URL,
 //! mode and owner are reported), how many long-term keys `~/.aws/credentials` holds, and
 //! finally a live `aws sts get-caller-identity --profile NAME`, the only proof that the token
-//! works. Nothing on the remote is changed.
+//! works. Nothing on the remote is changed. The program also runs the sync's own path checks
+//! (`src/sync/checks.sh`, prepended to it as to the sync's host program): what the sync would
+//! refuse to write (the token, `~/.aws/config`) is reported with the reason and the fix that
+//! works ([`REFUSALS`]), never with "run ssso once", which cannot.
 //!
 //! The `mode` check says how the host gets credentials for the profile: `file sync` (the token
 //! file is on the host) or `forward` (the profile's `credential_process` is `ssso --forward`'s
@@ -311,7 +314,7 @@ pub(crate) fn evaluate(
     checks.push(ok(
         "mode",
         if token.status == Status::Fail {
-            format!("file sync: the SSO token for profile {p} is synced to the host, which has no usable one now (see token) (connect with --forward to keep it on your machine)")
+            format!("file sync: ssso syncs the SSO token for profile {p} to the host, see the token check (connect with --forward to keep it on your machine)")
         } else {
             format!("file sync: the host holds the SSO token for profile {p} (connect with --forward to keep it on your machine)")
         },
