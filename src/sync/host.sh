@@ -5,8 +5,8 @@
 # then the path checks of src/sync/checks.sh (`kind`, `mine`, `chain`), shared with doctor.
 # POSIX sh; besides sh's built-ins it runs cksum, wc, cat, ls, id, mkdir, mv, rm, sync and
 # sleep (and chmod, getent for setup), and only when something is written or refused (an
-# unchanged sync runs cksum, and id and ls to check the cache's directories before the run
-# marker goes there). Without cksum it answers an error at once and writes nothing.
+# unchanged sync runs cksum, and id and ls to check the cache's directories first). Without
+# cksum it answers an error at once and writes nothing.
 #
 # Parameters (never secrets):
 #   K    the token cache file name (<sha1>.json) in ~/.aws/sso/cache; empty for setup (then
@@ -24,7 +24,8 @@
 #
 # Commands, one per line on stdin; each answer ends with a line `over`:
 #   look F DIGEST   F is a regular file whose digest is DIGEST: `F same`; else `F none` (no
-#                   such file), `F refused WHY` (not a regular file...), or `F differs DIGEST
+#                   such file), `F refused WHY` (not a regular file, or in a directory that a
+#                   write would refuse: checked at the start for `t`), or `F differs DIGEST
 #                   SIZE`, followed for `t` by the blob `:t` (its bytes)
 #   lock F          takes the lock of F's directory (after checking it, see below) and keeps
 #                   it until F's next `put` (or the end), so that other syncs wait while ssso
@@ -80,9 +81,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM PIPE
 start
-# The run marker only goes into a cache whose directories pass the checks (made if missing).
-if [ -n "$N" ] && [ -n "$HOME" ] && [ -d "$HOME" ]; then
-  chain "$d" make >/dev/null 2>&1 && { echo "$$" >"$d/.ssso-run-$N"; } 2>/dev/null && marked=1
+# The cache's directories checked (made if missing when a session waits): the run marker
+# only goes into a cache that passes, and a refusal (dwhy) is the answer to `look t` (and to
+# `look c` when it is ~/.aws's), even when the file is as expected.
+dwhy=''
+if [ -n "$K" ] && [ -n "$HOME" ] && [ -d "$HOME" ]; then
+  if chain "$d" "${N:+make}" 2>/dev/null; then
+    [ -z "$N" ] || { { echo "$$" >"$d/.ssso-run-$N"; } 2>/dev/null && marked=1; }
+  elif [ "$res" = refused ]; then
+    dwhy=$why
+  fi
 fi
 [ -n "$HOME" ] && [ -d "$HOME" ] || {
   rp "error the remote home directory (${HOME:-unset}) does not exist"
@@ -236,6 +244,10 @@ while IFS=' ' read -r cmd f x y z perm; do
     look)
       where "$f"
       kind
+      case $f in
+        t) [ -z "$dwhy" ] || why=$dwhy ;;
+        c) case $dwhy in "~/.aws "*) why=$dwhy ;; esac ;;
+      esac
       if [ -n "$why" ]; then answer "$f refused $why"; continue; fi
       digest || { answer "$f refused cannot read $shown"; continue; }
       if [ "$dg" = "$x" ]; then

@@ -958,6 +958,33 @@ mod tests {
             let e = format!("{:#}", pulled.unwrap_err());
             assert!(e.contains(&want), "{rel} {m:o}: {e}");
         }
+        // A token already as ours, in a ~/.aws that others can write: still refused (the
+        // next write would be), with the config.
+        let h = home();
+        let cache = h.path().join(".aws/sso/cache");
+        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::write(cache.join("abc.json"), &t).unwrap();
+        std::fs::write(
+            h.path().join(".aws/config"),
+            format!("{PROFILE}\n{SESSION}"),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            h.path().join(".aws"),
+            std::fs::Permissions::from_mode(0o777),
+        )
+        .unwrap();
+        let r = run_local(h.path(), &plan(&t, 1_893_456_000));
+        assert!(
+            matches!(&r.token, TokenOutcome::Failed(w) if w.contains("~/.aws is writable by other users")),
+            "{:?}",
+            r.token
+        );
+        assert!(
+            matches!(&r.config, ConfigOutcome::Skipped(w) if w.contains("~/.aws is writable by other users")),
+            "{:?}",
+            r.config
+        );
         // A file where a directory belongs: refused with its path.
         let h = home();
         std::fs::create_dir_all(h.path().join(".aws")).unwrap();
