@@ -3,6 +3,7 @@
 # emulated 50 ms round-trip link (a relay that delays each direction by 25 ms).
 #
 #   bench/connect.sh            (as root, after tests/support/setup.sh; needs hyperfine)
+#   PART=master bench/connect.sh    (only the part over the user's own ControlMaster)
 #
 # It starts its own sshd on 127.0.0.1 for the test user ssso-bash, puts a fresh token in sync
 # once, then times with hyperfine:
@@ -55,6 +56,7 @@ mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 "$ssso" --profile bench -F "$work/ssh_config_loopback" bench true  # first sync, host key
 
 for link in loopback 50ms; do
+  [ "${PART:-all}" = master ] && break
   cfg=$work/ssh_config_$link
   echo "== $link"
   hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/$link.json" \

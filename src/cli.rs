@@ -341,7 +341,7 @@ pub struct FleetArgs {
     pub connect: ConnectOpts,
 
     /// How many hosts to work on at once (prompts need --jobs 1)
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = jobs)]
     pub jobs: usize,
 
     /// Read more hosts from FILE, one a line (# comments); - for stdin
@@ -370,6 +370,15 @@ pub struct FleetArgs {
 /// `--min-valid`, `--timeout`: a duration as [`crate::time::parse_duration`] reads it.
 fn duration(s: &str) -> Result<Duration, String> {
     crate::time::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// `--jobs`: a whole number, at least 1.
+fn jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("0 hosts at a time would never finish; use at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not a whole number")),
+    }
 }
 
 /// `--refresh-before`: a duration, at least [`schedule::REFRESH_BEFORE_MIN`].
@@ -443,15 +452,9 @@ pub fn parse(args: &[OsString]) -> anyhow::Result<Parsed> {
         Ok(cli) => cli,
         Err(text) => return Ok(print(text)),
     };
-    if let Some(w) = cli.rest.first() {
-        // Everything that is not one of ssso's long options went to ssh; a word left over
-        // here is a long option that ssso does not have.
-        return Err(UsageError(format!(
-            "unknown option `{}` (ssso's own options: see ssso --help)",
-            w.to_string_lossy()
-        ))
-        .into());
-    }
+    // Everything that is not one of ssso's long options went to ssh; a word left over here
+    // is a long option that ssso does not have.
+    no_leftover(&cli.rest, "ssso --help")?;
     if ssh.destination.is_none() && !ssh.flags.query {
         return Err(UsageError(
             "no DESTINATION given (usage: ssso [SSSO OPTIONS] [SSH OPTIONS] DESTINATION [COMMAND]; see ssso --help)"
@@ -554,6 +557,13 @@ fn with_ssh_args(args: &[OsString]) -> anyhow::Result<Parsed> {
         Err(text) => return Ok(print(text)),
     };
     let verbosity = ssh_verbosity(&ssh);
+    let leftover = match &cli.command {
+        Some(Command::Doctor(a)) => &a.target,
+        Some(Command::Setup(a)) => &a.target,
+        Some(Command::Sync(a)) => &a.target,
+        _ => unreachable!("called for doctor, setup and sync only"),
+    };
+    no_leftover(leftover, &format!("ssso {name} --help"))?;
     let run = match cli.command {
         Some(Command::Doctor(a)) => Run::Doctor(
             doctor::Settings {
@@ -574,6 +584,13 @@ fn with_ssh_args(args: &[OsString]) -> anyhow::Result<Parsed> {
             ssh,
         ),
         Some(Command::Sync(a)) => {
+            if ssh.destination.is_none() && a.hosts_file.is_none() {
+                return Err(UsageError(
+                    "no HOST given (usage: ssso sync [OPTIONS] [SSH OPTIONS] HOST... or --hosts-file FILE)"
+                        .into(),
+                )
+                .into());
+            }
             let mut session = a.connect.settings();
             session.sync.access_token_only = !a.with_refresh_token;
             Run::Fleet(
@@ -599,6 +616,19 @@ fn split(args: &[OsString], cmd: &clap::Command) -> anyhow::Result<(Vec<OsString
     match sshargs::split(args, &table) {
         Ok(Split { ssso, ssh }) => Ok((ssso, ssh)),
         Err(e) => Err(UsageError(format!("{e:#}")).into()),
+    }
+}
+
+/// After [`split`], the words clap did not take as one of ssso's options: a long option that
+/// ssso does not have (the ssh options and the host went to ssh).
+fn no_leftover(rest: &[OsString], help: &str) -> anyhow::Result<()> {
+    match rest.first() {
+        None => Ok(()),
+        Some(w) => Err(UsageError(format!(
+            "unknown option `{}` (ssso's own options: see {help})",
+            w.to_string_lossy()
+        ))
+        .into()),
     }
 }
 
@@ -761,6 +791,13 @@ mod tests {
             &["sync", "--jobs", "x", "h"],
             &["--refresh-before", "15m", "host"],
             &["sync", "--with-refresh-token", "--access-token-only", "h"],
+            // A subcommand's unknown long option (a typo) is an error, never dropped.
+            &["sync", "--keeep", "h1", "h2"],
+            &["sync", "h1", "--with-refesh-token"],
+            &["doctor", "--bogus", "h"],
+            &["setup", "--profile", "dev", "--bogus", "h"],
+            &["sync", "--jobs", "0", "h"],
+            &["sync", "--profile", "dev"],
         ] {
             let e = parse(&os(line)).unwrap_err();
             assert!(e.downcast_ref::<UsageError>().is_some(), "{line:?}: {e:#}");

@@ -1,12 +1,14 @@
 //! ssso: ssh with a fresh AWS IAM Identity Center token synced to the host.
 //!
 //! This file only parses ([`cli::parse`]), dispatches and maps errors to exit codes: 2 for a
-//! usage error, [`EXIT_SSSO`] for ssso's own failures, otherwise the command's own status (the
+//! usage error, 128 + N for SIGTERM or SIGHUP during the login ([`Terminated`]),
+//! [`EXIT_SSSO`] for ssso's own failures, otherwise the command's own status (the
 //! remote command's, or ssh's 255).
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+use ssso::aws::login::Terminated;
 use ssso::cli::{self, Run, UsageError};
 use ssso::cmd::{complete, connect, doctor, fleet, login, proxy, setup, status};
 use ssso::{EXIT_SSSO, EXIT_USAGE, docs, ui};
@@ -23,6 +25,9 @@ fn main() -> ExitCode {
             ui::error(&err);
             if err.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(EXIT_USAGE)
+            } else if let Some(t) = err.downcast_ref::<Terminated>() {
+                // SIGTERM or SIGHUP during the login: 128 + N, as for a session's ssh.
+                ExitCode::from(t.exit_status())
             } else {
                 ExitCode::from(EXIT_SSSO)
             }

@@ -86,6 +86,17 @@ pub fn warn_in_session(msg: impl std::fmt::Display) {
     }
 }
 
+/// [`info`] while the user's session owns the terminal (see [`warn_in_session`]).
+pub fn info_in_session(msg: impl std::fmt::Display) {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return info(msg);
+    }
+    if level() >= 1 {
+        let _ = write!(std::io::stderr(), "\r\nssso: {msg}\r\n");
+    }
+}
+
 pub fn info(msg: impl std::fmt::Display) {
     if level() >= 1 {
         let _ = writeln!(std::io::stderr(), "ssso: {msg}");

@@ -383,3 +383,137 @@ fn setup_writes_the_ssh_block_and_persists_the_profile_idempotently() {
         .unwrap_or_default();
     assert!(!zshenv.contains("AWS_PROFILE"), "{zshenv}");
 }
+
+/// Runs `cmd` (a login that waits 30 s for the browser) until the fake `aws sso login` has
+/// started, sends `sig` to ssso alone, and waits at most 10 s for ssso to end: its status and
+/// stderr. stderr goes to a file, which a login left running could not hold open.
+fn signal_during_login(
+    local: &Local,
+    mut cmd: std::process::Command,
+    sig: i32,
+) -> (std::process::ExitStatus, String) {
+    let err = local.scratch().join("stderr");
+    cmd.env("FAKE_AWS_SLEEP", "30")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap());
+    let mut child = cmd.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while local.login_calls().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "aws sso login did not start: {}",
+            std::fs::read_to_string(&err).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The fake aws logs its call, then says it waits: from then on it sleeps.
+    while !std::fs::read_to_string(&err)
+        .unwrap_or_default()
+        .contains("fake aws: waiting")
+    {
+        assert!(started.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, sig) };
+    let sent = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if sent.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "ssso did not end within 10 s of signal {sig}: {}",
+                std::fs::read_to_string(&err).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status, std::fs::read_to_string(&err).unwrap_or_default())
+}
+
+/// ssso is told to end while `aws sso login` waits for the browser (a service manager's
+/// SIGTERM, a closed terminal's SIGHUP): the login ends too, and ssso exits 128 + N as a
+/// session's ssh would. A SIGINT sent to ssso alone (`kill -INT`, not the terminal's Ctrl-C,
+/// which reaches the whole process group) cancels the login as Ctrl-C does: 254, nothing
+/// synced. No `aws` is left running, and no token was written.
+#[test]
+fn signals_sent_to_ssso_end_the_login_too() {
+    for (sig, status, says) in [
+        (libc::SIGTERM, 143, "ssso received SIGTERM"),
+        (libc::SIGHUP, 129, "ssso received SIGHUP"),
+        (libc::SIGINT, 254, "was cancelled"),
+    ] {
+        let local = Local::new(&sso_config(PROFILE, SESSION));
+        let mut cmd = local.ssso();
+        cmd.args(["login", "--profile", PROFILE]);
+        let (got, err) = signal_during_login(&local, cmd, sig);
+        assert_eq!(got.code(), Some(status), "signal {sig}: {got:?}\n{err}");
+        assert!(err.contains(says), "signal {sig}: {err}");
+        assert_eq!(
+            processes_of(local.scratch()),
+            Vec::<i32>::new(),
+            "signal {sig}: aws sso login was left running\n{err}"
+        );
+        assert!(local.read_token(&cache_key(SESSION)).is_none());
+    }
+}
+
+/// The same on the connect path (`ssso HOST`) and in `ssso sync --keep`, which log in before
+/// they connect: SIGTERM ends the login, ssso exits 143, and nothing connects.
+#[test]
+fn sigterm_during_a_connect_s_login_ends_the_login() {
+    let u = user("ssso-csh");
+    let connects = || server().sshd_log().matches(" for ssso-csh from ").count();
+    let before = connects();
+    let local = Local::new(&sso_config(PROFILE, SESSION));
+    let connect = local.ssso_to(&["--profile", PROFILE], u.name(), &["true"]);
+    let keep = Local::new(&sso_config(PROFILE, SESSION));
+    let mut sync_keep = keep.ssso();
+    sync_keep
+        .args(["sync", "--keep", "--profile", PROFILE, "-F"])
+        .arg(server().ssh_config())
+        .arg(server().dest(u.name()));
+    for (what, local, cmd) in [
+        ("connect", &local, connect),
+        ("sync --keep", &keep, sync_keep),
+    ] {
+        let (got, err) = signal_during_login(local, cmd, libc::SIGTERM);
+        assert_eq!(got.code(), Some(143), "{what}: {got:?}\n{err}");
+        assert_eq!(
+            processes_of(local.scratch()),
+            Vec::<i32>::new(),
+            "{what}: {err}"
+        );
+        assert_eq!(
+            connects(),
+            before,
+            "{what}: ssso connected after its login was ended"
+        );
+    }
+}
+
+/// Ctrl-C at the terminal (SIGINT to the whole foreground process group) cancels the login:
+/// ssso says so and exits 254, and no `aws` is left.
+#[test]
+fn ctrl_c_at_the_terminal_cancels_the_login() {
+    let local = Local::new(&sso_config(PROFILE, SESSION));
+    let ran = local
+        .test()
+        .args(["login", "--profile", PROFILE])
+        .env("FAKE_AWS_SLEEP", "30")
+        .typing("fake aws: waiting", "\\x03")
+        .timeout(Duration::from_secs(20))
+        .status(254)
+        .stdout_contains("was cancelled (Ctrl-C)")
+        .run();
+    assert_eq!(
+        processes_of(local.scratch()),
+        Vec::<i32>::new(),
+        "{}",
+        ran.stdout
+    );
+    assert!(local.read_token(&cache_key(SESSION)).is_none());
+}

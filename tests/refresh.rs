@@ -234,8 +234,44 @@ fn login_refreshes_before_it_opens_a_browser() {
     let out = login();
     assert_success(&out, "ssso login (fallback)");
     assert_eq!(local.login_calls(), ["sso login --profile p"]);
+    // The login's message says why a browser is needed: the refresh was tried and refused.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("its refresh without a browser failed (CreateToken refused the refresh"),
+        "{err}"
+    );
+    assert!(!err.contains(&family), "{err}");
     assert_eq!(
         local.read_token(&cache_key("s")).unwrap()["accessToken"],
         local.login_token()
     );
+}
+
+/// A host that keeps refusing the token (its cache directory is writable by others) is told
+/// about once, not at every poll: the pushes back off and a repeated reason is not repeated.
+#[test]
+fn a_push_that_keeps_failing_is_said_once() {
+    let u = user("ssso-ksh");
+    let local = Local::new(&sso_config("p", "s"));
+    let first = unique_token("refused1");
+    local.write_token(&cache_key("s"), &first, 3600);
+    u.write(".aws/sso/cache/.keep", b"", 0o600);
+    let cache = u.home().join(".aws/sso/cache");
+    std::fs::set_permissions(&cache, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let mut cmd = ssso_session(&local, &u, "1200 60 60 300", &[], "sleep 12; echo done");
+    let session = thread::spawn(move || run(&mut cmd, Duration::from_secs(60)));
+    thread::sleep(Duration::from_secs(3));
+    // A new local token: pushed, refused, and pushed again with a growing pause.
+    local.write_token(&cache_key("s"), &unique_token("refused2"), 7200);
+    let out = session.join().unwrap();
+    std::fs::set_permissions(&cache, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    assert_success(&out, "session");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.stdout, b"done\n", "{err}");
+    assert_eq!(
+        err.matches("could not push the new AWS token").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("writable by other users"), "{err}");
 }

@@ -150,10 +150,20 @@ fn errors_exit_254_on_stderr_only() {
 
     let path = PathBuf::from(cache_name(&h));
     std::fs::write(&path, "{\"accessToken\":\"SECRET-ACCESS\"").unwrap();
+    // An unusable token file is reported (not fresh: 1) with the rest of the profile, as
+    // `--all` reports it; none of its bytes are shown.
     let out = h.run(&["--profile", "dev"], &[]);
-    assert_eq!(out.status.code(), Some(254));
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("unusable") && !err.contains("SECRET"), "{err}");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("token:        unusable ("), "{text}");
+    assert!(text.contains("profile:      dev"), "{text}");
+    assert!(!text.contains("SECRET"), "{text}");
+    let out = h.run(&["--profile", "dev", "--json"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let j = json(&out);
+    assert_eq!(j["token"]["present"], false);
+    assert!(j["token"]["error"].is_string(), "{j}");
+    assert!(!j.to_string().contains("SECRET"), "{j}");
 
     // A bad option value is a usage error, like every other (exit 2, `ssso: error:`).
     let out = h.run(&["--profile", "dev", "--min-valid", "soon"], &[]);

@@ -9,10 +9,13 @@
 //! call botocore makes; a failed refresh of a still fresh token is only logged with `-v`); a
 //! reconcile that could not read the host is tried once more, prompts allowed; only then does
 //! `aws sso login` run, and then the AWS CLI writes the token. Its output goes to stderr in
-//! every mode: stdout belongs to the remote command (or the SSH stream).
+//! every mode: stdout belongs to the remote command (or the SSH stream). While it runs, the
+//! signals that would end ssso end the login instead (`LoginSignals`): it is never left
+//! running without ssso.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -187,6 +190,8 @@ fn login_if_needed(
     let force = mode == Mode::Force;
     let schedule = Schedule::new(fresh.refresh_before);
     let mut state = token::read(cache_file);
+    // Why the refresh without a browser failed, for the login's message.
+    let mut refresh_error: Option<String> = None;
     // The host's token is read only when it may be needed: quietly before a refresh, and
     // again (a prompt allowed) before a browser login only when that read failed.
     let mut read = false;
@@ -253,7 +258,10 @@ fn login_if_needed(
                 return Ok(r);
             }
             Ok(_) => crate::ui::debug("the refreshed token is still not fresh enough"),
-            Err(e) => crate::ui::debug(format_args!("could not refresh the token: {e:#}")),
+            Err(e) => {
+                crate::ui::debug(format_args!("could not refresh the token: {e:#}"));
+                refresh_error = Some(format!("{e:#}"));
+            }
         }
         if usable {
             // Due, not yet needed: the refresh is tried again later.
@@ -270,7 +278,11 @@ fn login_if_needed(
     let why = if force {
         format!("--force: logging in again for profile `{}`", sso.profile)
     } else {
-        describe(sso, cache_file, &state, min_valid_secs, crate::time::now())
+        let mut why = describe(sso, cache_file, &state, min_valid_secs, crate::time::now());
+        if let Some(e) = &refresh_error {
+            why.push_str(&format!(", and its refresh without a browser failed ({e})"));
+        }
+        why
     };
     let login_cmd = format!("aws sso login {}", profile_arg(&sso.profile).join(" "));
     if no_login {
@@ -310,14 +322,34 @@ fn login_if_needed(
             .context("cannot duplicate stderr for `aws sso login`")?;
         cmd.stdout(Stdio::from(fd));
     }
-    let status = {
-        let _guard = SigintGuard::new();
-        cmd.status()
-            .with_context(|| format!("cannot run {}; {INSTALL_HINT}", aws.display()))?
+    let (status, signalled) = {
+        let guard = LoginSignals::new();
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot run {}; {INSTALL_HINT}", aws.display()))?;
+        guard.started(child.id());
+        let status = wait_ending(&mut child, &guard);
+        (status, guard.finish())
     };
+    let status = status.with_context(|| format!("lost track of `{login_cmd}`"))?;
+    match signalled {
+        Some(libc::SIGINT) => bail!(
+            "`{login_cmd}` was cancelled (SIGINT); no token was synced. Run ssso again to log in"
+        ),
+        Some(sig) => {
+            return Err(anyhow::Error::new(Terminated(sig)).context(format!(
+                "`{login_cmd}` was ended: ssso received {}; no token was synced",
+                signal_name(sig)
+            )));
+        }
+        None => {}
+    }
     if !status.success() {
         use std::os::unix::process::ExitStatusExt as _;
         match (status.code(), status.signal()) {
+            (_, Some(libc::SIGINT)) => bail!(
+                "`{login_cmd}` was cancelled (Ctrl-C); no token was synced. Run ssso again to log in"
+            ),
             (_, Some(sig)) => bail!(
                 "`{login_cmd}` was interrupted (signal {sig}); no token was synced. Run ssso again to log in"
             ),
@@ -367,34 +399,170 @@ fn check_version(aws: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// While `aws sso login` runs, Ctrl-C must reach it (same process group) but not kill ssso,
-/// so that a cancelled login is reported. A no-op handler (unlike SIG_IGN) is reset to the
-/// default in the child by exec. The previous disposition is restored on drop.
-struct SigintGuard {
-    old: libc::sigaction,
-}
+/// A login that ended because ssso received this terminating signal (SIGTERM, SIGHUP): the
+/// login was ended too, and ssso exits 128 + the signal's number, as for a session's ssh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Terminated(pub i32);
 
-extern "C" fn ignore_signal(_: libc::c_int) {}
-
-impl SigintGuard {
-    fn new() -> Option<SigintGuard> {
-        // SAFETY: plain sigaction calls with zeroed, then filled, structs; the handler is
-        // async-signal-safe (it does nothing).
-        unsafe {
-            let mut new: libc::sigaction = std::mem::zeroed();
-            new.sa_sigaction = ignore_signal as *const () as libc::sighandler_t;
-            libc::sigemptyset(&mut new.sa_mask);
-            let mut old: libc::sigaction = std::mem::zeroed();
-            (libc::sigaction(libc::SIGINT, &new, &mut old) == 0).then_some(SigintGuard { old })
-        }
+impl std::fmt::Display for Terminated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ended by {}", signal_name(self.0))
     }
 }
 
-impl Drop for SigintGuard {
+impl std::error::Error for Terminated {}
+
+impl Terminated {
+    /// The exit status: 128 + the signal's number.
+    pub fn exit_status(&self) -> u8 {
+        u8::try_from(128 + self.0).unwrap_or(255)
+    }
+}
+
+fn signal_name(sig: i32) -> String {
+    match sig {
+        libc::SIGTERM => "SIGTERM".into(),
+        libc::SIGHUP => "SIGHUP".into(),
+        libc::SIGINT => "SIGINT".into(),
+        _ => format!("signal {sig}"),
+    }
+}
+
+/// How long a login that was passed SIGTERM or SIGHUP may take to end before it is killed.
+const END_GRACE: Duration = Duration::from_secs(5);
+
+/// Waits for the login `child`; once ssso was told to end (see [`LoginSignals`]) and the
+/// child has not ended within [`END_GRACE`], kills it. Polls: the handler only sets flags.
+fn wait_ending(
+    child: &mut std::process::Child,
+    guard: &LoginSignals,
+) -> std::io::Result<std::process::ExitStatus> {
+    let mut told: Option<std::time::Instant> = None;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if guard.ending() {
+            let since = *told.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() > END_GRACE {
+                let _ = child.kill();
+                return child.wait();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// The pid of the running `aws sso login` (0: none), for the signal handler.
+static LOGIN_CHILD: AtomicI32 = AtomicI32::new(0);
+/// The signal that ssso was sent while the login ran and passed on to it (0: none).
+static LOGIN_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// The signals that end or cancel a login.
+const LOGIN_SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// While `aws sso login` runs, the signals that would end ssso end the login instead, and
+/// ssso then reports it: SIGTERM and SIGHUP sent to ssso are passed on to the login (which
+/// would otherwise be left running, orphaned), and so is a SIGINT sent to ssso alone (`kill
+/// -INT`). A Ctrl-C at the terminal reaches the login by itself (the kernel signals the whole
+/// foreground process group): it is not passed on a second time, and only must not kill
+/// ssso, so that the cancelled login is reported. A handler (unlike SIG_IGN) is reset to the
+/// default in the child by exec. The previous dispositions are restored by
+/// [`LoginSignals::finish`] or on drop.
+struct LoginSignals {
+    old: Vec<(libc::c_int, libc::sigaction)>,
+}
+
+extern "C" fn on_login_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: the kernel hands a valid siginfo to an SA_SIGINFO handler.
+    let code = if info.is_null() {
+        libc::SI_USER
+    } else {
+        unsafe { (*info).si_code }
+    };
+    if sig == libc::SIGINT && !sent_by_a_process(code) {
+        return;
+    }
+    if sig == libc::SIGINT {
+        // SIGTERM or SIGHUP, once sent, say how ssso ends.
+        let _ = LOGIN_SIGNAL.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+    } else {
+        LOGIN_SIGNAL.store(sig, Ordering::SeqCst);
+    }
+    let child = LOGIN_CHILD.load(Ordering::SeqCst);
+    if child > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(child, sig) };
+    }
+}
+
+/// Whether a signal's `si_code` says a process sent it (kill, sigqueue, tgkill), rather than
+/// the kernel (a terminal's Ctrl-C).
+fn sent_by_a_process(code: libc::c_int) -> bool {
+    code == libc::SI_USER || code < 0
+}
+
+impl LoginSignals {
+    /// Catches the signals, before the login starts: one that comes before
+    /// [`LoginSignals::started`] is passed on there.
+    fn new() -> LoginSignals {
+        LOGIN_SIGNAL.store(0, Ordering::SeqCst);
+        LOGIN_CHILD.store(0, Ordering::SeqCst);
+        let mut old = Vec::new();
+        for sig in LOGIN_SIGNALS {
+            // SAFETY: plain sigaction calls with zeroed, then filled, structs; the handler
+            // only touches atomics and calls kill, both async-signal-safe.
+            unsafe {
+                let mut new: libc::sigaction = std::mem::zeroed();
+                new.sa_sigaction = on_login_signal as *const () as libc::sighandler_t;
+                new.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+                libc::sigemptyset(&mut new.sa_mask);
+                let mut prev: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(sig, &new, &mut prev) == 0 {
+                    old.push((sig, prev));
+                }
+            }
+        }
+        LoginSignals { old }
+    }
+
+    /// The login runs as `child`: from now on a signal is passed on to it by the handler;
+    /// one that came before is passed on here. (The handler stores the signal before it reads
+    /// the pid and this stores the pid before it reads the signal: one of the two passes it
+    /// on, maybe both, which does no harm.)
+    fn started(&self, child: u32) {
+        let pid = i32::try_from(child).unwrap_or(0);
+        LOGIN_CHILD.store(pid, Ordering::SeqCst);
+        let sig = LOGIN_SIGNAL.load(Ordering::SeqCst);
+        if sig != 0 && pid > 0 {
+            // SAFETY: a plain kill of our own child.
+            unsafe { libc::kill(pid, sig) };
+        }
+    }
+
+    /// Whether ssso was sent SIGTERM or SIGHUP (passed on to the login).
+    fn ending(&self) -> bool {
+        matches!(
+            LOGIN_SIGNAL.load(Ordering::SeqCst),
+            libc::SIGTERM | libc::SIGHUP
+        )
+    }
+
+    /// Restores the signals and says which one ssso was sent meanwhile, if any.
+    fn finish(self) -> Option<i32> {
+        drop(self);
+        Some(LOGIN_SIGNAL.swap(0, Ordering::SeqCst)).filter(|&s| s != 0)
+    }
+}
+
+impl Drop for LoginSignals {
     fn drop(&mut self) {
-        // SAFETY: restores the disposition saved in new().
-        unsafe {
-            libc::sigaction(libc::SIGINT, &self.old, std::ptr::null_mut());
+        LOGIN_CHILD.store(0, Ordering::SeqCst);
+        for (sig, old) in &self.old {
+            // SAFETY: restores a disposition saved in new().
+            unsafe {
+                libc::sigaction(*sig, old, std::ptr::null_mut());
+            }
         }
     }
 }
@@ -455,6 +623,21 @@ mod tests {
             cache_file,
             sso,
         }
+    }
+
+    #[test]
+    fn who_sent_a_signal_and_the_status_it_ends_with() {
+        assert!(sent_by_a_process(libc::SI_USER));
+        assert!(sent_by_a_process(libc::SI_QUEUE));
+        #[cfg(target_os = "linux")]
+        {
+            // A terminal's Ctrl-C comes from the kernel; tgkill from a process.
+            assert!(!sent_by_a_process(libc::SI_KERNEL));
+            assert!(sent_by_a_process(libc::SI_TKILL));
+        }
+        assert_eq!(Terminated(libc::SIGTERM).exit_status(), 143);
+        assert_eq!(Terminated(libc::SIGHUP).exit_status(), 129);
+        assert_eq!(Terminated(libc::SIGTERM).to_string(), "ended by SIGTERM");
     }
 
     const V2: &str = "echo 'aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64'";

@@ -27,6 +27,12 @@ pub const ATTEMPT_INTERVAL: Duration = Duration::from_secs(60);
 pub const WARN_BEFORE: Duration = Duration::from_secs(5 * 60);
 /// How often a keeper looks at the local token file (so a refresh is pushed within this).
 pub const POLL: Duration = Duration::from_secs(2);
+/// After a failed push to a host, the next one waits this long, doubling with each failure
+/// in a row up to [`PUSH_RETRY_MAX`] (a host that refuses the write does not get a remote
+/// program, and the user a warning, every poll).
+pub const PUSH_RETRY_MIN: Duration = Duration::from_secs(2);
+/// The longest wait between pushes to a host that keeps failing.
+pub const PUSH_RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// Test-only: `SSSO_TEST_SCHEDULE="REFRESH_BEFORE MIN_AGE ATTEMPT_INTERVAL WARN_BEFORE"` (whole
 /// seconds) replaces the schedule, so that tests can compress token lifetimes below botocore's

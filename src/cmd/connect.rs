@@ -30,6 +30,7 @@ use crate::ssh::args::SshArgs;
 use crate::ssh::config::{SshConfig, Verdict};
 use crate::ssh::control::{self, Route};
 use crate::ssh::master::{self, PrivateDir, Socket};
+use crate::ssh::mux;
 use crate::ssh::remote::{self, Run};
 use crate::ssh::runner;
 use crate::sync;
@@ -192,6 +193,53 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
     // Forward mode always has a master of its own: its remote forward must end with the
     // session, not live on in a master of the user's.
     let route = if fwd.is_some() { Route::Own } else { route };
+    // The warm command over a live master of the user's: the session opened in-process, as
+    // ssh's mux client would open it (see `ssh::mux`), without starting ssh at all.
+    if let (Route::Join(ctl), None, true, false, Some(command)) = (
+        &route,
+        &users_path,
+        synced_recently && wrap && fwd.is_none() && user_command.is_some() && ssh.flags.master == 0,
+        add_tty,
+        &remote_command,
+    ) {
+        // The environment the session's ssh would get: ssso's own with INNER_ENV set, in the
+        // order std gives a child whose environment was changed (sorted by name).
+        let mut environ: std::collections::BTreeMap<OsString, OsString> =
+            std::env::vars_os().collect();
+        environ.insert(master::INNER_ENV.into(), "1".into());
+        if let Some(env) = mux::Eligible::check(
+            &cfg,
+            environ.iter().map(|(k, v)| (k.as_os_str(), v.as_os_str())),
+        ) {
+            let outcome = runtime.block_on(async {
+                let mut term = signal(SignalKind::terminate())?;
+                let mut hup = signal(SignalKind::hangup())?;
+                let mut int = signal(SignalKind::interrupt())?;
+                let mut quit = signal(SignalKind::quit())?;
+                let stop = async move {
+                    tokio::select! {
+                        _ = term.recv() => libc::SIGTERM,
+                        _ = hup.recv() => libc::SIGHUP,
+                        _ = int.recv() => libc::SIGINT,
+                        _ = quit.recv() => libc::SIGQUIT,
+                    }
+                };
+                anyhow::Ok(mux::run(ctl, command.as_bytes(), &env, stop).await)
+            })?;
+            match outcome {
+                mux::Outcome::Status(s) => {
+                    ui::debug(format_args!(
+                        "the session ran in-process over your ControlMaster {} (no ssh started)",
+                        ctl.display()
+                    ));
+                    return Ok(s);
+                }
+                mux::Outcome::NotOpened(why) => ui::debug(format_args!(
+                    "{why}; running ssh, which tries the master itself"
+                )),
+            }
+        }
+    }
     let private = dir.socket();
     let (ctl, mut cmd) = match (&users_path, &route) {
         (Some(p), _) => (

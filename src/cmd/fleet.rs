@@ -188,6 +188,9 @@ fn hosts(ssh: &SshArgs, file: Option<&Path>) -> Result<Vec<OsString>> {
             }
         }
     }
+    // A host named twice is synced once (two syncs of one host at the same time only race).
+    let mut seen = std::collections::HashSet::new();
+    hosts.retain(|h| seen.insert(h.clone()));
     if hosts.is_empty() {
         bail!(
             "no HOST given (usage: ssso sync [OPTIONS] [SSH OPTIONS] HOST... or --hosts-file FILE)"
@@ -298,8 +301,9 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("hosts");
-        std::fs::write(&f, "d\n\n# comment\n  e  # web\n").unwrap();
+        std::fs::write(&f, "d\n\n# comment\n  e  # web\nb\n").unwrap();
         let got = hosts(&ssh, Some(&f)).unwrap();
+        // b twice: synced once.
         assert_eq!(got, ["a", "b", "c", "d", "e"]);
         let bad = SshArgs {
             destination: Some("a".into()),

@@ -40,6 +40,7 @@ struct Conn {
     child: Option<Child>,
     up: bool,
     host: Host,
+    warned: keep::Warned,
     backoff: Duration,
     retry_at: Instant,
 }
@@ -157,6 +158,7 @@ pub fn run(
             child: None,
             up: false,
             host: Host::default(),
+            warned: keep::Warned::default(),
             backoff: Duration::from_secs(1),
             retry_at: Instant::now(),
         })
@@ -205,15 +207,24 @@ pub fn run(
                         Action::Adopt(bytes) => adopt_remote_token(&bytes, sso),
                         Action::Push => {
                             let Some((tok, _)) = &local else { break };
-                            let r = keep::push(&c.ctl, None, sso, opts, tok, &c.name, PUSH_TIMEOUT)
-                                .await;
+                            let r = keep::push(
+                                &c.ctl,
+                                None,
+                                sso,
+                                opts,
+                                tok,
+                                &c.name,
+                                PUSH_TIMEOUT,
+                                &mut c.warned,
+                            )
+                            .await;
                             if r == Pushed::Failed {
-                                c.host.pushed(&keeper, r);
+                                c.host.pushed(&keeper, crate::time::now(), r);
                                 break;
                             }
                             ui::debug(format_args!("{}: synced", c.name));
                             c.backoff = Duration::from_secs(1);
-                            c.host.pushed(&keeper, r);
+                            c.host.pushed(&keeper, crate::time::now(), r);
                         }
                         Action::Refresh => {
                             let Some((tok, _)) = &local else { break };

@@ -25,8 +25,9 @@
 //! | `token.expires_at` | string or null | its `expiresAt` as `YYYY-MM-DDTHH:MM:SSZ` (UTC) |
 //! | `token.expires_in_seconds` | int or null | seconds until then; negative once expired |
 //! | `token.fresh` | bool | more than `min_valid_seconds` left (false without a token) |
-//! | `token.refreshable` | bool | the AWS CLI/SDKs can refresh it without a browser: refreshToken, clientId, clientSecret present and client registration unexpired (false without a token) |
-//! | `token.refresh_in_seconds` | int or null | seconds until ssso refreshes it without a browser (less than `refresh_before_seconds` left); 0 when due now; null when it is not refreshable |
+//! | `token.refreshable` | bool | ssso and the AWS CLI/SDKs can refresh it without a browser: an sso-session profile (botocore never refreshes a legacy profile's token), refreshToken, clientId, clientSecret present and client registration unexpired (false without a token) |
+//! | `token.refresh_in_seconds` | int or null | seconds until ssso refreshes it without a browser (less than `refresh_before_seconds` left and written over a minute ago, or not fresh); 0 when due now; null when it is not refreshable |
+//! | `token.error` | string or null | why the token file is unusable (then `present` is false) |
 //! | `min_valid_seconds` | int | the `--min-valid` threshold used for `fresh` |
 //! | `refresh_before_seconds` | int | the `--refresh-before` threshold used for `refresh_in_seconds` |
 //! | `forward.possible` | bool | `--forward` can serve this profile (it names an account and a role) |
@@ -85,12 +86,18 @@ pub fn run(args: &Settings) -> anyhow::Result<u8> {
     }
     let (source, sso) = profile::resolve(args.profile.as_deref(), || None)?;
     let cache_file = sso.cache_path()?;
-    let tok = token::read(&cache_file)?;
+    // An unusable file is reported, not an error: the rest of the report still helps.
+    let (tok, token_error) = match token::read(&cache_file) {
+        Ok(t) => (t, None),
+        Err(e) => (None, Some(format!("{:#}", e.root_cause()))),
+    };
     let report = Report {
         sso: &sso,
         source,
         cache_file: &cache_file,
         token: tok.as_ref(),
+        token_error,
+        written_at: token::written_at(&cache_file),
         now: crate::time::now(),
         min_valid,
         refresh_before: i64::try_from(args.refresh_before.as_secs()).unwrap_or(i64::MAX),
@@ -118,14 +125,15 @@ fn print(out: &str) -> anyhow::Result<()> {
     }
 }
 
-/// The `token` object of the JSON output, for one token file (or none).
-fn token_json(t: Option<&Token>, now: i64, min_valid: u64) -> serde_json::Value {
+/// The `token` object of the JSON output, for one token file (or none); `legacy`: a legacy
+/// profile's start URL, whose token botocore never refreshes.
+fn token_json(t: Option<&Token>, now: i64, min_valid: u64, legacy: bool) -> serde_json::Value {
     serde_json::json!({
         "present": t.is_some(),
         "expires_at": t.map(|t| crate::time::format_timestamp(t.expires_at)),
         "expires_in_seconds": t.map(|t| t.expires_at - now),
         "fresh": t.is_some_and(|t| token::is_fresh(t, now, min_valid)),
-        "refreshable": t.is_some_and(|t| t.refreshable),
+        "refreshable": !legacy && t.is_some_and(|t| t.refreshable),
     })
 }
 
@@ -228,7 +236,7 @@ impl All {
             .sessions
             .iter()
             .map(|s| {
-                let mut t = token_json(self.token(s), self.now, self.min_valid);
+                let mut t = token_json(self.token(s), self.now, self.min_valid, s.name.is_none());
                 t["error"] = s.token.as_ref().err().cloned().into();
                 serde_json::json!({
                     "sso_session": s.name,
@@ -281,7 +289,7 @@ impl All {
                     } else {
                         "not fresh"
                     },
-                    if t.refreshable {
+                    if s.name.is_some() && t.refreshable {
                         "refreshable"
                     } else {
                         "not refreshable"
@@ -304,6 +312,10 @@ struct Report<'a> {
     token: Option<&'a Token>,
     now: i64,
     min_valid: u64,
+    /// Why the token file is unusable (then `token` is None).
+    token_error: Option<String>,
+    /// The token file's mtime (a token written less than a minute ago is not refreshed).
+    written_at: Option<i64>,
     /// `--refresh-before`, in seconds.
     refresh_before: i64,
     /// The `--forward` sessions running for the profile.
@@ -339,17 +351,27 @@ impl Report<'_> {
             .is_some_and(|t| token::is_fresh(t, self.now, self.min_valid))
     }
 
-    /// Seconds until ssso refreshes the token (0: due now), when it is refreshable.
+    /// Seconds until ssso refreshes the token (0: due now), when it is refreshable: at once
+    /// when it is not fresh; else once less than `--refresh-before` is left and the file is a
+    /// minute old ([`crate::aws::schedule::Schedule::due`]).
     fn refresh_in(&self) -> Option<i64> {
         let t = self
             .token
             .filter(|t| crate::aws::oidc::can_refresh(self.sso, t))?;
-        Some((t.expires_at - self.now - self.refresh_before).max(0))
+        if !self.fresh() {
+            return Some(0);
+        }
+        let min_age = i64::try_from(crate::aws::schedule::MIN_AGE.as_secs()).unwrap_or(0);
+        let due_at = (t.expires_at - self.refresh_before)
+            .max(self.written_at.unwrap_or(i64::MIN).saturating_add(min_age));
+        Some((due_at - self.now).max(0))
     }
 
     fn json(&self) -> serde_json::Value {
-        let mut token = token_json(self.token, self.now, self.min_valid);
+        let mut token = token_json(self.token, self.now, self.min_valid, false);
+        token["refreshable"] = self.refresh_in().is_some().into();
         token["refresh_in_seconds"] = self.refresh_in().into();
+        token["error"] = self.token_error.clone().into();
         serde_json::json!({
             "profile": self.sso.profile,
             "profile_source": self.source.as_str(),
@@ -394,11 +416,14 @@ impl Report<'_> {
             )),
         }
         lines.push(("token cache", self.cache_file.display().to_string()));
-        match self.token {
-            None => {
+        match (self.token, &self.token_error) {
+            (None, Some(e)) => {
+                lines.push(("token", format!("unusable ({e})")));
+            }
+            (None, None) => {
                 lines.push(("token", "none".into()));
             }
-            Some(t) => {
+            (Some(t), _) => {
                 let when = crate::time::format_timestamp(t.expires_at);
                 let rel = crate::time::relative_expiry(t.expires_at, self.now);
                 lines.push(("token", format!("{rel} ({when})")));
@@ -408,6 +433,10 @@ impl Report<'_> {
             "fresh",
             if self.fresh() {
                 format!("yes (more than --min-valid {min} left)")
+            } else if self.refresh_in().is_some() {
+                format!(
+                    "no (needs more than --min-valid {min} left; `ssso HOST` refreshes it first, without a browser)"
+                )
             } else {
                 format!(
                     "no (needs more than --min-valid {min} left; `ssso HOST` will run `aws sso login --profile {}`)",
@@ -479,6 +508,8 @@ mod tests {
             token: tok,
             now,
             min_valid: 900,
+            token_error: None,
+            written_at: Some(0),
             refresh_before: 1200,
             forwards: Vec::new(),
         }
@@ -521,7 +552,7 @@ mod tests {
                 "cache_file": "/h/.aws/sso/cache/x.json",
                 "token": {"present": true, "expires_at": "2026-11-26T09:17:16Z",
                           "expires_in_seconds": 11520, "fresh": true, "refreshable": true,
-                          "refresh_in_seconds": 10320},
+                          "refresh_in_seconds": 10320, "error": null},
                 "min_valid_seconds": 900,
                 "refresh_before_seconds": 1200,
                 "forward": {"possible": true, "why_not": null, "sessions": []}
@@ -580,8 +611,45 @@ mod tests {
             j["token"],
             serde_json::json!({"present": false, "expires_at": null,
                 "expires_in_seconds": null, "fresh": false, "refreshable": false,
-                "refresh_in_seconds": null})
+                "refresh_in_seconds": null, "error": null})
         );
         assert!(r.text().contains("token:        none\n"));
+    }
+
+    #[test]
+    fn what_the_next_connect_does_with_the_token() {
+        let cfg = AwsConfig::parse(CFG).unwrap();
+        let dev = cfg.sso_profile("dev").unwrap();
+        let t = token::parse_at(token_json(1_000_000).as_bytes(), 0).unwrap();
+        // Stale (10 minutes left) but refreshable: refreshed at once, no browser.
+        let r = report(&dev, Some(&t), 1_000_000 - 600);
+        assert_eq!(r.refresh_in(), Some(0));
+        assert!(
+            r.text()
+                .contains("`ssso HOST` refreshes it first, without a browser"),
+            "{}",
+            r.text()
+        );
+        // Fresh and due, but written 10 s ago: refreshed once the file is a minute old.
+        let mut r = report(&dev, Some(&t), 1_000_000 - 1000);
+        r.written_at = Some(1_000_000 - 1010);
+        assert_eq!(r.refresh_in(), Some(50));
+        // A legacy profile's token is never refreshed, whatever fields the file has.
+        let old = cfg.sso_profile("old").unwrap();
+        let r = report(&old, Some(&t), 1_000_000 - 600);
+        assert_eq!(r.refresh_in(), None);
+        assert_eq!(r.json()["token"]["refreshable"], false);
+        assert!(r.text().contains("will run `aws sso login --profile old`"));
+        // An unusable file is shown, with the rest of the report.
+        let mut r = report(&dev, None, 0);
+        r.token_error = Some("not valid JSON".into());
+        assert!(
+            r.text()
+                .contains("token:        unusable (not valid JSON)\n"),
+            "{}",
+            r.text()
+        );
+        assert_eq!(r.json()["token"]["error"], "not valid JSON");
+        assert_eq!(r.json()["profile"], "dev");
     }
 }

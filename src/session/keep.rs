@@ -82,6 +82,7 @@ pub async fn keep_fresh(s: Session<'_>, pushed: Token) {
     };
     let mut keeper = Keeper::new(s.schedule);
     let mut host = Host::holding(Some(pushed.bytes));
+    let mut warned = Warned::default();
     loop {
         tokio::time::sleep(POLL).await;
         // A few actions per poll: a refresh is pushed in the same poll.
@@ -93,8 +94,8 @@ pub async fn keep_fresh(s: Session<'_>, pushed: Token) {
                 Action::Adopt(bytes) => adopt_remote_token(&bytes, s.sso),
                 Action::Push => {
                     let Some((tok, _)) = &local else { break };
-                    let result = push_session(&s, tok).await;
-                    host.pushed(&keeper, result);
+                    let result = push_session(&s, tok, &mut warned).await;
+                    host.pushed(&keeper, crate::time::now(), result);
                 }
                 Action::Refresh => {
                     let Some((tok, _)) = &local else { break };
@@ -108,14 +109,54 @@ pub async fn keep_fresh(s: Session<'_>, pushed: Token) {
 }
 
 /// Pushes `tok` over the session's master, with no session waiting for it.
-async fn push_session(s: &Session<'_>, tok: &Token) -> Pushed {
-    push(s.ctl, Some(s.ssh), s.sso, s.sync, tok, s.dest, SYNC_TIMEOUT).await
+async fn push_session(s: &Session<'_>, tok: &Token, warned: &mut Warned) -> Pushed {
+    push(
+        s.ctl,
+        Some(s.ssh),
+        s.sso,
+        s.sync,
+        tok,
+        s.dest,
+        SYNC_TIMEOUT,
+        warned,
+    )
+    .await
+}
+
+/// The last push failure the user was told about, per host: a failure that repeats (a host
+/// that refuses the write keeps refusing it) is said once, and again only when it changes or
+/// after a push that worked.
+#[derive(Debug, Default)]
+pub struct Warned(Option<String>);
+
+impl Warned {
+    fn failed(&mut self, message: String) {
+        if self.0.as_deref() != Some(message.as_str()) {
+            ui::warn_in_session(format_args!(
+                "{message} (tried again with a growing pause; said again only if the reason changes)"
+            ));
+            self.0 = Some(message);
+        } else {
+            ui::debug(&message);
+        }
+    }
+
+    fn worked(&mut self, dest: &str) {
+        if self.0.take().is_some() {
+            ui::info_in_session(format_args!("pushed the AWS token to {dest} again"));
+        }
+    }
 }
 
 /// Pushes `tok` (with `opts`: the config sections, access token only) over the master at `ctl`
 /// to `dest`, which also reads the host's token back; what the host holds afterwards. When the
 /// server refuses the channel (`MaxSessions 1`, the session holds the only one) and `fallback`
-/// gives the user's ssh options, the push goes over a connection of its own.
+/// gives the user's ssh options, the push goes over a connection of its own. A failure is
+/// told to the user through `warned`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one push: where, what and how long"
+)]
 pub async fn push(
     ctl: &Path,
     fallback: Option<&SshArgs>,
@@ -124,13 +165,12 @@ pub async fn push(
     tok: &Token,
     dest: &str,
     timeout: Duration,
+    warned: &mut Warned,
 ) -> Pushed {
     let plan = match sync::Plan::new(sso, tok, opts, None) {
         Ok(p) => p.for_host(dest),
         Err(e) => {
-            ui::warn_in_session(format_args!(
-                "could not push the new token to {dest}: {e:#}"
-            ));
+            warned.failed(format!("could not push the new token to {dest}: {e:#}"));
             return Pushed::Failed;
         }
     };
@@ -145,16 +185,14 @@ pub async fn push(
         let cmd = master::program_command(ssh, master::SECOND_CONNECTION);
         result = sync::run_command(cmd, &plan, timeout).await;
     }
-    match result {
+    let pushed = match result {
         Ok(r) => {
             ui::debug(format_args!("pushed the token to {dest}: {:?}", r.token));
             match r.token {
                 sync::TokenOutcome::RemoteNewer(bytes) => Pushed::Newer(bytes),
                 sync::TokenOutcome::Failed(why) => {
-                    ui::warn_in_session(format_args!(
-                        "could not push the new AWS token to {dest}: {why}"
-                    ));
-                    Pushed::Failed
+                    warned.failed(format!("could not push the new AWS token to {dest}: {why}"));
+                    return Pushed::Failed;
                 }
                 // Written or current: the host holds what the local file is (or, with
                 // --access-token-only, its copy without the refresh secrets).
@@ -162,10 +200,10 @@ pub async fn push(
             }
         }
         Err(e) => {
-            ui::warn_in_session(format_args!(
-                "could not push the new AWS token to {dest}: {e:#}"
-            ));
-            Pushed::Failed
+            warned.failed(format!("could not push the new AWS token to {dest}: {e:#}"));
+            return Pushed::Failed;
         }
-    }
+    };
+    warned.worked(dest);
+    pushed
 }

@@ -25,7 +25,7 @@ pub struct Local {
 }
 
 /// What is known of one host.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Host {
     /// The bytes the host last confirmed it holds (pushed, or found current).
     pub has: Option<Vec<u8>>,
@@ -33,6 +33,10 @@ pub struct Host {
     pub newer: Option<Vec<u8>>,
     /// The [`Keeper`]'s read epoch this host was last read in.
     read_after: u64,
+    /// Failed pushes in a row, and no push before this time (see
+    /// [`crate::aws::schedule::PUSH_RETRY_MIN`]).
+    failures: u32,
+    retry_at: i64,
 }
 
 /// How a push (a sync of the local token, which also reads the host's) ended.
@@ -74,6 +78,18 @@ pub struct Keeper {
     warned_for: Option<i64>,
 }
 
+impl Default for Host {
+    fn default() -> Host {
+        Host {
+            has: None,
+            newer: None,
+            read_after: 0,
+            failures: 0,
+            retry_at: i64::MIN,
+        }
+    }
+}
+
 impl Host {
     /// A host whose copy is `has` (what the session's own sync sent).
     pub fn holding(has: Option<Vec<u8>>) -> Host {
@@ -83,16 +99,38 @@ impl Host {
         }
     }
 
-    /// Records how a push or read ended.
-    pub fn pushed(&mut self, keeper: &Keeper, result: Pushed) {
+    /// Records how a push or read that ended at `now` went.
+    pub fn pushed(&mut self, keeper: &Keeper, now: i64, result: Pushed) {
         self.read_after = keeper.epoch;
+        if result == Pushed::Failed {
+            // Pushed again once the wait is over, if still different.
+            self.has = None;
+            self.failures = self.failures.saturating_add(1);
+            let min = secs(crate::aws::schedule::PUSH_RETRY_MIN);
+            let max = secs(crate::aws::schedule::PUSH_RETRY_MAX);
+            let wait = min
+                .saturating_mul(1i64 << (self.failures - 1).min(20))
+                .min(max);
+            self.retry_at = now.saturating_add(wait);
+            return;
+        }
+        self.failures = 0;
+        self.retry_at = i64::MIN;
         match result {
             Pushed::Holds(b) => self.has = Some(b),
             Pushed::Newer(b) => self.newer = Some(b),
-            // Pushed again at the next step that finds it still different.
-            Pushed::Failed => self.has = None,
+            Pushed::Failed => unreachable!(),
         }
     }
+
+    /// Failed pushes in a row (0: the last one worked).
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+}
+
+fn secs(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
 impl Keeper {
@@ -117,7 +155,9 @@ impl Keeper {
             return Action::Wait;
         };
         let live = local.expires_at > now;
-        if live && host.has.as_deref() != Some(local.bytes.as_slice()) {
+        // A host whose pushes keep failing waits its turn; the refresh does not wait for it.
+        let may_push = now >= host.retry_at;
+        if live && may_push && host.has.as_deref() != Some(local.bytes.as_slice()) {
             return Action::Push;
         }
         if local.refreshable
@@ -128,7 +168,7 @@ impl Keeper {
                 self.reading_before_refresh = true;
                 self.epoch += 1;
             }
-            if host.read_after < self.epoch {
+            if host.read_after < self.epoch && may_push {
                 return Action::Push;
             }
             self.reading_before_refresh = false;
@@ -136,7 +176,7 @@ impl Keeper {
             return Action::Refresh;
         }
         self.reading_before_refresh = false;
-        if live && host.read_after < self.epoch {
+        if live && may_push && host.read_after < self.epoch {
             return Action::Push;
         }
         let left = local.expires_at - now;
@@ -201,13 +241,50 @@ mod tests {
         assert_eq!(k.step(T0, Some(&a), &mut h), Action::Wait);
         let b = tok("b", T0 + 3600, T0 + 10);
         assert_eq!(k.step(T0 + 10, Some(&b), &mut h), Action::Push);
-        h.pushed(&k, Pushed::Holds(b"b".to_vec()));
+        h.pushed(&k, T0, Pushed::Holds(b"b".to_vec()));
         assert_eq!(k.step(T0 + 12, Some(&b), &mut h), Action::Wait);
-        // A failed push is tried again at the next step.
+        // A failed push is tried again after PUSH_RETRY_MIN.
         let c = tok("c", T0 + 3600, T0 + 20);
         assert_eq!(k.step(T0 + 20, Some(&c), &mut h), Action::Push);
-        h.pushed(&k, Pushed::Failed);
+        h.pushed(&k, T0 + 20, Pushed::Failed);
+        assert_eq!(k.step(T0 + 21, Some(&c), &mut h), Action::Wait);
         assert_eq!(k.step(T0 + 22, Some(&c), &mut h), Action::Push);
+    }
+
+    #[test]
+    fn a_host_that_keeps_failing_is_tried_less_and_less_often() {
+        let mut k = Keeper::new(schedule());
+        let a = tok("a", T0 + 7200, T0);
+        let mut h = Host::default();
+        let mut now = T0;
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            assert_eq!(k.step(now, Some(&a), &mut h), Action::Push);
+            h.pushed(&k, now, Pushed::Failed);
+            let start = now;
+            while k.step(now, Some(&a), &mut h) == Action::Wait {
+                now += 1;
+            }
+            waits.push(now - start);
+        }
+        assert_eq!(waits, [2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(h.failures(), 8);
+        // A push that works ends the backoff.
+        h.pushed(&k, now, Pushed::Holds(b"a".to_vec()));
+        assert_eq!(h.failures(), 0);
+        let b = tok("b", T0 + 7200, now);
+        assert_eq!(k.step(now, Some(&b), &mut h), Action::Push);
+    }
+
+    #[test]
+    fn a_failing_host_does_not_hold_up_the_refresh() {
+        let mut k = Keeper::new(schedule());
+        let a = tok("a", T0 + 900, T0 - 3000);
+        let mut h = Host::holding(Some(b"a".to_vec()));
+        // The read before the refresh fails: the refresh goes ahead, the host waits its turn.
+        assert_eq!(k.step(T0, Some(&a), &mut h), Action::Push);
+        h.pushed(&k, T0, Pushed::Failed);
+        assert_eq!(k.step(T0, Some(&a), &mut h), Action::Refresh);
     }
 
     #[test]
@@ -228,17 +305,17 @@ mod tests {
         let mut h = Host::holding(Some(b"a".to_vec()));
         // The host is read first (it may have refreshed by itself), then ssso refreshes.
         assert_eq!(k.step(T0, Some(&a), &mut h), Action::Push);
-        h.pushed(&k, Pushed::Holds(b"a".to_vec()));
+        h.pushed(&k, T0, Pushed::Holds(b"a".to_vec()));
         assert_eq!(k.step(T0, Some(&a), &mut h), Action::Refresh);
         k.refreshed(Ok(()));
         // The new one (written now) is pushed at the next poll, and not refreshed within 60 s.
         let b = tok("b", T0 + 2 + 17 * 60, T0 + 1);
         assert_eq!(k.step(T0 + 2, Some(&b), &mut h), Action::Push);
-        h.pushed(&k, Pushed::Holds(b"b".to_vec()));
+        h.pushed(&k, T0, Pushed::Holds(b"b".to_vec()));
         assert_eq!(k.step(T0 + 4, Some(&b), &mut h), Action::Wait);
         assert_eq!(k.step(T0 + 60, Some(&b), &mut h), Action::Wait);
         assert_eq!(k.step(T0 + 61, Some(&b), &mut h), Action::Push);
-        h.pushed(&k, Pushed::Holds(b"b".to_vec()));
+        h.pushed(&k, T0, Pushed::Holds(b"b".to_vec()));
         assert_eq!(k.step(T0 + 61, Some(&b), &mut h), Action::Refresh);
         // A token with 20m01s left is not due.
         let mut k = Keeper::new(schedule());
@@ -254,12 +331,12 @@ mod tests {
         let a = tok("a", T0 + 600, T0 - 3000);
         let mut h = Host::holding(Some(b"a".to_vec()));
         assert_eq!(k.step(T0, Some(&a), &mut h), Action::Push);
-        h.pushed(&k, Pushed::Holds(b"a".to_vec()));
+        h.pushed(&k, T0, Pushed::Holds(b"a".to_vec()));
         assert_eq!(k.step(T0, Some(&a), &mut h), Action::Refresh);
         k.refreshed(Err("invalid_grant".into()));
         // Not refreshed again within the attempt interval; the host is read again instead.
         assert_eq!(k.step(T0 + 2, Some(&a), &mut h), Action::Push);
-        h.pushed(&k, Pushed::Newer(b"host".to_vec()));
+        h.pushed(&k, T0, Pushed::Newer(b"host".to_vec()));
         assert_eq!(
             k.step(T0 + 2, Some(&a), &mut h),
             Action::Adopt(b"host".to_vec())
@@ -277,17 +354,17 @@ mod tests {
         let a = tok("a", T0 + 400, T0 - 3000);
         let mut h = Host::holding(Some(b"a".to_vec()));
         assert_eq!(k.step(T0, Some(&a), &mut h), Action::Push);
-        h.pushed(&k, Pushed::Holds(b"a".to_vec()));
+        h.pushed(&k, T0, Pushed::Holds(b"a".to_vec()));
         assert_eq!(k.step(T0, Some(&a), &mut h), Action::Refresh);
         k.refreshed(Err("CreateToken refused".into()));
         assert_eq!(k.step(T0 + 2, Some(&a), &mut h), Action::Push);
-        h.pushed(&k, Pushed::Holds(b"a".to_vec()));
+        h.pushed(&k, T0, Pushed::Holds(b"a".to_vec()));
         assert_eq!(k.step(T0 + 4, Some(&a), &mut h), Action::Wait);
         assert_eq!(k.step(T0 + 60, Some(&a), &mut h), Action::Push);
-        h.pushed(&k, Pushed::Holds(b"a".to_vec()));
+        h.pushed(&k, T0, Pushed::Holds(b"a".to_vec()));
         assert_eq!(k.step(T0 + 60, Some(&a), &mut h), Action::Refresh);
         k.refreshed(Err("CreateToken refused".into()));
-        h.pushed(&k, Pushed::Holds(b"a".to_vec()));
+        h.pushed(&k, T0, Pushed::Holds(b"a".to_vec()));
         // 300 s before expiry: one warning, with the reason.
         assert_eq!(
             k.step(T0 + 100, Some(&a), &mut h),
@@ -308,7 +385,7 @@ mod tests {
         let a = tok("a", T0 + 1000, T0 - 3000);
         let mut h = Host::holding(Some(b"a".to_vec()));
         assert_eq!(k.step(T0, Some(&a), &mut h), Action::Push);
-        h.pushed(&k, Pushed::Newer(b"host".to_vec()));
+        h.pushed(&k, T0, Pushed::Newer(b"host".to_vec()));
         assert_eq!(
             k.step(T0, Some(&a), &mut h),
             Action::Adopt(b"host".to_vec())
@@ -345,16 +422,16 @@ mod tests {
         let mut h2 = Host::holding(Some(b"a".to_vec()));
         assert_eq!(k.step(T0, Some(&a), &mut h1), Action::Push);
         assert_eq!(k.step(T0, Some(&a), &mut h2), Action::Push);
-        h1.pushed(&k, Pushed::Holds(b"a".to_vec()));
-        h2.pushed(&k, Pushed::Holds(b"a".to_vec()));
+        h1.pushed(&k, T0, Pushed::Holds(b"a".to_vec()));
+        h2.pushed(&k, T0, Pushed::Holds(b"a".to_vec()));
         assert_eq!(k.step(T0, Some(&a), &mut h1), Action::Refresh);
         k.refreshed(Ok(()));
         let b = tok("b", T0 + 3600, T0);
         // Every host gets the new token; nobody refreshes twice.
         assert_eq!(k.step(T0, Some(&b), &mut h1), Action::Push);
         assert_eq!(k.step(T0, Some(&b), &mut h2), Action::Push);
-        h1.pushed(&k, Pushed::Holds(b"b".to_vec()));
-        h2.pushed(&k, Pushed::Failed);
+        h1.pushed(&k, T0, Pushed::Holds(b"b".to_vec()));
+        h2.pushed(&k, T0, Pushed::Failed);
         assert_eq!(k.step(T0 + 2, Some(&b), &mut h1), Action::Wait);
         assert_eq!(k.step(T0 + 2, Some(&b), &mut h2), Action::Push);
     }

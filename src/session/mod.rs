@@ -55,24 +55,50 @@ pub fn fresh_token(
         stdin_is_stream,
         |local, may_prompt| {
             let (host, local) = (host?, local?);
-            pull_host_token(host, &sso, local, may_prompt)
+            pull_host_token(host, cfg, &sso, local, may_prompt)
         },
     )?;
     Ok((sso, tok))
 }
 
-/// The host's token for `sso`, read (nothing written) over a short-lived connection of its own
-/// (`host`: the user's ssh options and destination; a background master that ends after the
-/// read), or None (with the reason on `-v`). Only when the local token is stale: the cost of
-/// one more connection against presenting a refresh token the host may have spent, or against
-/// a browser login. Without `may_prompt` ssh never asks (BatchMode): a password is not worth a
-/// refresh.
+/// The host's token for `sso`, read (nothing written), or None (with the reason on `-v`).
+/// Only when the local token is stale: the cost of a read against presenting a refresh token
+/// the host may have spent, or against a browser login.
+///
+/// When the user's configuration (`cfg`, the host's `ssh -G`) shares connections for the
+/// destination and a master of the user's answers at its `ControlPath` (as the connect path
+/// decides, see [`crate::ssh::control`]), the read goes over that master: no new connection,
+/// no prompt, and the master is left exactly as it was (it may be the only way in for a
+/// user with a password or 2FA). Otherwise, or when that read fails, it goes over a
+/// short-lived connection of its own (`host`: the user's ssh options and destination; a
+/// background master that ends after the read). Without `may_prompt` that connection never
+/// asks (BatchMode): a password is not worth a refresh.
 pub fn pull_host_token(
     host: &SshArgs,
+    cfg: &SshConfig,
     sso: &SsoProfile,
     _local: &Token,
     may_prompt: bool,
 ) -> Option<Vec<u8>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    let sharing = crate::ssh::control::Sharing::from_config(cfg);
+    if let crate::ssh::control::Route::Join(ctl) =
+        runtime.block_on(crate::ssh::control::choose(&sharing, PROBE_TIMEOUT))
+    {
+        ui::debug(format_args!(
+            "reading the host's token over your ControlMaster {} before any login",
+            ctl.display()
+        ));
+        match runtime.block_on(sync::pull_token(&ctl, &sso.cache_file_name, SYNC_TIMEOUT)) {
+            Ok(pulled) => return pulled_bytes(pulled),
+            Err(e) => ui::debug(format_args!(
+                "could not read the host's token over your ControlMaster: {e:#}; trying a connection of its own"
+            )),
+        }
+    }
     let target = SshArgs {
         options: host.options.clone(),
         destination: host.destination.clone(),
@@ -104,10 +130,6 @@ pub fn pull_host_token(
         ui::debug("could not connect to read the host's token");
         return None;
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .ok()?;
     let pulled = runtime.block_on(sync::pull_token(&ctl, &sso.cache_file_name, SYNC_TIMEOUT));
     let _ = std::process::Command::new("ssh")
         .arg("-S")
@@ -118,18 +140,23 @@ pub fn pull_host_token(
         .stderr(std::process::Stdio::null())
         .status();
     match pulled {
-        Ok(sync::Pulled {
-            bytes: Some(bytes), ..
-        }) => Some(bytes),
-        Ok(_) => {
-            ui::debug("the host has no token");
-            None
-        }
+        Ok(pulled) => pulled_bytes(pulled),
         Err(e) => {
             ui::debug(format_args!("could not read the host's token: {e:#}"));
             None
         }
     }
+}
+
+/// Bound on the alive check of the user's own master before the read.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The token a read found, if the host had one.
+fn pulled_bytes(pulled: sync::Pulled) -> Option<Vec<u8>> {
+    if pulled.bytes.is_none() {
+        ui::debug("the host has no token");
+    }
+    pulled.bytes
 }
 
 /// The profile for a host: `--profile` (`flag`), `SSSO_PROFILE`, the host's `SetEnv

@@ -102,6 +102,14 @@ impl SshConfig {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of `key` (`sendenv`, `setenv`: one line each), in order.
+    pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.entries
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// `SetEnv NAME=value` for the host, if any.
     pub fn setenv(&self, name: &str) -> Option<String> {
         self.entries

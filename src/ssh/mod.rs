@@ -9,5 +9,6 @@ pub mod config;
 pub mod control;
 pub mod grammar;
 pub mod master;
+pub mod mux;
 pub mod remote;
 pub mod runner;

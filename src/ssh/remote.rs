@@ -179,12 +179,23 @@ case $n in csh|bsd-csh) exec "$s" ;; *) exec "$s" -l ;; esac
         ),
         Run::Command(line) => {
             // As sshd runs it: argv[0] is the shell's basename (shells name themselves with it
-            // in their messages), via bash's `exec -a` where the host has bash.
+            // in their messages). `exec NAME` gives exactly that where the first NAME on the
+            // PATH is the shell itself (`-ef`: the same file, however reached; a sh without
+            // `-ef` just says no): one process, no other start. Else via bash's `exec -a`
+            // where the host has bash.
             let mut s = s.into_bytes();
             s.extend_from_slice(b"l=");
             s.extend_from_slice(&sh_quote_bytes(line));
             s.extend_from_slice(
                 br#"
+n=${s##*/} p=$PATH:
+while [ -n "$n" ] && [ -n "$p" ]; do
+  d=${p%%:*} p=${p#*:}
+  [ -f "${d:-.}/$n" ] && [ -x "${d:-.}/$n" ] || continue
+  if [ "${d:-.}/$n" -ef "$s" ] 2>/dev/null; then unset d p; exec "$n" -c "$l"; fi
+  break
+done
+unset n d p
 if command -v bash >/dev/null 2>&1; then exec bash -c 'exec -a "$0" "$1" -c "$2"' "${s##*/}" "$s" "$l"; fi
 exec "$s" -c "$l"
 "#,
@@ -309,6 +320,40 @@ mod tests {
             assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{base}\n"));
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(!err.contains(&format!("/{base}")), "{sh}: {err}");
+        }
+    }
+
+    /// The shell is started by name (`$0` its basename, in one step) only when that name on
+    /// the PATH is the shell itself: another program of the same name earlier on the PATH
+    /// is never run instead.
+    #[test]
+    fn only_the_shell_itself_is_started_by_name() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("dash");
+        std::fs::write(&fake, "#!/bin/sh\necho not-the-shell\n").unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let run = Run::Command(b"echo \"$0\" ran".to_vec());
+        let script = session_script("p", None, &run);
+        for path in [
+            format!("{}:/usr/bin:/bin", dir.path().display()),
+            "/usr/bin:/bin".to_owned(),
+            "::/usr/bin".to_owned(),
+        ] {
+            let out = Command::new("/bin/sh")
+                .arg("-c")
+                .arg(wrap(&script))
+                .env("SHELL", "/bin/dash")
+                .env("PATH", &path)
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "dash ran\n", "{path}");
+            assert!(
+                out.stderr.is_empty(),
+                "{path}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 

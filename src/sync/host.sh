@@ -46,6 +46,9 @@
 #                   .tcshrc .config/fish/config.fish (anything else ends the program with an
 #                   error): answers `s ~/NAME`
 #   end             the end: answers `done`.
+#   end-if-same     the end (as `end`) when every `look` so far answered `same`; else answers
+#                   `continue`. Sent right after the looks, so that an unchanged sync is one
+#                   round trip and the waiting session is released at once.
 # The install: a lock unless `lock F` holds it (the directory .ssso-lock in F's directory,
 # holding the owner's pid; one whose owner is gone is taken over, one held by the same owner
 # for more than about 10 s is broken), F's directories checked from the home's child down
@@ -64,7 +67,7 @@
 umask 077
 a="$HOME/.aws"
 d="$a/sso/cache"
-tmp='' lock_dir='' held_t='' held_c='' held_s='' released='' marked='' S=''
+tmp='' lock_dir='' held_t='' held_c='' held_s='' released='' marked='' S='' differ=''
 release() {
   [ -z "$released" ] && [ -n "$marked" ] && { echo >"$d/.ssso-done-$N"; } 2>/dev/null
   released=1
@@ -248,11 +251,14 @@ while IFS=' ' read -r cmd f x y z perm; do
         t) [ -z "$dwhy" ] || why=$dwhy ;;
         c) case $dwhy in "~/.aws "*) why=$dwhy ;; esac ;;
       esac
-      if [ -n "$why" ]; then answer "$f refused $why"; continue; fi
-      digest || { answer "$f refused cannot read $shown"; continue; }
+      if [ -n "$why" ]; then differ=1; answer "$f refused $why"; continue; fi
+      digest || { differ=1; answer "$f refused cannot read $shown"; continue; }
       if [ "$dg" = "$x" ]; then
         answer "$f same"
-      elif [ "$dg" = none ]; then
+        continue
+      fi
+      differ=1
+      if [ "$dg" = none ]; then
         answer "$f none"
       else
         rp "$f differs $dg ${dg#*.}"
@@ -333,6 +339,10 @@ while IFS=' ' read -r cmd f x y z perm; do
       esac
       ;;
     end) break ;;
+    end-if-same)
+      [ -z "$differ" ] && break
+      answer "continue"
+      ;;
     '') ;;
     *) rp "error unknown command $cmd"; exit 0 ;;
   esac

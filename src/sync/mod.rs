@@ -455,6 +455,9 @@ async fn conversation(
     if !plan.sections.is_empty() {
         look.push_str(&format!("look c {}\n", expected_config.unwrap_or("?")));
     }
+    // Nothing changed (the common case) is one round trip: the program ends at once after
+    // answering `same` to every look, and the waiting session is released.
+    look.push_str("end-if-same\n");
     ch.send(look.as_bytes()).await?;
     let first = ch.turn().await?;
     let mut report = Report {
@@ -467,6 +470,21 @@ async fn conversation(
     } else {
         Some(Answer::from(&ch.turn().await?, "c")?)
     };
+    let same = t.word(0) == "same" && c.as_ref().is_none_or(|c| c.word(0) == "same");
+    let after = ch.turn().await?;
+    if same {
+        if !after.done {
+            bail!("the host's answer was not understood");
+        }
+        report.token = TokenOutcome::Unchanged;
+        if c.is_some() {
+            report.config = ConfigOutcome::Unchanged;
+        }
+        return Ok((report, None));
+    }
+    if after.done || !after.has("continue") {
+        bail!("the host's answer was not understood");
+    }
     report.token = token_step(ch, plan, t).await?;
     let mut retry = None;
     let mut closed = false;
