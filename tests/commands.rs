@@ -167,6 +167,142 @@ fn doctor_reports_before_and_after_a_sync() {
     assert!(identity.contains(ACCOUNT_ID), "{identity}");
 }
 
+/// The check named `name` in doctor's JSON report.
+fn doctor_check(v: &serde_json::Value, name: &str) -> serde_json::Value {
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == name)
+        .unwrap_or_else(|| panic!("no {name} check: {v:#}"))
+        .clone()
+}
+
+/// What the sync refuses on the host, doctor names with the fix that works (not "run ssso
+/// once", which cannot): a `~/.aws` others can write (and after `chmod go-w` the sync and
+/// doctor are fine), a symlink at `~/.aws/config`, a FIFO at the token path. The mode line
+/// never says the host holds a token the token check did not find.
+#[test]
+fn doctor_names_what_the_sync_refuses_and_the_fix_that_works() {
+    let u = user("ssso-zsh");
+    let local = Local::new(&sso_config(PROFILE, SESSION));
+    let token = unique_token("doctor-refused");
+    local.write_token(&cache_key(SESSION), &token, 3600);
+    local.register_token(&token);
+    let aws = u.home().join(".aws");
+    let chmod = |p: &std::path::Path, m: u32| {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+
+    // ~/.aws writable by others: the sync refuses it, doctor says chmod go-w.
+    u.write(".aws/.keep", b"", 0o600);
+    chmod(&aws, 0o777);
+    local
+        .test()
+        .args(["--profile", PROFILE])
+        .to(u.name())
+        .remote(["true"])
+        .stderr_contains("~/.aws is writable by other users")
+        .run();
+    let v = doctor(&local, u.name(), true).status(1).run().json();
+    for name in ["token", "config"] {
+        let c = doctor_check(&v, name);
+        assert_eq!(c["status"], "fail", "{name}: {v:#}");
+        assert!(
+            c["detail"]
+                .as_str()
+                .unwrap()
+                .contains("~/.aws is writable by other users"),
+            "{name}: {v:#}"
+        );
+        assert!(
+            c["fix"]
+                .as_str()
+                .unwrap()
+                .starts_with("on the host, chmod go-w ~/.aws; then run `ssso --profile dev"),
+            "{name}: {v:#}"
+        );
+    }
+    let mode = doctor_check(&v, "mode");
+    assert!(!mode["detail"].as_str().unwrap().contains("holds"), "{v:#}");
+    // The fix works: after it, the sync writes and doctor is content.
+    chmod(&aws, 0o700);
+    local
+        .test()
+        .args(["--profile", PROFILE])
+        .to(u.name())
+        .remote(["true"])
+        .stderr_lacks("could not sync")
+        .run();
+    let v = doctor(&local, u.name(), true).run().json();
+    assert_eq!(v["ok"], true, "{v:#}");
+    assert!(
+        doctor_check(&v, "mode")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the host holds the SSO token"),
+        "{v:#}"
+    );
+
+    // ~/.aws/config a symlink (to a file without the profile): not "run aws configure sso".
+    let cfg = aws.join("config");
+    std::fs::rename(&cfg, aws.join("real-config")).unwrap();
+    u.write(
+        ".aws/other-config",
+        b"[default]\nregion = eu-west-1\n",
+        0o600,
+    );
+    std::os::unix::fs::symlink(aws.join("other-config"), &cfg).unwrap();
+    let v = doctor(&local, u.name(), true).status(1).run().json();
+    let c = doctor_check(&v, "config");
+    assert_eq!(c["status"], "fail", "{v:#}");
+    let detail = c["detail"].as_str().unwrap();
+    assert!(detail.contains("~/.aws/config is a symlink"), "{v:#}");
+    assert!(!detail.contains("configure sso"), "{v:#}");
+    assert!(
+        c["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("on the host, replace the symlink ~/.aws/config with a regular file"),
+        "{v:#}"
+    );
+    std::fs::remove_file(&cfg).unwrap();
+    std::fs::rename(aws.join("real-config"), &cfg).unwrap();
+
+    // A FIFO at the token path.
+    let tok = u.home().join(token_rel_path(&cache_key(SESSION)));
+    std::fs::remove_file(&tok).unwrap();
+    let c_path = std::ffi::CString::new(tok.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let (uid, gid, _) = passwd(u.name()).unwrap();
+    std::os::unix::fs::chown(&tok, Some(uid), Some(gid)).unwrap();
+    let v = doctor(&local, u.name(), true).status(1).run().json();
+    let c = doctor_check(&v, "token");
+    assert_eq!(c["status"], "fail", "{v:#}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("is a FIFO, not a file"),
+        "{v:#}"
+    );
+    assert!(
+        c["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("on the host, remove the FIFO ~/.aws/sso/cache/"),
+        "{v:#}"
+    );
+    assert!(
+        !doctor_check(&v, "mode")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("holds"),
+        "{v:#}"
+    );
+}
+
 #[test]
 fn doctor_says_how_to_fix_a_refused_key() {
     let local = Local::new(&sso_config(PROFILE, SESSION));

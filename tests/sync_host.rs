@@ -618,3 +618,99 @@ fn a_disk_that_fills_up_during_a_write() {
     assert!(leftovers(u.name()).is_empty(), "{:?}", leftovers(u.name()));
     drop(tiny);
 }
+
+/// Every directory above the targets is checked before anything is made or written beneath
+/// it (as the README says: directories of other users and directories that others can write
+/// are refused): a `~/.aws` at 0777 gets neither a config nor a cache inside it; a
+/// `~/.aws/sso` of another user gets no cache and no token. The warnings name the path and the
+/// reason; the command runs.
+#[test]
+fn directories_above_the_targets_of_others_or_writable_by_others_are_refused() {
+    let u = user("ssso-sh");
+    u.write(".aws/.keep", b"", 0o600);
+    chmod(u.name(), ".aws", 0o777);
+    let (local, _, _) = local_with("aws-0777", 7200);
+    let out = connect(&local, u.name());
+    let e = err(&out);
+    let why = "~/.aws is writable by other users (mode drwxrwxrwx)";
+    assert!(
+        e.contains("could not sync the AWS token") && e.contains(why),
+        "{e}"
+    );
+    assert!(
+        e.matches(why).count() == 2,
+        "the config's warning names it too: {e}"
+    );
+    assert!(!u.home().join(".aws/sso").exists(), "made inside ~/.aws");
+    assert!(u.read(".aws/config").is_none());
+    chmod(u.name(), ".aws", 0o700);
+
+    // ~/.aws/sso of another user (nobody), open to all: nothing beneath it, the config synced.
+    let _ = fs::remove_dir_all(u.home().join(".aws"));
+    u.write(".aws/sso/.keep", b"", 0o600);
+    let (nobody, _, _) = passwd("nobody").unwrap();
+    std::os::unix::fs::chown(u.home().join(".aws/sso"), Some(nobody), None).unwrap();
+    chmod(u.name(), ".aws/sso", 0o777);
+    let (local, _, _) = local_with("sso-other", 7200);
+    let out = connect(&local, u.name());
+    let e = err(&out);
+    assert!(
+        e.contains("could not sync the AWS token")
+            && e.contains(&format!(
+                "~/.aws/sso belongs to another user (uid {nobody})"
+            )),
+        "{e}"
+    );
+    assert!(
+        !u.home().join(".aws/sso/cache").exists(),
+        "made inside ~/.aws/sso"
+    );
+    let cfg = String::from_utf8(u.read(".aws/config").unwrap()).unwrap();
+    assert!(cfg.contains("[profile dev]"), "{cfg}");
+    assert!(leftovers(u.name()).is_empty(), "{:?}", leftovers(u.name()));
+}
+
+/// A host whose PATH has the README's utilities but `cksum`: the warning says that `cksum` is
+/// missing there and what for (not that the token file "kept changing"); nothing is written;
+/// the command runs.
+#[test]
+fn a_host_without_cksum() {
+    let u = user("ssso-bash");
+    let (_, _, home) = passwd(u.name()).unwrap();
+    let old_tok = token_text("old", &iso8601(ssso::time::now() + 600), START_URL);
+    u.write(&token_rel_path(&key()), &old_tok, 0o600);
+    u.write(".aws/testbin/.keep", b"", 0o600);
+    let bin = home.join(".aws/testbin");
+    for tool in [
+        "sh", "wc", "cat", "ls", "id", "mkdir", "mv", "rm", "sync", "sleep",
+    ] {
+        let real = ["/bin", "/usr/bin"]
+            .iter()
+            .map(|d| std::path::Path::new(d).join(tool))
+            .find(|p| p.exists())
+            .unwrap();
+        std::os::unix::fs::symlink(real, bin.join(tool)).unwrap();
+    }
+    let rc = home.join(".bashrc");
+    let _restore = Restore {
+        old: fs::read(&rc).ok(),
+        path: rc.clone(),
+    };
+    fs::write(&rc, format!("PATH={}\n", bin.display())).unwrap();
+    let (local, _, _) = local_with("nocksum", 7200);
+    let out = run(
+        &mut local.ssso_to(&["--profile", PROFILE], u.name(), &["echo ran"]),
+        CMD_TIMEOUT,
+    );
+    assert_success(&out, "no cksum");
+    assert_eq!(out.stdout, b"ran\n", "{}", err(&out));
+    let e = err(&out);
+    assert!(
+        e.contains("could not sync the AWS token") && e.contains("no `cksum`"),
+        "{e}"
+    );
+    assert!(!e.contains("kept changing"), "{e}");
+    assert_eq!(u.read(&token_rel_path(&key())).unwrap(), old_tok);
+    assert!(u.read(".aws/config").is_none());
+    assert!(leftovers(u.name()).is_empty(), "{:?}", leftovers(u.name()));
+}

@@ -9,7 +9,10 @@
 //! (read here by the same parser as the local one, and never shown: only its expiry, start URL,
 //! mode and owner are reported), how many long-term keys `~/.aws/credentials` holds, and
 //! finally a live `aws sts get-caller-identity --profile NAME`, the only proof that the token
-//! works. Nothing on the remote is changed.
+//! works. Nothing on the remote is changed. The program also runs the sync's own path checks
+//! (`src/sync/checks.sh`, prepended to it as to the sync's host program): what the sync would
+//! refuse to write (the token, `~/.aws/config`) is reported with the reason and the fix that
+//! works ([`REFUSALS`]), never with "run ssso once", which cannot.
 //!
 //! The `mode` check says how the host gets credentials for the profile: `file sync` (the token
 //! file is on the host) or `forward` (the profile's `credential_process` is `ssso --forward`'s
@@ -147,12 +150,55 @@ pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
 /// Bound on the whole check, the live AWS call on the host (30 s there) included.
 const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
 
-/// The remote program (see the file for its parameters and reply).
-const DOCTOR_SH: &str = include_str!("doctor.sh");
+/// The remote program (see the file for its parameters and reply), after the sync's own path
+/// checks ([`crate::sync::CHECKS_SH`]), so that doctor names what the sync refuses.
+const DOCTOR_SH: &str = concat!(include_str!("../sync/checks.sh"), include_str!("doctor.sh"));
+
+/// The reply's version.
+const VERSION: u32 = 3;
+
+/// The host's refusals to write a path (the reasons `why` of `src/sync/checks.sh`, which the
+/// sync gives), each with the fix that works (`{path}`: the path the reason names). Pinned:
+/// a test checks that every reason in checks.sh is here.
+pub(crate) const REFUSALS: &[(&str, &str)] = &[
+    (
+        " is a symlink;",
+        "replace the symlink {path} with a regular file (or a real directory) holding what it points to: ssso does not write through symlinks",
+    ),
+    (
+        " is a directory, not a file",
+        "move the directory {path} out of the way",
+    ),
+    (" is a FIFO, not a file", "remove the FIFO {path}"),
+    (
+        " is not a regular file",
+        "remove {path} (it is not a regular file)",
+    ),
+    (
+        " is not a directory",
+        "move {path} out of the way: it must be a directory",
+    ),
+    (
+        " belongs to another user",
+        "have {path} removed, or given to you (as root: chown -R YOU {path})",
+    ),
+    (" is writable by other users", "chmod go-w {path}"),
+    ("cannot look at ", "check who may read {path}"),
+];
+
+/// The fix for a refusal `why` of the host's checks (see [`REFUSALS`]), if it is one.
+pub(crate) fn refusal_fix(why: &str) -> Option<String> {
+    let (phrase, fix) = REFUSALS.iter().find(|(p, _)| why.contains(p))?;
+    let path = match why.strip_prefix(phrase) {
+        Some(rest) => rest,
+        None => why.split(' ').next().unwrap_or(why),
+    };
+    Some(fix.replace("{path}", path))
+}
 
 /// The remote program for `profile`, whose token file is `cache_file_name`.
 fn program(profile: &str, cache_file_name: &str) -> Program {
-    Program::new("doctor", 2, DOCTOR_SH)
+    Program::new("doctor", VERSION, DOCTOR_SH)
         .param("P", profile)
         .param("K", cache_file_name)
 }
@@ -167,7 +213,7 @@ struct Facts {
 
 impl Facts {
     fn parse(out: &[u8]) -> Option<Facts> {
-        let reply = Reply::parse(out, "doctor", 2).ok()?;
+        let reply = Reply::parse(out, "doctor", VERSION).ok()?;
         let token = reply.blob("token").map(token::parse);
         Some(Facts { reply, token })
     }
@@ -199,9 +245,27 @@ pub(crate) fn evaluate(
     min_valid: u64,
 ) -> Vec<Check> {
     let p = &local.profile;
-    let rerun = format!("run `ssso --profile {p} {dest}` once: it syncs the token and the profile");
     let Some(f) = Facts::parse(stdout) else {
         return vec![ssh_failure(dest, stderr)];
+    };
+    // What the sync refuses on the host (its own checks): running it again cannot help until
+    // that is fixed, so every fix that says to run it names that first.
+    let refused = |key| f.get(key).map(|why| (why, refusal_fix(why)));
+    let (refused_token, refused_config) = (refused("refused-token"), refused("refused-config"));
+    let first = refused_token
+        .iter()
+        .chain(&refused_config)
+        .filter_map(|(_, fix)| fix.clone())
+        .collect::<Vec<_>>();
+    let rerun = if first.is_empty() {
+        format!("run `ssso --profile {p} {dest}` once: it syncs the token and the profile")
+    } else {
+        let mut first = first;
+        first.dedup();
+        format!(
+            "on the host, {}; then run `ssso --profile {p} {dest}` once: it syncs the token and the profile",
+            first.join("; ")
+        )
     };
     let mut checks = Vec::new();
     let (uid, user) = f
@@ -237,11 +301,34 @@ pub(crate) fn evaluate(
         forward_checks(&f, local, dest, &mut checks);
         return checks;
     }
+    let token = match &refused_token {
+        Some((why, _)) => bad(
+            "token",
+            Status::Fail,
+            format!("ssso cannot write the token there: {why}"),
+            rerun.clone(),
+        ),
+        None => token_check(&f, local, now, min_valid, &rerun),
+    };
+    // The mode line does not claim a token that the token check did not find.
     checks.push(ok(
         "mode",
-        format!("file sync: the host holds the SSO token for profile {p} (connect with --forward to keep it on your machine)"),
+        if token.status == Status::Fail {
+            format!("file sync: ssso syncs the SSO token for profile {p} to the host, see the token check (connect with --forward to keep it on your machine)")
+        } else {
+            format!("file sync: the host holds the SSO token for profile {p} (connect with --forward to keep it on your machine)")
+        },
     ));
     checks.push(match &f.config() {
+        _ if refused_config.is_some() => bad(
+            "config",
+            Status::Fail,
+            format!(
+                "ssso cannot write ~/.aws/config there: {}",
+                refused_config.as_ref().map_or("", |(why, _)| why)
+            ),
+            rerun.clone(),
+        ),
         None => bad(
             "config",
             Status::Fail,
@@ -274,7 +361,7 @@ pub(crate) fn evaluate(
         },
     });
 
-    checks.push(token_check(&f, local, now, min_valid, &rerun));
+    checks.push(token);
     checks.push(files_check(&f, uid));
 
     checks.push(match f.get("credentials").and_then(|n| n.trim().parse::<u32>().ok()) {
@@ -809,6 +896,157 @@ mod tests {
                 .unwrap()
                 .contains("ssso --profile dev h")
         );
+    }
+
+    /// Every reason the host's checks give for refusing a path (checks.sh's `why="..."`) has
+    /// its fix in [`REFUSALS`]: doctor and the sync name the same refusals.
+    #[test]
+    fn every_refusal_of_the_host_checks_has_its_fix() {
+        let mut seen = std::collections::BTreeSet::new();
+        for piece in crate::sync::CHECKS_SH.split("why=\"").skip(1) {
+            let text = piece.split('"').next().unwrap();
+            // A directory that cannot be made is a failure (res=failed), not a refusal: doctor
+            // makes nothing.
+            if text.is_empty() || text.starts_with("cannot create ") {
+                continue;
+            }
+            let why = text
+                .replace("$w_", "~/.aws/sso")
+                .replace("$cs_", "~/.aws/sso")
+                .replace("$shown", "~/.aws/config")
+                .replace("$3", "0")
+                .replace("$1", "drwxrwxrwx");
+            let fix = refusal_fix(&why).unwrap_or_else(|| panic!("no fix for {why:?}"));
+            assert!(fix.contains("~/.aws/"), "{why:?}: {fix}");
+            seen.insert(REFUSALS.iter().position(|(p, _)| why.contains(p)));
+        }
+        assert_eq!(
+            seen.len(),
+            REFUSALS.len(),
+            "a reason in REFUSALS that checks.sh never gives"
+        );
+        assert_eq!(
+            refusal_fix("~/.aws is writable by other users (mode drwxrwxrwx); ssso does not write there (chmod go-w it)").unwrap(),
+            "chmod go-w ~/.aws"
+        );
+    }
+
+    fn healthy_home() -> tempfile::TempDir {
+        let h = tempfile::tempdir().unwrap();
+        let sso = local();
+        let cache = h.path().join(".aws/sso/cache");
+        std::fs::create_dir_all(&cache).unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        for d in [".aws", ".aws/sso", ".aws/sso/cache"] {
+            std::fs::set_permissions(h.path().join(d), std::fs::Permissions::from_mode(0o700))
+                .unwrap();
+        }
+        let tok = cache.join(&sso.cache_file_name);
+        std::fs::write(&tok, r#"{"startUrl": "https://corp/start", "accessToken": "SECRET", "expiresAt": "2099-01-01T00:00:00Z"}"#).unwrap();
+        std::fs::set_permissions(&tok, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(h.path().join(".aws/config"), CFG).unwrap();
+        h
+    }
+
+    const AWS_OK: &str = r#"case $1 in --version) echo 'aws-cli/2.15.0 Python/3.11';; *) echo '{"Account": "1", "Arn": "arn:aws:sts::1:assumed-role/R/me"}';; esac"#;
+
+    fn check<'a>(checks: &'a [Check], name: &str) -> &'a Check {
+        checks.iter().find(|c| c.name == name).unwrap()
+    }
+
+    /// What the sync refuses (a symlink at ~/.aws/config, a ~/.aws others can write, a FIFO
+    /// at the token path), doctor names, with the fix that works; the mode line does not say
+    /// the host holds a token that the token check did not find.
+    #[test]
+    fn what_the_sync_refuses_doctor_names_with_the_fix_that_works() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let sso = local();
+        // ~/.aws/config a symlink (to a file without the profile).
+        let h = healthy_home();
+        let cfg = h.path().join(".aws/config");
+        std::fs::remove_file(&cfg).unwrap();
+        std::fs::write(h.path().join("elsewhere"), "[default]\nregion = x\n").unwrap();
+        std::os::unix::fs::symlink(h.path().join("elsewhere"), &cfg).unwrap();
+        let checks = evaluate(
+            "h1",
+            &sso,
+            &run_script(h.path(), AWS_OK),
+            "",
+            crate::time::now(),
+            900,
+        );
+        let c = check(&checks, "config");
+        assert_eq!(c.status, Status::Fail, "{checks:#?}");
+        assert!(c.detail.contains("~/.aws/config is a symlink"), "{c:?}");
+        assert!(!c.detail.contains("configure sso"), "{c:?}");
+        let fix = c.fix.as_deref().unwrap();
+        assert!(
+            fix.starts_with("on the host, replace the symlink ~/.aws/config with a regular file"),
+            "{fix}"
+        );
+
+        // ~/.aws at 0777: the token and the config are refused; the fix is chmod go-w.
+        let h = healthy_home();
+        std::fs::set_permissions(
+            h.path().join(".aws"),
+            std::fs::Permissions::from_mode(0o777),
+        )
+        .unwrap();
+        let checks = evaluate(
+            "h1",
+            &sso,
+            &run_script(h.path(), AWS_OK),
+            "",
+            crate::time::now(),
+            900,
+        );
+        for name in ["token", "config"] {
+            let c = check(&checks, name);
+            assert_eq!(c.status, Status::Fail, "{checks:#?}");
+            assert!(
+                c.detail.contains("~/.aws is writable by other users"),
+                "{c:?}"
+            );
+            assert!(
+                c.fix.as_deref().unwrap().starts_with(
+                    "on the host, chmod go-w ~/.aws; then run `ssso --profile dev h1`"
+                ),
+                "{c:?}"
+            );
+        }
+        assert!(
+            !check(&checks, "mode").detail.contains("holds"),
+            "{checks:#?}"
+        );
+
+        // A FIFO at the token path.
+        let h = healthy_home();
+        let tok = h.path().join(".aws/sso/cache").join(&sso.cache_file_name);
+        std::fs::remove_file(&tok).unwrap();
+        let c_path = std::ffi::CString::new(tok.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let checks = evaluate(
+            "h1",
+            &sso,
+            &run_script(h.path(), AWS_OK),
+            "",
+            crate::time::now(),
+            900,
+        );
+        let c = check(&checks, "token");
+        assert_eq!(c.status, Status::Fail, "{checks:#?}");
+        assert!(c.detail.contains("is a FIFO, not a file"), "{c:?}");
+        assert!(
+            c.fix
+                .as_deref()
+                .unwrap()
+                .starts_with("on the host, remove the FIFO ~/.aws/sso/cache/"),
+            "{c:?}"
+        );
+        assert_eq!(check(&checks, "config").status, Status::Ok, "{checks:#?}");
+        let mode = check(&checks, "mode");
+        assert_eq!(mode.status, Status::Ok);
+        assert!(!mode.detail.contains("holds"), "{mode:?}");
     }
 
     #[test]

@@ -8,6 +8,9 @@
 #   credentials N                      how many aws_access_key_id lines ~/.aws/credentials has
 #   forward-client curl|python3|none   what ssso --forward's helper can use here
 #   forward-sessions N                 ssso --forward sessions connected for P (live sockets)
+#   refused-token WHY, refused-config WHY
+#                                      what the sync would refuse to write there, and why
+#                                      (the checks of src/sync/checks.sh, prepended to this)
 #   sts-status RC, blob :sts           `aws sts get-caller-identity --profile P` and its output
 #   done
 #
@@ -40,6 +43,14 @@ else
 fi
 c="$HOME/.aws/config"
 if [ -f "$c" ]; then blob_file config "$c"; fi
+# The sync's own checks (checks.sh), creating nothing: what it would refuse, and why.
+# shellcheck disable=SC2088,SC2154 # "~/..." is text for people; why is set by verdict
+{
+  verdict "$t" "~/.aws/sso/cache/$K" "$d"
+  [ -z "$why" ] || rp "refused-token $why"
+  verdict "$c" "~/.aws/config" "$HOME/.aws"
+  [ -z "$why" ] || rp "refused-config $why"
+}
 cr="${AWS_SHARED_CREDENTIALS_FILE:-$HOME/.aws/credentials}"
 if [ -f "$cr" ]; then rp "credentials $(grep -ci '^[[:space:]]*aws_access_key_id' "$cr")"; else rp "credentials 0"; fi
 # --forward: the helper's client, and the forward sessions connected for P (live sockets).

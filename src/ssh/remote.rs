@@ -133,13 +133,16 @@ pub fn session_script(profile: &str, wait_nonce: Option<&str>, run: &Run) -> Vec
         // and a short sleep (2 ms at first, then 10 ms). Wait for the start only briefly (a
         // refused channel never starts one); then while the done marker is missing and the
         // sync's process lives; never beyond the bound. No FIFO, no background process:
-        // nothing can be left behind. A home where the cache directory cannot be made or
-        // written (read-only) means the sync cannot write the markers either: no waiting.
+        // nothing can be left behind. The session creates no directory (the sync makes the
+        // cache once the directories above it pass its checks); a cache, or the nearest of
+        // its parents that exists, that this user cannot write (a read-only home) means the
+        // sync cannot write the markers either: no waiting.
         let _ = write!(
             s,
             r#"m="{marker}" r="{run}"
-[ -d "${{m%/*}}" ] || (umask 077 && mkdir -p "${{m%/*}}") 2>/dev/null
-if [ -d "${{m%/*}}" ] && [ -w "${{m%/*}}" ]; then
+e=${{m%/*}}
+while [ ! -d "$e" ] && [ "$e" != "$HOME" ] && [ -n "$e" ]; do e=${{e%/*}}; done
+if [ -w "$e" ]; then
   i=0 p=''
   while [ ! -e "$m" ] && [ "$i" -lt {wait} ]; do
     if [ -z "$p" ]; then
@@ -154,7 +157,7 @@ if [ -d "${{m%/*}}" ] && [ -w "${{m%/*}}" ]; then
   done
   rm -f "$m" "$r"
 fi
-unset m r i p t
+unset m r e i p t
 "#,
             marker = done_marker(nonce),
             run = run_marker(nonce),

@@ -1,17 +1,20 @@
 # ssso's host program for the sync and for `ssso setup --persist-profile`: it only reads and
 # writes files, carefully; every decision (which token is newer, what the config becomes,
 # which startup file gets which line) is made by ssso in Rust (src/sync/mod.rs,
-# src/sync/home.rs, src/cmd/persist.rs). The reply helpers of src/ssh/reply.sh come first.
+# src/sync/home.rs, src/cmd/persist.rs). The reply helpers of src/ssh/reply.sh come first,
+# then the path checks of src/sync/checks.sh (`kind`, `mine`, `chain`), shared with doctor.
 # POSIX sh; besides sh's built-ins it runs cksum, wc, cat, ls, id, mkdir, mv, rm, sync and
 # sleep (and chmod, getent for setup), and only when something is written or refused (an
-# unchanged sync runs cksum and nothing else).
+# unchanged sync runs cksum, and id and ls to check the cache's directories first). Without
+# cksum it answers an error at once and writes nothing.
 #
 # Parameters (never secrets):
 #   K    the token cache file name (<sha1>.json) in ~/.aws/sso/cache; empty for setup (then
 #        `t` is unknown and nothing under ~/.aws is looked at)
 #   N    the nonce of the session waiting for this sync (empty: none waits). At the start the
-#        program writes its pid to ~/.aws/sso/cache/.ssso-run-N; when it ends, however it
-#        ends short of SIGKILL, it creates .ssso-done-N (see src/ssh/remote.rs).
+#        program writes its pid to ~/.aws/sso/cache/.ssso-run-N (only when the cache's
+#        directories pass the checks of `chain`, made if missing); when it ends, however it
+#        ends short of SIGKILL, it creates .ssso-done-N beside it (see src/ssh/remote.rs).
 #   TS TSS  test only: sleep TSS seconds at point TS (read: before the first answer; token and
 #        config: with the new file complete in its temporary file); inert when empty
 #
@@ -21,7 +24,8 @@
 #
 # Commands, one per line on stdin; each answer ends with a line `over`:
 #   look F DIGEST   F is a regular file whose digest is DIGEST: `F same`; else `F none` (no
-#                   such file), `F refused WHY` (not a regular file...), or `F differs DIGEST
+#                   such file), `F refused WHY` (not a regular file, or in a directory that a
+#                   write would refuse: checked at the start for `t`), or `F differs DIGEST
 #                   SIZE`, followed for `t` by the blob `:t` (its bytes)
 #   lock F          takes the lock of F's directory (after checking it, see below) and keeps
 #                   it until F's next `put` (or the end), so that other syncs wait while ssso
@@ -51,23 +55,25 @@
 #                   round trip and the waiting session is released at once.
 # The install: a lock unless `lock F` holds it (the directory .ssso-lock in F's directory,
 # holding the owner's pid; one whose owner is gone is taken over, one held by the same owner
-# for more than about 10 s is broken), F's directory and F checked (no symlink, owned by this user, the directory not writable by
-# others, F a regular file or missing), this program's own temporaries left by killed runs
-# removed, the bytes written to a temporary file beside F (.ssso-tok.PID, .ssso-cfg.PID or
-# .ssso-set.PID),
-# every step's status checked, flushed to disk (`sync FILE`, else `sync`), its size and
+# for more than about 10 s is broken), F's directories checked from the home's child down
+# (each no symlink, owned by this user, not writable by group or others, sticky or not; a
+# missing one made only once those above it passed) and F checked (no symlink, a regular file
+# of this user's, or missing; `get` refuses what a write would refuse, creating nothing),
+# this program's own temporaries left by killed runs removed, the bytes written to a
+# temporary file beside F (.ssso-tok.PID, .ssso-cfg.PID or .ssso-set.PID), every step's
+# status checked, flushed to disk (`sync FILE`, else `sync`), its size and
 # digest checked, and renamed over F. On any failure F is left as it was, with no temporary.
 #
 # Paths in messages are written as the user knows them (~/...); `set -- $(...)` splits words
 # on purpose. Redirections are only ever on regular commands or in `{ }` groups with their
 # status checked: a failed redirection of a special built-in (`:`) would end the program.
-# shellcheck disable=SC2088,SC2046,SC2086,SC2015
+# shellcheck disable=SC2088,SC2046,SC2086,SC2015,SC2154 # why, uid, md_: set by checks.sh
 umask 077
 a="$HOME/.aws"
 d="$a/sso/cache"
-tmp='' lock_dir='' held_t='' held_c='' held_s='' released='' S='' differ=''
+tmp='' lock_dir='' held_t='' held_c='' held_s='' released='' marked='' S='' differ=''
 release() {
-  [ -z "$released" ] && [ -n "$N" ] && { echo >"$d/.ssso-done-$N"; } 2>/dev/null
+  [ -z "$released" ] && [ -n "$marked" ] && { echo >"$d/.ssso-done-$N"; } 2>/dev/null
   released=1
   return 0
 }
@@ -82,11 +88,25 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM PIPE
 start
-if [ -n "$N" ]; then
-  { [ -d "$d" ] || mkdir -p "$d"; } 2>/dev/null && { echo "$$" >"$d/.ssso-run-$N"; } 2>/dev/null
+# The cache's directories checked (made if missing when a session waits): the run marker
+# only goes into a cache that passes, and a refusal (dwhy) is the answer to `look t` (and to
+# `look c` when it is ~/.aws's), even when the file is as expected.
+dwhy=''
+if [ -n "$K" ] && [ -n "$HOME" ] && [ -d "$HOME" ]; then
+  if chain "$d" "${N:+make}" 2>/dev/null; then
+    [ -z "$N" ] || { { echo "$$" >"$d/.ssso-run-$N"; } 2>/dev/null && marked=1; }
+  elif [ "$res" = refused ]; then
+    dwhy=$why
+  fi
 fi
 [ -n "$HOME" ] && [ -d "$HOME" ] || {
   rp "error the remote home directory (${HOME:-unset}) does not exist"
+  exit 0
+}
+# Every file ssso reads or writes is judged by its POSIX cksum digest: without cksum nothing
+# can be compared, so nothing is written.
+command -v cksum >/dev/null 2>&1 || {
+  rp "error the host has no \`cksum\` on the PATH of non-interactive logins; ssso needs it (POSIX cksum) to compare the files it reads and writes there, and wrote nothing: install it (coreutils) or add its directory to that PATH"
   exit 0
 }
 [ -z "$K" ] || command -v aws >/dev/null 2>&1 || [ -x "$HOME/.local/bin/aws" ] || rp "aws missing"
@@ -109,19 +129,6 @@ where() {
     *) rp "error unknown file $1"; exit 0 ;;
   esac
 }
-# kind: why F cannot be used (empty: it is a regular file or missing).
-kind() {
-  why=''
-  if [ -L "$p" ]; then
-    why="$shown is a symlink; ssso does not write through it"
-  elif [ -d "$p" ]; then
-    why="$shown is a directory, not a file"
-  elif [ -p "$p" ]; then
-    why="$shown is a FIFO, not a file"
-  elif [ -e "$p" ] && [ ! -f "$p" ]; then
-    why="$shown is not a regular file"
-  fi
-}
 # digest: the digest of F in dg (`none` when missing).
 digest() {
   dg=none
@@ -137,18 +144,6 @@ snap() {
   blob_var "$1" "${v_%x}"
 }
 
-# mine PATH WHAT: PATH is owned by this user and not writable by others; else refused.
-mine() {
-  w_=$2
-  set -- $(ls -ldn "$1" 2>/dev/null)
-  [ -n "$3" ] || { why="cannot look at $w_"; return 1; }
-  md_=$1
-  [ "$3" = "$uid" ] || { why="$w_ belongs to another user (uid $3); ssso does not write there"; return 1; }
-  case $1 in
-    d????w* | d???????w*) why="$w_ is writable by other users (mode $1); ssso does not write there (chmod go-w it)"; return 1 ;;
-  esac
-  return 0
-}
 # lock: the lock of F's directory (waits for a live owner, up to about 10 s of one owner;
 # takes over from a dead one). Sets lock_dir.
 lock() {
@@ -175,19 +170,19 @@ lock() {
 held() {
   case $1 in t) [ -n "$held_t" ] ;; c) [ -n "$held_c" ] ;; *) [ -n "$held_s" ] ;; esac
 }
-# prepare F: F's directory made if missing and checked.
+# prepare F: F's directory and every one above it up to the home (see `chain`, checks.sh)
+# checked from the top, a missing one made once those above it passed.
 prepare() {
-  why='' res=failed
-  if [ ! -d "$dir" ]; then
-    e_=$(mkdir -p "$dir" 2>&1) || { why="cannot create ${shown%/*}: ${e_##*: }"; return 1; }
-  fi
-  checkdir
+  checkdirs make || return 1
+  res=failed
 }
-# checkdir: F's directory is no symlink, this user's, not writable by others; else refused.
-checkdir() {
-  uid=$(id -u)
-  [ -L "$dir" ] && { res=refused why="${shown%/*} is a symlink; ssso does not write through it"; return 1; }
-  mine "$dir" "${shown%/*}" || { res=refused; return 1; }
+# checkdirs [make]: F's directories checked (and made, with `make`: see `chain`); for a file in
+# the home itself, the home too (checked through `/.`, so that a home that is a symlink is
+# still the user's): no symlink, this user's, not writable by others; else refused.
+checkdirs() {
+  chain "$dir" "${1:-}" || return 1
+  [ "$dir" = "$HOME/." ] || return 0
+  mine "$dir" "~" || { res=refused; return 1; }
   return 0
 }
 unlock() { [ -n "$lock_dir" ] && rm -rf "$lock_dir"; lock_dir=''; }
@@ -256,6 +251,10 @@ while IFS=' ' read -r cmd f x y z perm; do
     look)
       where "$f"
       kind
+      case $f in
+        t) [ -z "$dwhy" ] || why=$dwhy ;;
+        c) case $dwhy in "~/.aws "*) why=$dwhy ;; esac ;;
+      esac
       if [ -n "$why" ]; then differ=1; answer "$f refused $why"; continue; fi
       digest || { differ=1; answer "$f refused cannot read $shown"; continue; }
       if [ "$dg" = "$x" ]; then
@@ -286,8 +285,10 @@ while IFS=' ' read -r cmd f x y z perm; do
     get)
       where "$f"
       kind
-      if [ -z "$why" ] && [ "$f" = s ]; then
-        { [ ! -d "$dir" ] || checkdir; } && { [ ! -e "$p" ] || { mine "$p" "$shown" && rp "s mode $md_"; }; }
+      # What a write would refuse is not read either (a token in a directory others can
+      # write may be theirs); for `s`, the file's mode too.
+      if [ -z "$why" ]; then
+        checkdirs && { [ ! -e "$p" ] || { mine "$p" "$shown" && { [ "$f" != s ] || rp "s mode $md_"; }; }; }
       fi
       if [ -n "$why" ]; then answer "$f refused $why"; continue; fi
       if [ -f "$p" ]; then

@@ -178,8 +178,13 @@ pub fn input(plan: &Plan) -> Vec<u8> {
     v
 }
 
-/// The host program (see the file for its parameters and commands).
-const HOST_SH: &str = include_str!("host.sh");
+/// The host program (see the file for its parameters and commands), after the path checks it
+/// shares with `ssso doctor` ([`CHECKS_SH`]).
+const HOST_SH: &str = concat!(include_str!("checks.sh"), include_str!("host.sh"));
+
+/// The host's path checks (`kind`, `mine`, `chain`, `verdict`): what the sync refuses to write
+/// through, and why. `ssso doctor` runs them too, so that it names the same refusals.
+pub const CHECKS_SH: &str = include_str!("checks.sh");
 
 /// Test-only: `SSSO_TEST_SYNC_STALL=POINT:SECONDS` makes the host program sleep at POINT
 /// (`read`: before its first answer; `token`: with the new token complete in its temporary
@@ -918,6 +923,138 @@ mod tests {
             r.config
         );
         assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+    }
+
+    /// Every directory from the home's child down is checked before anything is made or
+    /// written beneath it: a `~/.aws` or `~/.aws/sso` that others can write (sticky or not)
+    /// refuses the token (and, for `~/.aws`, the config), with the path and the reason, and
+    /// nothing is created inside it; `get t` (the refresher's pull) refuses it too.
+    #[test]
+    fn every_directory_above_the_targets_is_checked_before_anything_is_made() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tok("2030-01-01T00:00:00Z");
+        for (rel, m) in [
+            (".aws", 0o777),
+            (".aws", 0o1777),
+            (".aws", 0o770),
+            (".aws/sso", 0o777),
+            (".aws/sso", 0o702),
+        ] {
+            let h = home();
+            let dir = h.path().join(rel);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(m)).unwrap();
+            let mut p = plan(&t, 1_893_456_000);
+            p.wait_nonce = Some("n1");
+            let r = run_local(h.path(), &p);
+            let want = format!("~/{rel} is writable by other users");
+            assert!(
+                matches!(&r.token, TokenOutcome::Failed(w) if w.contains(&want)),
+                "{rel} {m:o}: {:?}",
+                r.token
+            );
+            if rel == ".aws" {
+                assert!(
+                    matches!(&r.config, ConfigOutcome::Skipped(w) if w.contains(&want)),
+                    "{rel} {m:o}: {:?}",
+                    r.config
+                );
+                assert!(!h.path().join(".aws/config").exists());
+                assert!(!h.path().join(".aws/sso").exists(), "{rel} {m:o}");
+            } else {
+                assert_eq!(r.config, ConfigOutcome::Written, "{rel} {m:o}");
+                assert!(!h.path().join(".aws/sso/cache").exists(), "{rel} {m:o}");
+            }
+            // The refresher's pull refuses it too (a token there may be someone else's).
+            let cache = h.path().join(".aws/sso/cache");
+            std::fs::create_dir_all(&cache).unwrap();
+            std::fs::write(cache.join("abc.json"), &t).unwrap();
+            let pulled = block(runner::converse(
+                Via::Ssh(local_sh(h.path())),
+                &program("abc.json", None),
+                Duration::from_secs(10),
+                async |ch| {
+                    let r = get_token(ch).await;
+                    ch.send(b"end\n").await?;
+                    r
+                },
+            ));
+            let e = format!("{:#}", pulled.unwrap_err());
+            assert!(e.contains(&want), "{rel} {m:o}: {e}");
+        }
+        // A token already as ours, in a ~/.aws that others can write: still refused (the
+        // next write would be), with the config.
+        let h = home();
+        let cache = h.path().join(".aws/sso/cache");
+        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::write(cache.join("abc.json"), &t).unwrap();
+        std::fs::write(
+            h.path().join(".aws/config"),
+            format!("{PROFILE}\n{SESSION}"),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            h.path().join(".aws"),
+            std::fs::Permissions::from_mode(0o777),
+        )
+        .unwrap();
+        let r = run_local(h.path(), &plan(&t, 1_893_456_000));
+        assert!(
+            matches!(&r.token, TokenOutcome::Failed(w) if w.contains("~/.aws is writable by other users")),
+            "{:?}",
+            r.token
+        );
+        assert!(
+            matches!(&r.config, ConfigOutcome::Skipped(w) if w.contains("~/.aws is writable by other users")),
+            "{:?}",
+            r.config
+        );
+        // A file where a directory belongs: refused with its path.
+        let h = home();
+        std::fs::create_dir_all(h.path().join(".aws")).unwrap();
+        std::fs::write(h.path().join(".aws/sso"), b"").unwrap();
+        let r = run_local(h.path(), &plan(&t, 1_893_456_000));
+        assert!(
+            matches!(&r.token, TokenOutcome::Failed(w) if w.contains("~/.aws/sso is not a directory")),
+            "{:?}",
+            r.token
+        );
+        assert_eq!(r.config, ConfigOutcome::Written);
+    }
+
+    /// A host without `cksum`: an error that says so, and nothing written.
+    #[test]
+    fn a_host_without_cksum_says_so() {
+        let h = home();
+        let bin = h.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        for tool in [
+            "sh", "wc", "cat", "ls", "id", "mkdir", "mv", "rm", "sync", "sleep",
+        ] {
+            let real = ["/bin", "/usr/bin"]
+                .iter()
+                .map(|d| Path::new(d).join(tool))
+                .find(|p| p.exists())
+                .unwrap();
+            std::os::unix::fs::symlink(real, bin.join(tool)).unwrap();
+        }
+        let cache = h.path().join(".aws/sso/cache");
+        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::write(cache.join("abc.json"), b"old").unwrap();
+        let t = tok("2030-01-01T00:00:00Z");
+        let mut sh = local_sh(h.path());
+        sh.env("PATH", &bin);
+        let e = block(run_command(
+            sh,
+            &plan(&t, 1_893_456_000),
+            Duration::from_secs(30),
+        ))
+        .unwrap_err();
+        let e = format!("{e:#}");
+        assert!(e.contains("no `cksum`"), "{e}");
+        assert!(!e.contains("kept changing"), "{e}");
+        assert_eq!(std::fs::read(cache.join("abc.json")).unwrap(), b"old");
+        assert!(!h.path().join(".aws/config").exists());
     }
 
     /// A lock left by a dead sync is taken over; one held by a live one is waited for; the
