@@ -219,14 +219,21 @@ fn unsafe_startup_files_are_refused_with_their_path() {
 
     let mode = fs::metadata(&home).unwrap().mode() & 0o7777;
     fs::set_permissions(&home, fs::Permissions::from_mode(0o775)).unwrap();
-    struct Mode(PathBuf, u32);
+    struct Mode(PathBuf, u32, u32);
     impl Drop for Mode {
         fn drop(&mut self) {
+            std::os::unix::fs::chown(&self.0, None, Some(self.2)).unwrap();
             fs::set_permissions(&self.0, fs::Permissions::from_mode(self.1)).unwrap();
         }
     }
-    let _mode = Mode(home.clone(), mode);
-    set(&[], "~ is writable by other users (mode drwxrwxr-x)");
+    let _mode = Mode(home.clone(), mode, gid);
+    // Writable by the user's own private group: fine (as for Debian's sshd); by another
+    // group: refused.
+    std::os::unix::fs::chown(&home, None, Some(0)).unwrap();
+    set(
+        &[],
+        "~ is writable by other users (mode drwxrwxr-x, group 0 is not this user's own)",
+    );
     assert_eq!(u.read(".bashrc").unwrap(), b"# root's\n");
 }
 

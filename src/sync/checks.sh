@@ -18,7 +18,8 @@ kind() {
     why="$shown is not a regular file"
   fi
 }
-# mine PATH WHAT: PATH is owned by this user ($uid) and not writable by others; else refused.
+# mine PATH WHAT: PATH is owned by this user ($uid) and not writable by others (its group may
+# write when it is the user's own private group, see own_group); else refused.
 # Sets md_ to its mode (ls -l's).
 mine() {
   judge "$(ls -ldn "$1" 2>/dev/null)" "$2"
@@ -31,9 +32,27 @@ judge() {
   md_=$1
   [ "$3" = "$uid" ] || { why="$w_ belongs to another user (uid $3); ssso does not write there"; return 1; }
   case $1 in
-    d????w* | d???????w*) why="$w_ is writable by other users (mode $1); ssso does not write there (chmod go-w it)"; return 1 ;;
+    d???????w*) why="$w_ is writable by other users (mode $1); ssso does not write there (chmod go-w it)"; return 1 ;;
+    d????w*)
+      own_group "$4" && return 0
+      why="$w_ is writable by other users (mode $1, group $4 is not this user's own); ssso does not write there (chmod g-w it)"
+      return 1
+      ;;
   esac
   return 0
+}
+# own_group GID: GID is this user's own group (a user private group, as Debian's sshd allows
+# for group-writable paths): the user's primary group, named as the user, with no other
+# member. Runs `id` and `getent` only for a group-writable directory.
+own_group() {
+  [ "$1" = "$(id -g)" ] || return 1
+  og_=$(getent group "$1" 2>/dev/null) || return 1
+  ou_=$(id -un) || return 1
+  oi_=$IFS
+  IFS=:
+  set -- $og_
+  IFS=$oi_
+  [ "$1" = "$ou_" ] && { [ -z "${4:-}" ] || [ "$4" = "$ou_" ]; }
 }
 # chain DIR [make]: every directory from $HOME's child down to DIR (a path under $HOME) is a
 # directory (no symlink), this user's and not writable by group or others (sticky or not),

@@ -881,6 +881,10 @@ mod tests {
             let cache = h.path().join(".aws/sso/cache");
             std::fs::create_dir_all(&cache).unwrap();
             std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(m)).unwrap();
+            if m & 0o020 != 0 {
+                // Writable by a group that is not the user's own (gid 1: daemon).
+                std::os::unix::fs::chown(&cache, None, Some(1)).unwrap();
+            }
             let r = run_local(h.path(), &plan(&t, 1_893_456_000));
             assert!(
                 matches!(&r.token, TokenOutcome::Failed(w) if w.contains("~/.aws/sso/cache is writable by other users")),
@@ -925,6 +929,44 @@ mod tests {
         assert_eq!(std::fs::read(&target).unwrap(), b"keep");
     }
 
+    /// A directory its group may write is fine when that group is the user's own (a user
+    /// private group, umask 002: Ubuntu's users, Debian's sshd allows it too).
+    #[test]
+    fn a_user_private_group_may_write() {
+        use std::os::unix::fs::PermissionsExt;
+        // The tests run as a user whose primary group is named as the user, with no other
+        // member (root here); skip the check otherwise, and say so.
+        let own = std::process::Command::new("sh")
+            .args(["-c", "getent group \"$(id -g)\""])
+            .output()
+            .unwrap();
+        let line = String::from_utf8_lossy(&own.stdout).trim().to_owned();
+        let user = String::from_utf8_lossy(
+            &std::process::Command::new("id")
+                .arg("-un")
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .trim()
+        .to_owned();
+        let fields: Vec<&str> = line.split(':').collect();
+        assert!(
+            fields.len() == 4 && fields[0] == user && (fields[3].is_empty() || fields[3] == user),
+            "this test needs a user private group: {line:?} for {user}"
+        );
+        let t = tok("2030-01-01T00:00:00Z");
+        let h = home();
+        let aws = h.path().join(".aws");
+        std::fs::create_dir_all(aws.join("sso/cache")).unwrap();
+        for d in [aws.clone(), aws.join("sso"), aws.join("sso/cache")] {
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o775)).unwrap();
+        }
+        let r = run_local(h.path(), &plan(&t, 1_893_456_000));
+        assert_eq!(r.token, TokenOutcome::Written);
+        assert_eq!(r.config, ConfigOutcome::Written);
+    }
+
     /// Every directory from the home's child down is checked before anything is made or
     /// written beneath it: a `~/.aws` or `~/.aws/sso` that others can write (sticky or not)
     /// refuses the token (and, for `~/.aws`, the config), with the path and the reason, and
@@ -937,6 +979,7 @@ mod tests {
             (".aws", 0o777),
             (".aws", 0o1777),
             (".aws", 0o770),
+            (".aws", 0o775),
             (".aws/sso", 0o777),
             (".aws/sso", 0o702),
         ] {
@@ -944,6 +987,10 @@ mod tests {
             let dir = h.path().join(rel);
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(m)).unwrap();
+            if m & 0o020 != 0 {
+                // Writable by a group that is not the user's own (gid 1: daemon).
+                std::os::unix::fs::chown(&dir, None, Some(1)).unwrap();
+            }
             let mut p = plan(&t, 1_893_456_000);
             p.wait_nonce = Some("n1");
             let r = run_local(h.path(), &p);
