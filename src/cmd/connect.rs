@@ -198,7 +198,14 @@ pub fn run(settings: &Settings, ssh: SshArgs, destination: Destination) -> Resul
     if let (Route::Join(ctl), None, true, false, Some(command)) = (
         &route,
         &users_path,
-        synced_recently && wrap && fwd.is_none() && user_command.is_some() && ssh.flags.master == 0,
+        // ssh's own log (-E, -y) and its checks of them ("Can't specify both -y and -E") are
+        // ssh's: the session's ssh runs then.
+        synced_recently
+            && wrap
+            && fwd.is_none()
+            && user_command.is_some()
+            && ssh.flags.master == 0
+            && !ssh.flags.logging,
         add_tty,
         &remote_command,
     ) {

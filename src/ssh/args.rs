@@ -74,6 +74,8 @@ pub struct Flags {
     pub stdio_forward: bool,
     /// `-q`
     pub quiet: bool,
+    /// `-E` or `-y`: ssh's own log goes to a file or to syslog (and ssh refuses both).
+    pub logging: bool,
     /// How many `-v`.
     pub verbose: u8,
     /// How many `-M` (two: ask before each new session on the master).
@@ -178,6 +180,7 @@ fn take_short_cluster(
                 match c {
                     b'W' => ssh.flags.stdio_forward = true,
                     b'Q' | b'O' => ssh.flags.query = true,
+                    b'E' => ssh.flags.logging = true,
                     _ => {}
                 }
                 if pos + 1 < bytes.len() {
@@ -212,6 +215,7 @@ fn take_short_cluster(
             b'n' => f.stdin_null = true,
             b's' => f.subsystem = true,
             b'q' => f.quiet = true,
+            b'y' => f.logging = true,
             b'v' => f.verbose = f.verbose.saturating_add(1),
             b'M' => f.master = f.master.saturating_add(1),
             b'G' | b'V' | b'Z' => f.query = true,
@@ -456,6 +460,10 @@ mod tests {
         assert_eq!((f.tty, f.verbose), (2, 2));
         assert!(f.quiet && f.no_tty && f.no_shell && f.fork && f.stdin_null && f.subsystem);
         assert!(f.stdio_forward && f.query);
+        assert!(!f.logging);
+        for line in [&["-aCyE/tmp/log", "h"][..], &["-y", "h"], &["-E", "/tmp/log", "h"]] {
+            assert!(connect(line).1.flags.logging, "{line:?}");
+        }
     }
 
     #[test]
