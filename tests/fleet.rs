@@ -166,3 +166,43 @@ fn one_login_before_any_host_hosts_from_stdin() {
     );
     caller_identity_check(&remote_caller_identity(u.name(), "p"), local.login_token());
 }
+
+/// Without `--profile`, the fleet's profile is the first host's `SetEnv AWS_PROFILE`: hosts
+/// that name different profiles are refused before any login or connection (else the order
+/// of the arguments would decide which profile each host gets); `--profile` settles it.
+#[test]
+fn hosts_naming_different_profiles_are_refused_without_profile() {
+    let local = Local::new(&format!(
+        "{}\n[profile other]\nsso_session = s\nsso_account_id = 111111111111\nsso_role_name = R\n",
+        sso_config("p", "s")
+    ));
+    let s = server();
+    let cfg = local.scratch().join("two_profiles");
+    std::fs::write(
+        &cfg,
+        format!(
+            "Host fa\n    SetEnv AWS_PROFILE=p\nHost fb\n    SetEnv AWS_PROFILE=other\n\
+             Host *\n    HostName 127.0.0.1\n    Port {}\n    User ssso-nosuchuser\n    \
+             IdentityFile {}\n    IdentitiesOnly yes\n    UserKnownHostsFile {}\n    \
+             GlobalKnownHostsFile /dev/null\n    StrictHostKeyChecking yes\n    LogLevel ERROR\n",
+            s.port,
+            s.client_key().display(),
+            s.known_hosts().display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = local.ssso();
+    cmd.args(["sync", "-F"]).arg(&cfg).args(["fa", "fb"]);
+    let out = run(&mut cmd, CMD_TIMEOUT);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(254), "{err}");
+    assert!(
+        err.contains("name different AWS profiles") && err.contains("fb names other"),
+        "{err}"
+    );
+    assert!(local.login_calls().is_empty(), "{err}");
+    assert!(
+        !s.sshd_log().contains("ssso-nosuchuser"),
+        "a host was contacted"
+    );
+}

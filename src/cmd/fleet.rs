@@ -90,6 +90,7 @@ pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
         ..Default::default()
     };
     let cfg = SshConfig::resolve(&first)?;
+    same_profile_everywhere(args, &ssh, &hosts, &cfg)?;
     let (sso, tok) = session::fresh_token(&args.session, &cfg, true, None)?;
     if args.keep {
         return crate::cmd::fleet_keep::run(
@@ -154,6 +155,49 @@ pub fn run(args: &Settings, ssh: SshArgs) -> Result<u8> {
     print_table(&results, &mut std::io::stdout())?;
     let failed = results.iter().any(|(_, o)| matches!(o, Outcome::Failed(_)));
     Ok(u8::from(failed))
+}
+
+/// One profile for the whole fleet: without `--profile` (or `SSSO_PROFILE`) it comes from the
+/// first host's `SetEnv AWS_PROFILE`, so every other host must name the same one (or none);
+/// else the hosts would get a profile by the order of the arguments. One `ssh -G` per host.
+fn same_profile_everywhere(
+    args: &Settings,
+    ssh: &SshArgs,
+    hosts: &[OsString],
+    first: &SshConfig,
+) -> Result<()> {
+    if args.session.profile.is_some()
+        || std::env::var_os("SSSO_PROFILE").is_some()
+        || hosts.len() < 2
+    {
+        return Ok(());
+    }
+    let want = first.setenv("AWS_PROFILE");
+    let mut other = Vec::new();
+    for h in &hosts[1..] {
+        let cfg = SshConfig::resolve(&SshArgs {
+            options: ssh.options.clone(),
+            destination: Some(h.clone()),
+            ..Default::default()
+        })?;
+        let p = cfg.setenv("AWS_PROFILE");
+        if p != want {
+            other.push(format!(
+                "{} names {}",
+                h.to_string_lossy(),
+                p.as_deref().unwrap_or("none")
+            ));
+        }
+    }
+    if other.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "the hosts' ssh configs name different AWS profiles (SetEnv AWS_PROFILE): {} names {}, {}; run one `ssso sync --profile NAME` per profile",
+        hosts[0].to_string_lossy(),
+        want.as_deref().unwrap_or("none"),
+        other.join(", ")
+    )
 }
 
 /// The hosts: the destination and the words after it, then the `--hosts-file` lines (blank

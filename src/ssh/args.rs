@@ -461,7 +461,11 @@ mod tests {
         assert!(f.quiet && f.no_tty && f.no_shell && f.fork && f.stdin_null && f.subsystem);
         assert!(f.stdio_forward && f.query);
         assert!(!f.logging);
-        for line in [&["-aCyE/tmp/log", "h"][..], &["-y", "h"], &["-E", "/tmp/log", "h"]] {
+        for line in [
+            &["-aCyE/tmp/log", "h"][..],
+            &["-y", "h"],
+            &["-E", "/tmp/log", "h"],
+        ] {
             assert!(connect(line).1.flags.logging, "{line:?}");
         }
     }

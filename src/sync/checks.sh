@@ -102,7 +102,15 @@ chain() {
     case $r_ in */*) r_=${r_#*/} ;; *) r_='' ;; esac
     case $n_ in '' | .) continue ;; esac
     c_="$c_/$n_"
-    e_=$(mkdir "$c_" 2>&1) || { res=failed why="cannot create ~${c_#"$HOME"}: ${e_##*: }"; return 1; }
+    if ! e_=$(mkdir "$c_" 2>&1); then
+      # Another sync of this user may have made it meanwhile: then it is checked as one found.
+      if [ -d "$c_" ] && [ ! -L "$c_" ]; then
+        mine "$c_" "~${c_#"$HOME"}" || return 1
+        continue
+      fi
+      res=failed why="cannot create ~${c_#"$HOME"}: ${e_##*: }"
+      return 1
+    fi
   done
   return 0
 }
