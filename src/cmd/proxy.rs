@@ -29,6 +29,7 @@ use crate::session::{self, SYNC_TIMEOUT, stamp};
 use crate::ssh::args::{self, SshArgs};
 use crate::ssh::config::SshConfig;
 use crate::ssh::master::{self, INNER_ENV};
+use crate::ssh::mux;
 use crate::sync;
 use crate::ui;
 
@@ -423,7 +424,7 @@ fn connect_tcp(host: &str, port: u16) -> Result<TcpStream> {
 /// Hands the socket to ssh (`fdpass`) or relays until the connection ends.
 fn serve(sock: TcpStream, fdpass: bool) -> Result<u8> {
     if fdpass {
-        send_fd(1, sock.as_raw_fd()).context("cannot pass the connection to ssh")?;
+        mux::send_fd(1, sock.as_raw_fd()).context("cannot pass the connection to ssh")?;
         return Ok(0);
     }
     relay(sock)?;
@@ -439,47 +440,6 @@ fn stdout_is_socket() -> bool {
 fn quiet_stderr() {
     if let Ok(null) = File::options().write(true).open("/dev/null") {
         unsafe { libc::dup2(null.as_raw_fd(), 2) };
-    }
-}
-
-/// Sends `fd` over the unix socket `via` with SCM_RIGHTS and one NUL byte, as OpenSSH's
-/// `mm_send_fd` does and its `ProxyUseFdpass` expects.
-fn send_fd(via: RawFd, fd: RawFd) -> io::Result<()> {
-    let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) } as usize;
-    // u64 words keep the control buffer aligned for cmsghdr.
-    let mut control = vec![0u64; space.div_ceil(8)];
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = space as _;
-    // SAFETY: msg_control points at `space` bytes, enough for one cmsghdr with one int.
-    unsafe {
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        (*cmsg).cmsg_level = libc::SOL_SOCKET;
-        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
-        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), fd);
-    }
-    loop {
-        let n = unsafe { libc::sendmsg(via, &msg, 0) };
-        if n == 1 {
-            return Ok(());
-        }
-        let e = io::Error::last_os_error();
-        if n < 0 && e.kind() == io::ErrorKind::Interrupted {
-            continue;
-        }
-        return Err(if n < 0 {
-            e
-        } else {
-            io::Error::other("short sendmsg")
-        });
     }
 }
 
@@ -682,7 +642,7 @@ mod tests {
     fn fd_passing_delivers_a_working_socket() {
         let (a, b) = UnixStream::pair().unwrap();
         let (mut x, y) = UnixStream::pair().unwrap();
-        send_fd(a.as_raw_fd(), y.as_raw_fd()).unwrap();
+        crate::ssh::mux::send_fd(a.as_raw_fd(), y.as_raw_fd()).unwrap();
         drop(y);
         // Receive it as OpenSSH does: one byte and one SCM_RIGHTS fd.
         let mut byte = [0u8; 1];

@@ -170,40 +170,44 @@ fn get_u32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// Sends one byte with `fd` attached, as ssh's `mm_send_fd`.
-fn send_fd(s: &UnixStream, fd: i32) -> std::io::Result<()> {
+/// Sends `fd` over the unix socket `via` with SCM_RIGHTS and one NUL byte, as OpenSSH's
+/// `mm_send_fd` does and its `ProxyUseFdpass` expects (ssso proxy), and as ssh's mux client passes its stdio to
+/// the master.
+pub fn send_fd(via: std::os::fd::RawFd, fd: std::os::fd::RawFd) -> std::io::Result<()> {
     let mut byte = [0u8; 1];
     let mut iov = libc::iovec {
         iov_base: byte.as_mut_ptr().cast(),
         iov_len: 1,
     };
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) } as usize;
-    let mut control = vec![0u8; space];
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) } as usize;
+    // u64 words keep the control buffer aligned for cmsghdr.
+    let mut control = vec![0u64; space.div_ceil(8)];
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = space as _;
+    // SAFETY: msg_control points at `space` bytes, enough for one cmsghdr with one int.
     unsafe {
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         (*cmsg).cmsg_level = libc::SOL_SOCKET;
         (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<i32>() as u32) as _;
-        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<i32>(), fd);
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), fd);
     }
     loop {
-        let r = unsafe { libc::sendmsg(s.as_raw_fd(), &msg, 0) };
-        if r == 1 {
+        let n = unsafe { libc::sendmsg(via, &msg, 0) };
+        if n == 1 {
             return Ok(());
         }
         let e = std::io::Error::last_os_error();
-        if r < 0 && e.kind() == std::io::ErrorKind::Interrupted {
+        if n < 0 && e.kind() == std::io::ErrorKind::Interrupted {
             continue;
         }
-        return Err(if r < 0 {
+        return Err(if n < 0 {
             e
         } else {
-            std::io::Error::other("short send")
+            std::io::Error::other("short sendmsg")
         });
     }
 }
@@ -236,7 +240,7 @@ fn open(ctl: &Path, command: &[u8], env: &Eligible) -> Result<UnixStream> {
     }
     s.write_all(&packet(&m))?;
     for fd in 0..3 {
-        send_fd(&s, fd).context("could not pass stdio to the master")?;
+        send_fd(s.as_raw_fd(), fd).context("could not pass stdio to the master")?;
     }
     let r = read_packet(&mut s)?;
     let reason = || {
