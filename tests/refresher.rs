@@ -24,6 +24,25 @@ fn aws_loop(n: u32) -> String {
     )
 }
 
+/// A laptop whose token (10 minutes left, written an hour ago) the host holds too, and whose
+/// refresh token the host's botocore has just spent: its own refresh, by itself. Returns the
+/// local side, the refresh family and the access token the host's refresh got.
+fn host_refreshed_first(u: &UserGuard, label: &str) -> (Local, String, Vec<String>) {
+    let local = Local::new(&sso_config("p", "s"));
+    let tok = unique_token(label);
+    register_token(&tok);
+    local.write_token(&cache_key("s"), &tok, 600);
+    local.backdate_token(&cache_key("s"), 3600);
+    u.install(&sso_config("p", "s"), &cache_key("s"), &tok, 600);
+    let family = format!("fake-refresh-{tok}");
+    portal().register_refresh(&family, 3600);
+    // The host's aws, with 10 minutes left, refreshes by itself.
+    assert_caller_identity(&remote_caller_identity(u.name(), "p"));
+    let by_host = portal().refreshes_by(&family, "host");
+    assert_eq!(by_host.len(), 1, "the host's botocore did not refresh");
+    (local, family, by_host)
+}
+
 /// Point 1: the refresh result holds the only live refresh token (the service spent the old
 /// one), so it is written even when it does not expire later than the file's token.
 #[test]
@@ -105,18 +124,7 @@ fn ssso_refreshes_before_the_host_s_botocore_would() {
 #[test]
 fn a_host_that_refreshed_first_is_adopted_instead_of_a_login() {
     let u = user("ssso-zsh");
-    let local = Local::new(&sso_config("p", "s"));
-    let tok = unique_token("hostfirst");
-    register_token(&tok);
-    local.write_token(&cache_key("s"), &tok, 600);
-    local.backdate_token(&cache_key("s"), 3600);
-    u.install(&sso_config("p", "s"), &cache_key("s"), &tok, 600);
-    let family = format!("fake-refresh-{tok}");
-    portal().register_refresh(&family, 3600);
-    // The host's aws, with 10 minutes left, refreshes by itself.
-    assert_caller_identity(&remote_caller_identity(u.name(), "p"));
-    let by_host = portal().refreshes_by(&family, "host");
-    assert_eq!(by_host.len(), 1, "the host's botocore did not refresh");
+    let (local, family, by_host) = host_refreshed_first(&u, "hostfirst");
 
     let ran = with_mock_oidc(local.test())
         .arg("-v")
@@ -205,17 +213,7 @@ fn the_login_s_output_never_reaches_stdout() {
 fn a_proxycommand_adopts_the_host_s_token_instead_of_a_login() {
     let u = user("ssso-tcsh");
     let srv = server();
-    let local = Local::new(&sso_config("p", "s"));
-    let tok = unique_token("proxyhost");
-    register_token(&tok);
-    local.write_token(&cache_key("s"), &tok, 600);
-    local.backdate_token(&cache_key("s"), 3600);
-    u.install(&sso_config("p", "s"), &cache_key("s"), &tok, 600);
-    let family = format!("fake-refresh-{tok}");
-    portal().register_refresh(&family, 3600);
-    assert_caller_identity(&remote_caller_identity(u.name(), "p"));
-    let by_host = portal().refreshes_by(&family, "host");
-    assert_eq!(by_host.len(), 1, "the host's botocore did not refresh");
+    let (local, family, by_host) = host_refreshed_first(&u, "proxyhost");
 
     let cfg = local.scratch().join("proxy_config");
     std::fs::write(
